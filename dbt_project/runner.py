@@ -1,0 +1,165 @@
+"""Running dbt programmatically: the one place featurecast invokes dbt.
+
+`run_dbt` sets the environment dbt's profile reads (FEATURECAST_WAREHOUSE), runs dbt in-process through
+`dbtRunner`, and turns the result into a `DbtRunSummary` that names every failing or warning node.
+dbt "succeeds" with zero results when a selector matches nothing, so an empty result is an error here.
+DuckDB allows one writer: callers must not hold the warehouse open while dbt runs.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from featurecast.config import PROJECT_ROOT, Settings
+
+PROFILES_DIR = Path(__file__).resolve().parent
+_LOCK = threading.Lock()  # dbt's runner is not re-entrant; one invocation at a time per process.
+
+
+@dataclass(frozen=True)
+class NodeResult:
+    """One dbt node's outcome (model, test, seed, unit test)."""
+
+    unique_id: str
+    name: str
+    resource_type: str
+    status: str  # success, error, fail, warn, pass, skipped
+    failures: int | None
+    message: str | None
+    execution_time: float
+
+
+@dataclass
+class DbtRunSummary:
+    """What a dbt invocation did, by node."""
+
+    command: list[str]
+    success: bool
+    nodes: list[NodeResult] = field(default_factory=list)
+    error: str | None = None
+
+    def by_status(self, *statuses: str) -> list[NodeResult]:
+        return [n for n in self.nodes if n.status in statuses]
+
+    @property
+    def failed(self) -> list[NodeResult]:
+        return self.by_status("error", "fail", "runtime error")
+
+    @property
+    def warned(self) -> list[NodeResult]:
+        return self.by_status("warn")
+
+    def counts(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for node in self.nodes:
+            out[node.status] = out.get(node.status, 0) + 1
+        return out
+
+    def describe_failures(self) -> str:
+        lines = [f"{n.resource_type} {n.name}: {n.status}" + (f" ({n.failures} rows)" if n.failures else "")
+                 + (f" - {n.message}" if n.message and n.status == "error" else "") for n in self.failed]
+        return "\n".join(lines) if lines else (self.error or "no failing node")
+
+
+class DbtBuildError(RuntimeError):
+    """dbt failed: a structural guardrail, a model error or a contract violation. Names the nodes."""
+
+    def __init__(self, summary: DbtRunSummary) -> None:
+        self.summary = summary
+        super().__init__(f"dbt {' '.join(summary.command)} failed:\n{summary.describe_failures()}")
+
+
+def _release_duckdb() -> None:
+    """Close the DuckDB handle dbt-duckdb caches for the process, so the warehouse file is free again."""
+    from dbt.adapters.duckdb.connections import DuckDBConnectionManager
+
+    env = DuckDBConnectionManager._ENV
+    if env is not None:
+        env.close()
+    DuckDBConnectionManager.close_all_connections()
+
+
+def dbt_env(settings: Settings) -> dict[str, str]:
+    """Environment variables dbt needs for this configuration."""
+    return {
+        "FEATURECAST_WAREHOUSE": str(settings.warehouse_path),
+        "DBT_PROFILES_DIR": str(PROFILES_DIR),
+        "DO_NOT_TRACK": "1",
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+    }
+
+
+def run_dbt(
+    args: Sequence[str],
+    settings: Settings,
+    *,
+    target_path: Path | None = None,
+    raise_on_failure: bool = True,
+) -> DbtRunSummary:
+    """Run `dbt <args>` in-process against `settings.warehouse_path` and summarise it.
+
+    `target_path` separates the artifacts of different warehouses (tests, benchmarks); by default they
+    go to `<data dir>/dbt_target` so the repository stays clean.
+    """
+    from dbt.cli.main import dbtRunner
+
+    settings.warehouse_path.parent.mkdir(parents=True, exist_ok=True)
+    target = target_path or settings.data_dir / "dbt_target"
+    command = [
+        *args,
+        "--project-dir", str(PROJECT_ROOT),
+        "--profiles-dir", str(PROFILES_DIR),
+        "--target-path", str(target),
+        "--log-path", str(settings.data_dir / "dbt_logs"),
+    ]
+    with _LOCK:
+        saved = {k: os.environ.get(k) for k in dbt_env(settings)}
+        os.environ.update(dbt_env(settings))
+        try:
+            result = dbtRunner().invoke(command)
+        finally:
+            _release_duckdb()
+            for key, value in saved.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
+    summary = DbtRunSummary(command=list(args), success=bool(result.success))
+    if result.exception is not None:
+        summary.error = str(result.exception)
+    nodes = getattr(result.result, "results", None) or []
+    for item in nodes:
+        node = item.node
+        summary.nodes.append(
+            NodeResult(
+                unique_id=node.unique_id,
+                name=node.name,
+                resource_type=str(node.resource_type),
+                status=str(item.status),
+                failures=item.failures,
+                message=item.message,
+                execution_time=float(item.execution_time or 0.0),
+            )
+        )
+    wants_nodes = args and args[0] in {"build", "run", "test", "seed"}
+    if wants_nodes and not summary.nodes and summary.error is None:
+        summary.success = False
+        summary.error = f"dbt {' '.join(args)} selected no nodes"
+    if raise_on_failure and not summary.success:
+        raise DbtBuildError(summary)
+    return summary
+
+
+def build(settings: Settings, *, full_refresh: bool = False, select: str | None = None,
+          target_path: Path | None = None, raise_on_failure: bool = True) -> DbtRunSummary:
+    """`dbt build`: seeds, models, data tests and unit tests, in DAG order."""
+    args = ["build"]
+    if full_refresh:
+        args.append("--full-refresh")
+    if select:
+        args += ["--select", select]
+    return run_dbt(args, settings, target_path=target_path, raise_on_failure=raise_on_failure)

@@ -1,0 +1,80 @@
+"""The one place featurecast reads its configuration.
+
+Every setting is an environment variable with a default, so the quick start needs none of them.
+`Settings.from_env()` is called at the edges (CLI, flows, tests); everything below takes a
+`Settings` argument instead of reading the environment itself.
+
+| variable | default | meaning |
+|---|---|---|
+| FEATURECAST_DATA_DIR | ./data | where the warehouse, logs and artifacts live |
+| FEATURECAST_WAREHOUSE | $FEATURECAST_DATA_DIR/warehouse.duckdb | the DuckDB warehouse file dbt builds into |
+| FEATURECAST_SYNTHETIC_SYMBOLS | 40 | symbols in the embedded synthetic universe |
+| FEATURECAST_SYNTHETIC_YEARS | 6 | years of history in the embedded synthetic universe |
+| FEATURECAST_SYNTHETIC_SEED | 7 | seed of the synthetic generator (same seed, same data) |
+| FEATURECAST_SYNTHETIC_END | 2026-10-30 | last session of the synthetic history (fixed, so runs repeat) |
+| ALPHAVANTAGE_API_KEY | (unset) | Alpha Vantage key; only the alphavantage provider needs it |
+| ALPHAVANTAGE_BASE_URL | https://www.alphavantage.co/query | endpoint (tests point it at a loopback replay server) |
+| ALPHAVANTAGE_MAX_RETRIES | 3 | retries after a rate-limit notice or a 5xx before giving up |
+| ALPHAVANTAGE_BACKOFF_SECONDS | 15 | first backoff after a per-minute rate-limit notice (doubles, capped at 60 s) |
+| ALPHAVANTAGE_TIMEOUT_SECONDS | 30 | HTTP timeout per request |
+| MONGODB_URI | (unset) | MongoDB for regimes; unset means the embedded on-disk stand-in |
+| DO_NOT_TRACK | 1 (set by featurecast) | keeps dbt and Prefect telemetry off: the machines have no internet |
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+# The repository root holds dbt_project.yml; the Python packages sit beside it (editable install).
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _env(name: str, default: str) -> str:
+    value = os.environ.get(name)
+    return default if value is None or value.strip() == "" else value.strip()
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Resolved configuration. Build one with `Settings.from_env()` or directly in tests."""
+
+    data_dir: Path
+    warehouse_path: Path
+    synthetic_symbols: int = 40
+    synthetic_years: int = 6
+    synthetic_seed: int = 7
+    synthetic_end: date = date(2026, 10, 30)
+    alphavantage_api_key: str | None = field(default=None, repr=False)
+    alphavantage_base_url: str = "https://www.alphavantage.co/query"
+    alphavantage_max_retries: int = 3
+    alphavantage_backoff_seconds: float = 15.0
+    alphavantage_timeout_seconds: float = 30.0
+    mongodb_uri: str | None = field(default=None, repr=False)
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        data_dir = Path(_env("FEATURECAST_DATA_DIR", "data")).resolve()
+        warehouse = Path(_env("FEATURECAST_WAREHOUSE", str(data_dir / "warehouse.duckdb"))).resolve()
+        return cls(
+            data_dir=data_dir,
+            warehouse_path=warehouse,
+            synthetic_symbols=int(_env("FEATURECAST_SYNTHETIC_SYMBOLS", "40")),
+            synthetic_years=int(_env("FEATURECAST_SYNTHETIC_YEARS", "6")),
+            synthetic_seed=int(_env("FEATURECAST_SYNTHETIC_SEED", "7")),
+            synthetic_end=date.fromisoformat(_env("FEATURECAST_SYNTHETIC_END", "2026-10-30")),
+            alphavantage_api_key=os.environ.get("ALPHAVANTAGE_API_KEY") or None,
+            alphavantage_base_url=_env("ALPHAVANTAGE_BASE_URL", "https://www.alphavantage.co/query"),
+            alphavantage_max_retries=int(_env("ALPHAVANTAGE_MAX_RETRIES", "3")),
+            alphavantage_backoff_seconds=float(_env("ALPHAVANTAGE_BACKOFF_SECONDS", "15")),
+            alphavantage_timeout_seconds=float(_env("ALPHAVANTAGE_TIMEOUT_SECONDS", "30")),
+            mongodb_uri=os.environ.get("MONGODB_URI") or None,
+        )
+
+    def with_warehouse(self, path: Path) -> Settings:
+        """A copy pointing at another warehouse file (tests, benchmarks)."""
+        from dataclasses import replace
+
+        return replace(self, warehouse_path=Path(path).resolve(), data_dir=Path(path).resolve().parent)

@@ -1,0 +1,237 @@
+"""A real Alpha Vantage client for TIME_SERIES_DAILY and TIME_SERIES_DAILY_ADJUSTED (JSON and CSV).
+
+Alpha Vantage answers most problems with HTTP 200 and a JSON body instead of data:
+- `{"Error Message": "Invalid API call. ..."}`: a bad symbol or function -> `UnknownSymbolError`/`ProviderError`;
+- `{"Note": "... 5 calls per minute ..."}` or an `Information` notice about calls per second/minute: a
+  transient rate limit -> bounded exponential backoff (tenacity), then `RateLimitError`;
+- `{"Information": "... 25 requests per day ..."}`: the daily quota -> `RateLimitError` at once
+  (retrying within the day cannot succeed);
+- `{"Information": "... premium ..."}` (premium endpoint or `outputsize=full`) -> `PremiumEndpointError`;
+- an empty object, a time series with no rows, or a CSV with only a header -> `EmptyDataError`.
+The same JSON error bodies arrive for `datatype=csv` requests, so both formats are checked for them.
+HTTP 5xx and connection errors are retried by urllib3 with backoff.
+
+The API key is sent as the query parameter Alpha Vantage requires and never appears in a log line, an
+exception message or a chained traceback: errors are rebuilt from redacted text.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Literal
+
+import pandas as pd
+import requests
+from requests.adapters import HTTPAdapter
+from tenacity import RetryError, Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
+from urllib3.util.retry import Retry
+
+from featurecast.config import Settings
+from featurecast.marketdata.errors import (
+    EmptyDataError,
+    MissingApiKeyError,
+    PremiumEndpointError,
+    ProviderError,
+    RateLimitError,
+    UnknownSymbolError,
+)
+
+log = logging.getLogger(__name__)
+
+Function = Literal["TIME_SERIES_DAILY", "TIME_SERIES_DAILY_ADJUSTED"]
+OutputSize = Literal["compact", "full"]
+DataType = Literal["json", "csv"]
+
+_JSON_FIELDS = {
+    "1. open": "open",
+    "2. high": "high",
+    "3. low": "low",
+    "4. close": "close",
+    "5. volume": "volume",  # TIME_SERIES_DAILY
+    "5. adjusted close": "adjusted_close",  # TIME_SERIES_DAILY_ADJUSTED
+    "6. volume": "volume",
+    "7. dividend amount": "dividend_amount",
+    "8. split coefficient": "split_coefficient",
+}
+_CSV_FIELDS = {
+    "timestamp": "date", "open": "open", "high": "high", "low": "low", "close": "close",
+    "adjusted_close": "adjusted_close", "volume": "volume", "dividend_amount": "dividend_amount",
+    "split_coefficient": "split_coefficient",
+}
+_TRANSIENT = re.compile(r"per (second|minute)|call frequency|spreading out|burst", re.IGNORECASE)
+_DAILY = re.compile(r"per day|daily (rate )?limit", re.IGNORECASE)
+
+
+class _TransientRateLimit(Exception):
+    """Internal: a per-second/minute notice; tenacity retries on it."""
+
+
+@dataclass(frozen=True)
+class AlphaVantageRequest:
+    symbol: str
+    function: Function = "TIME_SERIES_DAILY_ADJUSTED"
+    outputsize: OutputSize = "compact"
+    datatype: DataType = "json"
+
+
+class AlphaVantageClient:
+    """Fetches daily bars for one symbol at a time. Construct with `Settings`; reuse for many symbols."""
+
+    def __init__(self, settings: Settings, *, sleep: Callable[[float], None] | None = None) -> None:
+        if not settings.alphavantage_api_key:
+            raise MissingApiKeyError("ALPHAVANTAGE_API_KEY is not set: the alphavantage provider needs a key")
+        self._key = settings.alphavantage_api_key
+        self._url = settings.alphavantage_base_url
+        self._timeout = settings.alphavantage_timeout_seconds
+        self._max_retries = settings.alphavantage_max_retries
+        self._backoff = settings.alphavantage_backoff_seconds
+        self._sleep = sleep
+        self._session = requests.Session()
+        retry = Retry(
+            total=settings.alphavantage_max_retries,
+            backoff_factor=min(1.0, settings.alphavantage_backoff_seconds),
+            status_forcelist=(500, 502, 503, 504),
+            allowed_methods=("GET",),
+            raise_on_status=False,
+        )
+        self._session.mount("http://", HTTPAdapter(max_retries=retry))
+        self._session.mount("https://", HTTPAdapter(max_retries=retry))
+
+    def close(self) -> None:
+        self._session.close()
+
+    def _redact(self, text: str) -> str:
+        return text.replace(self._key, "***") if self._key else text
+
+    def _get(self, request: AlphaVantageRequest) -> requests.Response:
+        params = {
+            "function": request.function,
+            "symbol": request.symbol,
+            "outputsize": request.outputsize,
+            "datatype": request.datatype,
+            "apikey": self._key,
+        }
+        try:
+            response = self._session.get(self._url, params=params, timeout=self._timeout)
+        except requests.RequestException as exc:
+            # requests puts the full URL (with the key) in its messages: rebuild, don't chain.
+            raise ProviderError(
+                f"Alpha Vantage request for {request.symbol} failed: {type(exc).__name__}: {self._redact(str(exc))}"
+            ) from None
+        if response.status_code >= 400:
+            raise ProviderError(
+                f"Alpha Vantage answered HTTP {response.status_code} for {request.symbol}: "
+                f"{self._redact(response.text[:200])}"
+            )
+        return response
+
+    def _check_notice(self, request: AlphaVantageRequest, text: str) -> None:
+        """Raise for Alpha Vantage's JSON error and notice bodies; return if the body may hold data."""
+        stripped = text.lstrip()
+        if not stripped.startswith("{"):
+            return
+        try:
+            body = json.loads(stripped)
+        except json.JSONDecodeError:
+            raise ProviderError(f"Alpha Vantage sent malformed JSON for {request.symbol}") from None
+        if not isinstance(body, dict):
+            raise ProviderError(f"Alpha Vantage sent an unexpected JSON document for {request.symbol}")
+        if "Error Message" in body:
+            message = self._redact(str(body["Error Message"]))
+            if "invalid api call" in message.lower():
+                raise UnknownSymbolError(
+                    f"Alpha Vantage rejected {request.function} for symbol {request.symbol!r} "
+                    f"(unknown symbol or bad parameters): {message}"
+                )
+            raise ProviderError(f"Alpha Vantage error for {request.symbol}: {message}")
+        notice = body.get("Note") or body.get("Information")
+        if notice is not None:
+            message = self._redact(str(notice))
+            if "Note" in body or _TRANSIENT.search(message):
+                raise _TransientRateLimit(message)
+            if _DAILY.search(message):
+                raise RateLimitError(f"Alpha Vantage daily request quota reached: {message}")
+            if "premium" in message.lower():
+                raise PremiumEndpointError(
+                    f"Alpha Vantage says {request.function} (outputsize={request.outputsize}) needs a premium "
+                    f"plan: {message}"
+                )
+            raise ProviderError(f"Alpha Vantage notice for {request.symbol}: {message}")
+
+    def _fetch_text(self, request: AlphaVantageRequest) -> str:
+        def attempt() -> str:
+            text = self._get(request).text
+            self._check_notice(request, text)
+            return text
+
+        retrying = Retrying(
+            retry=retry_if_exception_type(_TransientRateLimit),
+            stop=stop_after_attempt(self._max_retries + 1),
+            wait=wait_exponential(multiplier=self._backoff, min=self._backoff, max=max(self._backoff, 60.0)),
+            before_sleep=lambda state: log.warning(
+                "Alpha Vantage rate limit for %s; retry %d of %d",
+                request.symbol, state.attempt_number, self._max_retries,
+            ),
+            reraise=False,
+            **({"sleep": self._sleep} if self._sleep else {}),
+        )
+        try:
+            return retrying(attempt)
+        except RetryError as exc:
+            last = exc.last_attempt.exception()
+            raise RateLimitError(
+                f"Alpha Vantage kept rate-limiting {request.symbol} after {self._max_retries} retries: {last}"
+            ) from None
+
+    def fetch(self, request: AlphaVantageRequest) -> pd.DataFrame:
+        """Fetch one symbol's daily bars as a frame with canonical column names (values still text)."""
+        text = self._fetch_text(request)
+        frame = _parse_csv(text) if request.datatype == "csv" else _parse_json(text, request.symbol)
+        if frame.empty:
+            raise EmptyDataError(f"Alpha Vantage returned no rows for {request.symbol}")
+        frame.insert(0, "symbol", request.symbol.upper())
+        return frame
+
+
+def _parse_json(text: str, symbol: str) -> pd.DataFrame:
+    try:
+        body = json.loads(text)
+    except json.JSONDecodeError:
+        raise ProviderError(f"Alpha Vantage sent malformed JSON for {symbol}") from None
+    series_key = next((k for k in body if k.startswith("Time Series")), None)
+    if series_key is None:
+        if not body:
+            raise EmptyDataError(f"Alpha Vantage returned an empty response for {symbol}")
+        raise ProviderError(f"Alpha Vantage response for {symbol} has no time series (keys: {', '.join(body)})")
+    series = body[series_key] or {}
+    rows = []
+    for day, values in series.items():
+        row = {"date": day}
+        for field, value in values.items():
+            if field in _JSON_FIELDS:
+                row[_JSON_FIELDS[field]] = value
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _parse_csv(text: str) -> pd.DataFrame:
+    if not text.strip():
+        return pd.DataFrame()
+    frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
+    unknown = [c for c in frame.columns if c not in _CSV_FIELDS]
+    if unknown:
+        raise ProviderError(f"Alpha Vantage CSV has unexpected column(s): {', '.join(unknown)}")
+    return frame.rename(columns=_CSV_FIELDS)
+
+
+def fetch_many(client: AlphaVantageClient, symbols: Iterable[str], **request: str) -> pd.DataFrame:
+    """Fetch every symbol or none: the first failure raises before anything is returned."""
+    frames = [client.fetch(AlphaVantageRequest(symbol=s.upper(), **request)) for s in symbols]  # type: ignore[arg-type]
+    if not frames:
+        raise EmptyDataError("no symbols requested")
+    return pd.concat(frames, ignore_index=True)

@@ -1,0 +1,170 @@
+"""Landing raw daily OHLCV into the DuckDB warehouse: one transaction per batch, idempotent by key.
+
+`raw.daily_ohlcv` is keyed by (symbol, date, source). Loading a batch:
+- rows whose key is new are inserted;
+- rows whose key exists with different values replace the old row (a provider correction);
+- rows whose key exists with identical values are left alone, keeping their original batch_id and
+  loaded_at, so re-running an ingestion changes nothing and triggers no downstream recomputation.
+The whole batch and its `raw.load_batches` record commit together or not at all.
+
+The raw table has no primary-key constraint on purpose: it is a landing zone other loaders may write
+to, and the dbt structural test on the source (unique symbol, date, source) is the check that holds
+for every writer. This loader never writes a duplicate key.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from featurecast.marketdata.validation import CANONICAL_COLUMNS, validate_ohlcv
+
+RAW_SCHEMA = "raw"
+
+DDL = f"""
+create schema if not exists {RAW_SCHEMA};
+create table if not exists {RAW_SCHEMA}.daily_ohlcv (
+    symbol varchar not null,
+    date date not null,
+    open double not null,
+    high double not null,
+    low double not null,
+    close double not null,
+    volume bigint not null,
+    adjusted_close double,
+    dividend_amount double,
+    split_coefficient double,
+    source varchar not null,
+    batch_id varchar not null,
+    loaded_at timestamp not null
+);
+create table if not exists {RAW_SCHEMA}.load_batches (
+    batch_id varchar primary key,
+    source varchar not null,
+    symbols varchar[] not null,
+    first_date date,
+    last_date date,
+    rows_received bigint not null,
+    duplicates_collapsed bigint not null,
+    rows_inserted bigint not null,
+    rows_updated bigint not null,
+    rows_unchanged bigint not null,
+    started_at timestamp not null,
+    finished_at timestamp not null,
+    parameters json
+);
+"""
+
+_VALUE_COLUMNS = [c for c in CANONICAL_COLUMNS if c not in ("symbol", "date")]
+
+
+@dataclass(frozen=True)
+class LoadReport:
+    """What one batch did to the warehouse."""
+
+    batch_id: str
+    source: str
+    symbols: list[str]
+    rows_received: int
+    duplicates_collapsed: int
+    rows_inserted: int
+    rows_updated: int
+    rows_unchanged: int
+
+    def as_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+def ensure_raw_schema(con: duckdb.DuckDBPyConnection) -> None:
+    """Create the raw landing tables if they do not exist."""
+    con.execute(DDL)
+
+
+def connect(path: Path) -> duckdb.DuckDBPyConnection:
+    """Open the warehouse for writing, creating the file and the raw schema if needed."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect(str(path))
+    ensure_raw_schema(con)
+    return con
+
+
+def land(
+    warehouse: Path,
+    frame: pd.DataFrame,
+    *,
+    source: str,
+    parameters: dict[str, object] | None = None,
+    now: datetime | None = None,
+) -> LoadReport:
+    """Validate `frame` and land it under `source` in one transaction. Raises IngestError on bad input."""
+    if not source or not source.replace("_", "").isalnum():
+        raise ValueError(f"invalid source name {source!r}")
+    started = now or datetime.now(UTC)
+    clean, collapsed = validate_ohlcv(frame, today=started)
+    batch_id = uuid.uuid4().hex
+    loaded_at = started.replace(tzinfo=None)
+    staged = clean.assign(source=source, batch_id=batch_id, loaded_at=loaded_at)
+
+    con = connect(warehouse)
+    try:
+        con.execute("begin transaction")
+        con.register("incoming", staged)
+        # Classify every incoming row against what is already landed under the same key.
+        differs = " or ".join(f"r.{c} is distinct from i.{c}" for c in _VALUE_COLUMNS)
+        con.execute(
+            f"""
+            create temp table classified as
+            select i.*,
+                   case when r.symbol is null then 'insert'
+                        when {differs} then 'update'
+                        else 'unchanged' end as action
+            from incoming i
+            left join {RAW_SCHEMA}.daily_ohlcv r
+              on r.symbol = i.symbol and r.date = i.date and r.source = i.source
+            """
+        )
+        counts = dict(con.execute("select action, count(*) from classified group by action").fetchall())
+        con.execute(
+            f"""
+            delete from {RAW_SCHEMA}.daily_ohlcv r using classified c
+            where c.action = 'update' and r.symbol = c.symbol and r.date = c.date and r.source = c.source
+            """
+        )
+        columns = ", ".join([*CANONICAL_COLUMNS, "source", "batch_id", "loaded_at"])
+        con.execute(
+            f"insert into {RAW_SCHEMA}.daily_ohlcv ({columns}) "
+            f"select {columns} from classified where action in ('insert', 'update')"
+        )
+        symbols = sorted(clean["symbol"].unique().tolist())
+        report = LoadReport(
+            batch_id=batch_id,
+            source=source,
+            symbols=symbols,
+            rows_received=len(frame),
+            duplicates_collapsed=collapsed,
+            rows_inserted=int(counts.get("insert", 0)),
+            rows_updated=int(counts.get("update", 0)),
+            rows_unchanged=int(counts.get("unchanged", 0)),
+        )
+        con.execute(
+            f"insert into {RAW_SCHEMA}.load_batches values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                batch_id, source, symbols, clean["date"].min(), clean["date"].max(), len(frame), collapsed,
+                report.rows_inserted, report.rows_updated, report.rows_unchanged, loaded_at,
+                datetime.now(UTC).replace(tzinfo=None), json.dumps(parameters or {}, default=str),
+            ],
+        )
+        con.execute("drop table classified")
+        con.execute("commit")
+        return report
+    except BaseException:
+        con.execute("rollback")
+        raise
+    finally:
+        con.close()

@@ -1,0 +1,68 @@
+"""MarketDataService: the plan's market-data entry point. Fetch from a provider, land in the warehouse.
+
+Each ingest is all-or-nothing: every symbol is fetched and validated before one transaction lands
+the batch, so a provider failure on the last symbol leaves the warehouse exactly as it was.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+import pandas as pd
+
+from featurecast.config import Settings
+from featurecast.marketdata.alphavantage import AlphaVantageClient, fetch_many
+from featurecast.marketdata.csv_import import read_ohlcv_csv
+from featurecast.marketdata.errors import EmptyDataError
+from featurecast.marketdata.landing import LoadReport, land
+from featurecast.marketdata.synthetic import DefectSpec, SyntheticSpec, generate, inject_defects
+
+
+class MarketDataService:
+    """Ingests daily OHLCV from the synthetic, Alpha Vantage and CSV providers into `raw.daily_ohlcv`."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    def default_synthetic_spec(self) -> SyntheticSpec:
+        s = self.settings
+        return SyntheticSpec(n_symbols=s.synthetic_symbols, years=s.synthetic_years, end=s.synthetic_end,
+                             seed=s.synthetic_seed)
+
+    def ingest_synthetic(self, spec: SyntheticSpec | None = None, *, defects: DefectSpec | None = None,
+                         last_sessions: int | None = None) -> LoadReport:
+        """Land the synthetic market (optionally with injected defects, or only its last N sessions)."""
+        spec = spec or self.default_synthetic_spec()
+        prices = generate(spec).prices
+        if defects is not None:
+            prices, _ = inject_defects(prices, defects)
+        if last_sessions is not None:
+            keep = sorted(prices["date"].unique())[-last_sessions:]
+            prices = prices[prices["date"].isin(keep)]
+        parameters = {"n_symbols": spec.n_symbols, "years": spec.years, "seed": spec.seed, "end": spec.end,
+                      "defects": defects is not None, "last_sessions": last_sessions}
+        return land(self.settings.warehouse_path, prices, source="synthetic", parameters=parameters)
+
+    def ingest_csv(self, paths: Iterable[Path], *, symbol: str | None = None,
+                   mapping: Mapping[str, str] | None = None, ignore: Iterable[str] = (),
+                   source: str = "csv") -> LoadReport:
+        """Land one or more CSV files as one batch (all files or none)."""
+        paths = list(paths)
+        if not paths:
+            raise EmptyDataError("no CSV files given")
+        frames = [read_ohlcv_csv(p, symbol=symbol, mapping=mapping, ignore=list(ignore)) for p in paths]
+        return land(self.settings.warehouse_path, pd.concat(frames, ignore_index=True), source=source,
+                    parameters={"files": [str(p) for p in paths]})
+
+    def ingest_alphavantage(self, symbols: Iterable[str], *, adjusted: bool = True, outputsize: str = "compact",
+                            datatype: str = "json") -> LoadReport:
+        """Fetch each symbol from Alpha Vantage, then land them all as one batch."""
+        client = AlphaVantageClient(self.settings)
+        function = "TIME_SERIES_DAILY_ADJUSTED" if adjusted else "TIME_SERIES_DAILY"
+        try:
+            frame = fetch_many(client, symbols, function=function, outputsize=outputsize, datatype=datatype)
+        finally:
+            client.close()
+        return land(self.settings.warehouse_path, frame, source="alphavantage",
+                    parameters={"function": function, "outputsize": outputsize, "datatype": datatype})

@@ -1,0 +1,14 @@
+{% macro date_spine(start_date, end_date) -%}
+    {#- One row per calendar day from start_date to end_date inclusive, column `date_day`. -#}
+    {{ return(adapter.dispatch('date_spine', 'featurecast')(start_date, end_date)) }}
+{%- endmacro %}
+
+{% macro duckdb__date_spine(start_date, end_date) -%}
+    select cast(range as date) as date_day
+    from range(date '{{ start_date }}', date '{{ end_date }}' + interval 1 day, interval 1 day)
+{%- endmacro %}
+
+{% macro default__date_spine(start_date, end_date) -%}
+    select cast(d as date) as date_day
+    from unnest(sequence(date '{{ start_date }}', date '{{ end_date }}', interval '1' day)) as t(d)
+{%- endmacro %}

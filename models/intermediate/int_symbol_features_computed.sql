@@ -1,0 +1,116 @@
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key='date',
+    on_schema_change='fail'
+) }}
+-- depends_on: {{ ref('stg_market__daily_ohlcv') }}
+
+-- Per-symbol time-series features on the cleaned price series. Every window ends at the current row
+-- (no `following` frames, no lead()), so a feature at date t uses data up to t only; a window is
+-- null until it has all its rows. unique_key='date': an incremental run replaces whole dates.
+{%- set start = incremental_start_date() %}
+{%- set lookback = var('feature_lookback_rows') %}
+
+with prices as (
+    {{ select_with_lookback(ref('int_prices_cleaned'), start, lookback, 'symbol') }}
+),
+
+base as (
+    select
+        *,
+        least(row_number() over (partition by symbol order by date), {{ lookback }})  as history_rows,
+        lag(close) over (partition by symbol order by date)                          as prev_close,
+        ln(close / lag(close) over (partition by symbol order by date))              as r,
+        close - lag(close) over (partition by symbol order by date)                  as price_change,
+        ln(volume + 1)                                                               as log_volume,
+        ln(high / low)                                                               as hl_log_range,
+        ln(close / open)                                                             as co_log_return
+    from prices
+),
+
+base2 as (
+    select
+        *,
+        greatest(price_change, 0)                                                    as gain,
+        greatest(-price_change, 0)                                                   as loss,
+        greatest(high, coalesce(prev_close, high)) - least(low, coalesce(prev_close, low)) as true_range,
+        log_volume - lag(log_volume) over (partition by symbol order by date)        as log_volume_change
+    from base
+),
+
+windows as (
+    select
+        symbol,
+        date,
+        session_number,
+        close,
+        volume,
+        history_rows,
+        source_loaded_at,
+        r                                                                            as ret_1d,
+        {%- for n in [5, 10, 21, 63, 126, 252] %}
+        ln(close / lag(close, {{ n }}) over (partition by symbol order by date))      as ret_{{ n }}d,
+        {%- endfor %}
+        ln(lag(close, 21) over (partition by symbol order by date)
+           / lag(close, 252) over (partition by symbol order by date))               as mom_252_21,
+        {%- for n in [5, 21, 63] %}
+        {{ when_history(n + 1, "stddev_samp(r) " ~ trailing_window(n)) }} * sqrt(252)                         as vol_{{ n }}d,
+        {%- endfor %}
+        {{ when_history(21, "sqrt(avg(hl_log_range * hl_log_range) " ~ trailing_window(21) ~ " / (4 * ln(2)))") }} * sqrt(252) as parkinson_vol_21d,
+        {{ when_history(21, "sqrt(greatest(avg(0.5 * hl_log_range * hl_log_range - (2 * ln(2) - 1) * co_log_return * co_log_return) " ~ trailing_window(21) ~ ", 0))") }} * sqrt(252) as garman_klass_vol_21d,
+        hl_log_range,
+        {{ safe_divide('close - open', 'open') }}                                     as kbar_body,
+        {{ safe_divide('high - greatest(open, close)', 'open') }}                     as kbar_upper_shadow,
+        {{ safe_divide('least(open, close) - low', 'open') }}                         as kbar_lower_shadow,
+        {{ safe_divide('close - low', 'high - low') }}                                as close_location,
+        {%- for n in [5, 10, 21, 63, 200] %}
+        {{ when_history(n, "close / avg(close) " ~ trailing_window(n) ~ " - 1") }}                            as ma_dist_{{ n }},
+        {%- endfor %}
+        {{ when_history(63, "avg(close) " ~ trailing_window(21) ~ " / avg(close) " ~ trailing_window(63) ~ " - 1") }}         as ma_cross_21_63,
+        {{ when_history(21, "(close - (avg(close) " ~ trailing_window(21) ~ " - 2 * stddev_samp(close) " ~ trailing_window(21) ~ ")) / nullif(4 * stddev_samp(close) " ~ trailing_window(21) ~ ", 0)") }} as bollinger_pct_b_21,
+        {{ when_history(21, "4 * stddev_samp(close) " ~ trailing_window(21) ~ " / avg(close) " ~ trailing_window(21)) }}     as bollinger_width_21,
+        {{ when_history(63, "close / max(close) " ~ trailing_window(63) ~ " - 1") }}                          as drawdown_63d,
+        {{ when_history(252, "close / max(close) " ~ trailing_window(252) ~ " - 1") }}                        as drawdown_252d,
+        {{ when_history(63, "close / min(close) " ~ trailing_window(63) ~ " - 1") }}                          as rally_from_low_63d,
+        {{ when_history(63, "(session_number - arg_max(session_number, close) " ~ trailing_window(63) ~ ") / 63.0") }} as high_recency_63d,
+        {{ when_history(21, "(close - min(low) " ~ trailing_window(21) ~ ") / nullif(max(high) " ~ trailing_window(21) ~ " - min(low) " ~ trailing_window(21) ~ ", 0)") }} as stochastic_k_21,
+        {{ when_history(22, "avg(case when r > 0 then 1.0 else 0.0 end) " ~ trailing_window(21)) }}           as up_day_ratio_21d,
+        {{ when_history(64, "skewness(r) " ~ trailing_window(63)) }}                                          as ret_skew_63d,
+        {{ when_history(64, "kurtosis(r) " ~ trailing_window(63)) }}                                          as ret_kurt_63d,
+        {{ when_history(22, trailing_zscore('log_volume', 'symbol', 'date', 21, 21)) }}         as volume_z_21d,
+        {{ when_history(64, trailing_zscore('log_volume', 'symbol', 'date', 63, 63)) }}         as volume_z_63d,
+        {{ when_history(21, "avg(volume) " ~ trailing_window(5) ~ " / nullif(avg(volume) " ~ trailing_window(21) ~ ", 0)") }} as volume_ratio_5_21,
+        {{ when_history(21, "ln(nullif(avg(close * volume) " ~ trailing_window(21) ~ ", 0))") }}               as log_dollar_volume_21d,
+        {{ when_history(22, "avg(abs(r) / nullif(close * volume, 0)) " ~ trailing_window(21) ~ " * 1e9") }}  as amihud_illiquidity_21d,
+        {{ when_history(23, "corr(r, log_volume_change) " ~ trailing_window(21)) }}                           as pv_corr_21d,
+        {{ when_history(21, "corr(close, log_volume) " ~ trailing_window(21)) }}                              as pv_level_corr_21d,
+        {{ ema('close', 2 / 13, 'symbol', 'session_number') }}                           as ema_12,
+        {{ ema('close', 2 / 27, 'symbol', 'session_number') }}                           as ema_26,
+        {{ ema('gain', 1 / 14, 'symbol', 'session_number') }}                            as avg_gain_14,
+        {{ ema('loss', 1 / 14, 'symbol', 'session_number') }}                            as avg_loss_14,
+        {{ ema('true_range', 1 / 14, 'symbol', 'session_number') }}                      as atr_14
+    from base2
+),
+
+oscillators as (
+    select
+        *,
+        {{ when_history(26, "(ema_12 - ema_26) / close") }}                                      as macd,
+        {{ when_history(15, "100 * avg_gain_14 / nullif(avg_gain_14 + avg_loss_14, 0)") }}     as rsi_14,
+        {{ when_history(15, "atr_14 / close") }}                                                 as atr_14_pct
+    from windows
+),
+
+signal_line as (
+    select
+        *,
+        {{ when_history(34, ema('macd', 2 / 10, 'symbol', 'session_number')) }}                  as macd_signal
+    from oscillators
+)
+
+select
+    * exclude (ema_12, ema_26, avg_gain_14, avg_loss_14, atr_14),
+    macd - macd_signal as macd_hist
+from signal_line
+where date >= {{ start }}

@@ -1,0 +1,72 @@
+-- One row per symbol: coverage, data quality and freshness, for analysts and the serving layer.
+with resolved as (
+    select * from {{ ref('int_prices_resolved') }}
+),
+
+cleaned as (
+    select * from {{ ref('int_prices_cleaned') }}
+),
+
+quarantine as (
+    select * from {{ ref('fct_price_quarantine') }}
+),
+
+calendar as (
+    select * from {{ ref('int_calendar_days_spined') }}
+),
+
+coverage as (
+    select
+        symbol,
+        min(date)                                  as first_date,
+        max(date)                                  as last_date,
+        count(*)                                   as bars,
+        mode(source)                               as primary_source,
+        max(loaded_at)                             as last_loaded_at
+    from resolved
+    group by symbol
+),
+
+clean_counts as (
+    select symbol, count(*) as clean_bars from cleaned group by symbol
+),
+
+findings as (
+    select
+        symbol,
+        count(*) filter (where action = 'excluded_from_features') as quarantined_bars,
+        count(*) filter (where rule = 'missing_session')          as missing_sessions,
+        count(*) filter (where rule = 'volume_anomaly')           as volume_anomalies
+    from quarantine
+    group by symbol
+),
+
+latest as (
+    select max(last_date) as market_last_date from coverage
+),
+
+behind as (
+    select
+        coverage.symbol,
+        (select session_number from calendar where date = latest.market_last_date)
+          - (select session_number from calendar c where c.date = coverage.last_date) as sessions_behind
+    from coverage cross join latest
+)
+
+select
+    cast(coverage.symbol as varchar)                          as symbol,
+    cast(coverage.first_date as date)                         as first_date,
+    cast(coverage.last_date as date)                          as last_date,
+    cast(coverage.bars as bigint)                             as bars,
+    cast(coalesce(clean_counts.clean_bars, 0) as bigint)      as clean_bars,
+    cast(coalesce(findings.quarantined_bars, 0) as bigint)    as quarantined_bars,
+    cast(coalesce(findings.missing_sessions, 0) as bigint)    as missing_sessions,
+    cast(coalesce(findings.volume_anomalies, 0) as bigint)    as volume_anomalies,
+    cast(coverage.primary_source as varchar)                  as primary_source,
+    cast(coverage.last_loaded_at as timestamp)                as last_loaded_at,
+    cast(behind.sessions_behind as integer)                   as sessions_behind,
+    cast(behind.sessions_behind > {{ var('max_sessions_behind') }} as boolean) as is_stale
+from coverage
+left join clean_counts on clean_counts.symbol = coverage.symbol
+left join findings on findings.symbol = coverage.symbol
+left join behind on behind.symbol = coverage.symbol

@@ -1,0 +1,85 @@
+-- Every guardrail finding, one row per (symbol, date, rule): which rule fired on which bar, what was
+-- observed and the range that was expected, and what happened to the bar. Rules that exclude the
+-- price (return_spike, stale_price, non_trading_day) keep it out of every feature; the others
+-- (volume_anomaly, missing_session) are recorded for review.
+with checked as (
+    select * from {{ ref('int_prices_checked') }}
+),
+
+calendar as (
+    select * from {{ ref('int_calendar_days_spined') }}
+),
+
+missing as (
+    {{ missing_sessions(ref('int_prices_resolved'), ref('int_calendar_days_spined')) }}
+),
+
+return_spikes as (
+    select
+        symbol, date, 'return_spike' as rule, 'excluded_from_features' as action,
+        return_spike_z as observed_value, {{ var('return_spike_robust_z') }} as threshold,
+        return_trailing_median - {{ var('return_spike_robust_z') }} * return_trailing_scale as expected_low,
+        return_trailing_median + {{ var('return_spike_robust_z') }} * return_trailing_scale as expected_high,
+        'log return ' || cast(round(judged_return, 4) as varchar) || ' is '
+            || cast(round(abs(return_spike_z), 1) as varchar) || ' robust sd from its trailing median over '
+            || '{{ var("guardrail_training_rows") }} sessions (threshold {{ var("return_spike_robust_z") }})' as details
+    from checked
+    where is_return_spike
+),
+
+stale_prices as (
+    select
+        symbol, date, 'stale_price', 'excluded_from_features',
+        close, {{ var('stale_price_sessions') }}, null, null,
+        'close ' || cast(close as varchar) || ' unchanged for {{ var("stale_price_sessions") }} sessions'
+    from checked
+    where is_stale_price
+),
+
+volume_anomalies as (
+    select
+        symbol, date, 'volume_anomaly', 'recorded',
+        volume_z, {{ var('volume_anomaly_z') }}, -{{ var('volume_anomaly_z') }}, {{ var('volume_anomaly_z') }},
+        'log volume is ' || cast(round(volume_z, 1) as varchar) || ' sd from its trailing mean over '
+            || '{{ var("guardrail_training_rows") }} sessions (threshold {{ var("volume_anomaly_z") }})'
+    from checked
+    where is_volume_anomaly
+),
+
+non_trading_days as (
+    select
+        checked.symbol, checked.date, 'non_trading_day', 'excluded_from_features',
+        null, null, null, null,
+        'bar dated on a day the exchange was closed' || coalesce(' (' || calendar.holiday_name || ')', '')
+    from checked
+    join calendar on calendar.date = checked.date
+    where not calendar.is_trading_day
+),
+
+missing_sessions as (
+    select
+        symbol, date, 'missing_session', 'recorded',
+        null, null, null, null,
+        'no bar for a trading session between the symbol''s first and last bar'
+    from missing
+),
+
+unioned as (
+    select * from return_spikes
+    union all select * from stale_prices
+    union all select * from volume_anomalies
+    union all select * from non_trading_days
+    union all select * from missing_sessions
+)
+
+select
+    cast(symbol as varchar)          as symbol,
+    cast(date as date)               as date,
+    cast(rule as varchar)            as rule,
+    cast(action as varchar)          as action,
+    cast(observed_value as double)   as observed_value,
+    cast(threshold as double)        as threshold,
+    cast(expected_low as double)     as expected_low,
+    cast(expected_high as double)    as expected_high,
+    cast(details as varchar)         as details
+from unioned

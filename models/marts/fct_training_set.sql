@@ -1,0 +1,42 @@
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key='date',
+    on_schema_change='fail'
+) }}
+-- depends_on: {{ ref('stg_market__daily_ohlcv') }}
+
+-- Features joined point-in-time with their labels: the features of day t (data up to t) beside the
+-- returns after t. A row appears only once every label horizon is complete (all labels known), so no
+-- row's label reaches past the data. Incremental runs recompute the 21 sessions before the first
+-- changed date, where new data completes labels.
+{%- set start = incremental_start_date() %}
+{%- set label_start = sessions_before(start, 21) %}
+
+with features as (
+    select * from {{ ref('fct_daily_features') }} where date >= {{ label_start }}
+),
+
+labels as (
+    select * from {{ ref('fct_daily_labels') }} where date >= {{ label_start }}
+),
+
+joined as (
+    select
+        features.* exclude (source_loaded_at),
+        labels.fwd_ret_1d,
+        labels.fwd_ret_5d,
+        labels.fwd_ret_21d,
+        labels.direction_1d,
+        labels.direction_5d,
+        labels.direction_21d,
+        labels.label_end_date_21d,
+        greatest(features.source_loaded_at, labels.source_loaded_at) as source_loaded_at
+    from features
+    join labels on labels.symbol = features.symbol and labels.date = features.date
+    where labels.fwd_ret_1d is not null
+      and labels.fwd_ret_5d is not null
+      and labels.fwd_ret_21d is not null
+)
+
+select * from joined
