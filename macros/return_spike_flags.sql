@@ -5,7 +5,8 @@
         A bar is a spike when its log return is more than `threshold` robust standard deviations
         (median and IQR / 1.349 of the trailing `training_rows` returns, never the bar itself) from
         normal. The bar after a spike is judged by its return from the close before the spike, so a
-        one-day bad print flags the bad bar only, not the honest bar that reverts it. Point-in-time:
+        one-day bad print flags the bad bar only, not the honest bar that reverts it (nor the bar
+        after that). A real jump that persists flags its day and the next one. Point-in-time:
         nothing after the bar is read. -#}
     {%- set window = "partition by " ~ partition_by ~ " order by " ~ order_by
         ~ " rows between " ~ training_rows ~ " preceding and 1 preceding" -%}
@@ -23,7 +24,9 @@
     from (
         select
             *,
-            coalesce(lag(abs(return_robust_z) > {{ threshold }}) {{ series }}, false) as is_after_spike
+            -- After a spike: the previous bar jumped, and not merely by reverting the one before it.
+            coalesce(lag(abs(return_robust_z) > {{ threshold }}) {{ series }}, false)
+                and not coalesce(lag(abs(return_robust_z) > {{ threshold }}, 2) {{ series }}, false) as is_after_spike
         from (
             select
                 *,
