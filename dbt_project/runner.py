@@ -99,6 +99,7 @@ def run_dbt(
     *,
     target_path: Path | None = None,
     raise_on_failure: bool = True,
+    quiet: bool = False,
 ) -> DbtRunSummary:
     """Run `dbt <args>` in-process against `settings.warehouse_path` and summarise it.
 
@@ -110,6 +111,7 @@ def run_dbt(
     settings.warehouse_path.parent.mkdir(parents=True, exist_ok=True)
     target = target_path or settings.data_dir / "dbt_target"
     command = [
+        *(["--quiet"] if quiet else []),
         *args,
         "--project-dir", str(PROJECT_ROOT),
         "--profiles-dir", str(PROFILES_DIR),
@@ -155,11 +157,11 @@ def run_dbt(
 
 
 def build(settings: Settings, *, full_refresh: bool = False, select: str | None = None,
-          target_path: Path | None = None, raise_on_failure: bool = True) -> DbtRunSummary:
+          target_path: Path | None = None, raise_on_failure: bool = True, quiet: bool = False) -> DbtRunSummary:
     """`dbt build`: seeds, models, data tests and unit tests, in DAG order."""
     args = ["build"]
     if full_refresh:
         args.append("--full-refresh")
     if select:
         args += ["--select", select]
-    return run_dbt(args, settings, target_path=target_path, raise_on_failure=raise_on_failure)
+    return run_dbt(args, settings, target_path=target_path, raise_on_failure=raise_on_failure, quiet=quiet)

@@ -1,0 +1,211 @@
+"""The `featurecast` command.
+
+    featurecast run                      ingest the embedded synthetic market, dbt build, print a summary
+    featurecast ingest synthetic|csv|alphavantage ...
+    featurecast build [--full-refresh]   dbt build (features, guardrails, unit tests)
+    featurecast docs                     dbt docs generate + docs/feature_spec.md from the manifest
+    featurecast sql "select ..."         read-only SQL against the warehouse
+    featurecast calendar                 rewrite seeds/market_holidays.csv from featurecast/calendar.py
+    featurecast config                   print the resolved configuration
+
+Exit codes: 0 ok, 1 the build failed (a structural guardrail, a model error, a contract), 2 the input was
+rejected (nothing was written), 3 usage or configuration error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from featurecast.config import PROJECT_ROOT, Settings
+from featurecast.marketdata.errors import IngestError
+from featurecast.marketdata.landing import LoadReport
+
+log = logging.getLogger("featurecast")
+
+
+def _parse_mapping(items: Sequence[str]) -> dict[str, str]:
+    mapping = {}
+    for item in items:
+        if "=" not in item:
+            raise SystemExit(f"featurecast: --map expects COLUMN=field, got {item!r}")
+        column, field = item.split("=", 1)
+        mapping[column.strip()] = field.strip()
+    return mapping
+
+
+def _print_load(report: LoadReport) -> None:
+    print(
+        f"landed batch {report.batch_id} from {report.source}: {len(report.symbols)} symbols, "
+        f"{report.rows_received} rows received, {report.rows_inserted} inserted, {report.rows_updated} updated, "
+        f"{report.rows_unchanged} unchanged, {report.duplicates_collapsed} exact duplicates collapsed"
+    )
+
+
+def _cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
+    from featurecast.marketdata.service import MarketDataService
+    from featurecast.marketdata.synthetic import DefectSpec, SyntheticSpec
+
+    service = MarketDataService(settings)
+    if args.provider == "synthetic":
+        base = service.default_synthetic_spec()
+        spec = SyntheticSpec(
+            n_symbols=args.symbols or base.n_symbols, years=args.years or base.years, end=base.end,
+            seed=args.seed if args.seed is not None else base.seed,
+        )
+        report = service.ingest_synthetic(spec, defects=DefectSpec() if args.defects else None)
+    elif args.provider == "csv":
+        report = service.ingest_csv([Path(p) for p in args.files], symbol=args.symbol,
+                                    mapping=_parse_mapping(args.map), ignore=args.ignore, source=args.source)
+    else:
+        report = service.ingest_alphavantage(args.symbols, adjusted=not args.unadjusted,
+                                             outputsize=args.outputsize, datatype=args.datatype)
+    _print_load(report)
+    return 0
+
+
+def _cmd_build(args: argparse.Namespace, settings: Settings) -> int:
+    from dbt_project.runner import build
+
+    started = time.perf_counter()
+    summary = build(settings, full_refresh=args.full_refresh, select=args.select)
+    _print_build(summary, time.perf_counter() - started)
+    return 0
+
+
+def _print_build(summary, seconds: float) -> None:  # noqa: ANN001 - DbtRunSummary, imported lazily
+    counts = summary.counts()
+    print(f"dbt build finished in {seconds:.1f} s: " + ", ".join(f"{v} {k}" for k, v in sorted(counts.items())))
+    for node in summary.warned:
+        print(f"  warning: {node.name} ({node.failures} rows)")
+
+
+def _cmd_run(args: argparse.Namespace, settings: Settings) -> int:
+    from dbt_project.runner import build
+    from dbt_project.warehouse_summary import summarize
+    from featurecast.marketdata.service import MarketDataService
+
+    started = time.perf_counter()
+    report = MarketDataService(settings).ingest_synthetic()
+    _print_load(report)
+    print("running dbt build (staging, guardrails, intermediate, marts, unit tests) ...", flush=True)
+    summary = build(settings, quiet=not args.verbose)
+    _print_build(summary, time.perf_counter() - started)
+    print(summarize(settings.warehouse_path))
+    print(f"\nwarehouse: {settings.warehouse_path}\n"
+          "query it:  featurecast sql \"select * from marts.fct_daily_features order by date desc limit 5\"")
+    return 0
+
+
+def _cmd_docs(args: argparse.Namespace, settings: Settings) -> int:
+    from dbt_project.feature_spec import write_feature_spec
+    from dbt_project.runner import run_dbt
+
+    run_dbt(["docs", "generate"], settings)
+    manifest = settings.data_dir / "dbt_target" / "manifest.json"
+    out = Path(args.output)
+    write_feature_spec(manifest, out)
+    print(f"wrote {out} from {manifest}; dbt docs: {settings.data_dir / 'dbt_target' / 'index.html'}")
+    return 0
+
+
+def _cmd_sql(args: argparse.Namespace, settings: Settings) -> int:
+    import duckdb
+
+    con = duckdb.connect(str(settings.warehouse_path), read_only=True)
+    try:
+        con.sql(args.query).show(max_rows=args.max_rows, max_width=200)
+    except duckdb.Error as exc:
+        print(f"featurecast: query failed: {exc}", file=sys.stderr)
+        return 3
+    finally:
+        con.close()
+    return 0
+
+
+def _cmd_calendar(args: argparse.Namespace, settings: Settings) -> int:
+    from featurecast.calendar import write_holiday_seed
+
+    path = PROJECT_ROOT / "seeds" / "market_holidays.csv"
+    print(f"wrote {write_holiday_seed(path)} holidays to {path}")
+    return 0
+
+
+def _cmd_config(args: argparse.Namespace, settings: Settings) -> int:
+    for key, value in vars(settings).items():
+        if key in ("alphavantage_api_key", "mongodb_uri"):
+            value = "(set)" if value else "(unset)"
+        print(f"{key} = {value}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="featurecast", description=__doc__.split("\n\n")[0])
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    sub.add_parser("run", help="ingest the embedded synthetic market, dbt build, print a summary")
+
+    ingest = sub.add_parser("ingest", help="land market data in raw.daily_ohlcv")
+    providers = ingest.add_subparsers(dest="provider", required=True)
+    synthetic = providers.add_parser("synthetic", help="the embedded deterministic synthetic market")
+    synthetic.add_argument("--symbols", type=int)
+    synthetic.add_argument("--years", type=float)
+    synthetic.add_argument("--seed", type=int)
+    synthetic.add_argument("--defects", action="store_true", help="inject feed defects for the guardrails")
+    csv = providers.add_parser("csv", help="Alpha Vantage-layout or generic OHLCV CSV files")
+    csv.add_argument("files", nargs="+")
+    csv.add_argument("--symbol", help="symbol for files without a symbol column (default: file name)")
+    csv.add_argument("--map", action="append", default=[], metavar="COLUMN=field", help="map a header")
+    csv.add_argument("--ignore", action="append", default=[], metavar="COLUMN", help="skip a column")
+    csv.add_argument("--source", default="csv", help="provider name to land the rows under")
+    av = providers.add_parser("alphavantage", help="Alpha Vantage daily series (needs ALPHAVANTAGE_API_KEY)")
+    av.add_argument("symbols", nargs="+")
+    av.add_argument("--unadjusted", action="store_true", help="TIME_SERIES_DAILY instead of _ADJUSTED")
+    av.add_argument("--outputsize", choices=["compact", "full"], default="compact")
+    av.add_argument("--datatype", choices=["json", "csv"], default="json")
+
+    build = sub.add_parser("build", help="dbt build: features, guardrails, unit tests")
+    build.add_argument("--full-refresh", action="store_true")
+    build.add_argument("--select")
+
+    docs = sub.add_parser("docs", help="dbt docs generate and the feature specification")
+    docs.add_argument("--output", default=str(PROJECT_ROOT / "docs" / "feature_spec.md"))
+    sql = sub.add_parser("sql", help="run a read-only SQL query against the warehouse")
+    sql.add_argument("query")
+    sql.add_argument("--max-rows", type=int, default=40)
+    sub.add_parser("calendar", help="rewrite the holiday seed from featurecast/calendar.py")
+    sub.add_parser("config", help="print the resolved configuration")
+    return parser
+
+
+COMMANDS = {"run": _cmd_run, "ingest": _cmd_ingest, "build": _cmd_build, "docs": _cmd_docs, "sql": _cmd_sql,
+            "calendar": _cmd_calendar, "config": _cmd_config}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(message)s")
+    from dbt_project.runner import DbtBuildError
+
+    try:
+        settings = Settings.from_env()
+    except ValueError as exc:
+        print(f"featurecast: configuration error: {exc}", file=sys.stderr)
+        return 3
+    try:
+        return COMMANDS[args.command](args, settings)
+    except IngestError as exc:
+        print(f"featurecast: input rejected, nothing was written: {exc}", file=sys.stderr)
+        return 2
+    except DbtBuildError as exc:
+        print(f"featurecast: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
