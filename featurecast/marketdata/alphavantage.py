@@ -67,6 +67,26 @@ _TRANSIENT = re.compile(r"per (second|minute)|call frequency|spreading out|burst
 _DAILY = re.compile(r"per day|daily (rate )?limit", re.IGNORECASE)
 
 
+_APIKEY_IN_URL = re.compile(r"(apikey=)[^&\s\"']+", re.IGNORECASE)
+
+
+class _RedactApiKeys(logging.Filter):
+    """Rewrites `apikey=...` in log records: urllib3 logs every request URL at DEBUG level."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if "apikey=" in message.lower():
+            record.msg = _APIKEY_IN_URL.sub(r"\1***", message)
+            record.args = None
+        return True
+
+
+def _install_log_redaction() -> None:
+    logger = logging.getLogger("urllib3.connectionpool")
+    if not any(isinstance(f, _RedactApiKeys) for f in logger.filters):
+        logger.addFilter(_RedactApiKeys())
+
+
 class _TransientRateLimit(Exception):
     """Internal: a per-second/minute notice; tenacity retries on it."""
 
@@ -91,6 +111,7 @@ class AlphaVantageClient:
         self._max_retries = settings.alphavantage_max_retries
         self._backoff = settings.alphavantage_backoff_seconds
         self._sleep = sleep
+        _install_log_redaction()
         self._session = requests.Session()
         retry = Retry(
             total=settings.alphavantage_max_retries,

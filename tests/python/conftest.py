@@ -1,0 +1,96 @@
+"""Shared fixtures: settings pointing at temporary warehouses, and small built warehouses.
+
+Building a warehouse means a real `dbt build` through dbt_project.runner, so these fixtures are
+session-scoped and reused: one clean build, one with statistical defects, shared by many tests.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import replace
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pytest
+
+from dbt_project.runner import DbtRunSummary, build
+from featurecast.config import Settings
+from featurecast.marketdata.landing import land
+from featurecast.marketdata.synthetic import DefectSpec, SyntheticSpec, generate, inject_defects
+
+os.environ.setdefault("DO_NOT_TRACK", "1")
+
+# Small but long enough for every window (252-row returns, 63-row guardrail training windows).
+SMALL_SPEC = SyntheticSpec(n_symbols=10, years=3.0, seed=21)
+# Statistical defects only: the build passes with warnings and the quarantine table is built.
+STATISTICAL_DEFECTS = DefectSpec(gaps=4, spikes=4, volume_spikes=2, stale_runs=2, ohlc_inconsistent=0, duplicates=3)
+
+
+def make_settings(directory: Path) -> Settings:
+    """Settings whose warehouse and artifacts live under `directory`."""
+    base = Settings.from_env()
+    return replace(base, data_dir=directory, warehouse_path=directory / "warehouse.duckdb",
+                   alphavantage_api_key=None, mongodb_uri=None)
+
+
+def read_table(warehouse: Path, table: str, order: str = "symbol, date") -> pd.DataFrame:
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        return con.execute(f"select * from {table} order by {order}").df()
+    finally:
+        con.close()
+
+
+def warehouse_state(warehouse: Path) -> dict[str, object]:
+    """Everything a failed load must leave unchanged: raw rows and the batch log (or no file at all)."""
+    if not warehouse.exists():
+        return {"exists": False}
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        tables = {t for (t,) in con.execute(
+            "select table_schema || '.' || table_name from information_schema.tables").fetchall()}
+        state: dict[str, object] = {"exists": True, "tables": sorted(tables)}
+        for table in ("raw.daily_ohlcv", "raw.load_batches"):
+            if table in tables:
+                state[table] = con.execute(f"select * from {table} order by all").fetchall()
+        return state
+    finally:
+        con.close()
+
+
+class BuiltWarehouse:
+    """A warehouse after ingestion and a dbt build, with what went into it."""
+
+    def __init__(self, settings: Settings, summary: DbtRunSummary, prices: pd.DataFrame,
+                 defects: pd.DataFrame | None = None, load_report=None) -> None:  # noqa: ANN001
+        self.settings = settings
+        self.summary = summary
+        self.prices = prices
+        self.defects = defects
+        self.load_report = load_report
+
+    @property
+    def path(self) -> Path:
+        return self.settings.warehouse_path
+
+    def table(self, name: str, order: str = "symbol, date") -> pd.DataFrame:
+        return read_table(self.path, name, order)
+
+
+@pytest.fixture(scope="session")
+def clean_warehouse(tmp_path_factory: pytest.TempPathFactory) -> BuiltWarehouse:
+    settings = make_settings(tmp_path_factory.mktemp("clean"))
+    prices = generate(SMALL_SPEC).prices
+    report = land(settings.warehouse_path, prices, source="synthetic")
+    summary = build(settings, raise_on_failure=False)
+    return BuiltWarehouse(settings, summary, prices, load_report=report)
+
+
+@pytest.fixture(scope="session")
+def defect_warehouse(tmp_path_factory: pytest.TempPathFactory) -> BuiltWarehouse:
+    settings = make_settings(tmp_path_factory.mktemp("defects"))
+    prices, defects = inject_defects(generate(SMALL_SPEC).prices, STATISTICAL_DEFECTS)
+    report = land(settings.warehouse_path, prices, source="synthetic")
+    summary = build(settings, raise_on_failure=False)
+    return BuiltWarehouse(settings, summary, prices, defects, load_report=report)
