@@ -5,6 +5,7 @@
     featurecast build [--full-refresh]   dbt build (features, guardrails, unit tests)
     featurecast docs                     dbt docs generate + docs/feature_spec.md from the manifest
     featurecast sql "select ..."         read-only SQL against the warehouse
+    featurecast release SYMBOL DATE RULE --reason ...   let a reviewed quarantined bar back in
     featurecast calendar                 rewrite seeds/market_holidays.csv from featurecast/calendar.py
     featurecast config                   print the resolved configuration
 
@@ -113,6 +114,22 @@ def _cmd_docs(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _cmd_release(args: argparse.Namespace, settings: Settings) -> int:
+    import getpass
+    from datetime import date
+
+    from featurecast.marketdata.landing import release_quarantine
+
+    try:
+        release_quarantine(settings.warehouse_path, args.symbol, date.fromisoformat(args.date), args.rule,
+                           reason=args.reason, released_by=args.by or getpass.getuser())
+    except ValueError as exc:
+        print(f"featurecast: {exc}", file=sys.stderr)
+        return 3
+    print(f"released {args.symbol.upper()} {args.date} from {args.rule}; the next build recomputes from that date")
+    return 0
+
+
 def _cmd_sql(args: argparse.Namespace, settings: Settings) -> int:
     import duckdb
 
@@ -175,6 +192,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     docs = sub.add_parser("docs", help="dbt docs generate and the feature specification")
     docs.add_argument("--output", default=str(PROJECT_ROOT / "docs" / "feature_spec.md"))
+    release = sub.add_parser("release", help="let a reviewed, quarantined bar back into the features")
+    release.add_argument("symbol")
+    release.add_argument("date", help="session date, YYYY-MM-DD")
+    release.add_argument("rule", choices=["return_spike", "stale_price"])
+    release.add_argument("--reason", required=True, help="why the bar is genuine (kept with the release)")
+    release.add_argument("--by", help="who releases it (default: the current user)")
     sql = sub.add_parser("sql", help="run a read-only SQL query against the warehouse")
     sql.add_argument("query")
     sql.add_argument("--max-rows", type=int, default=40)
@@ -183,7 +206,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-COMMANDS = {"run": _cmd_run, "ingest": _cmd_ingest, "build": _cmd_build, "docs": _cmd_docs, "sql": _cmd_sql,
+COMMANDS = {"run": _cmd_run, "ingest": _cmd_ingest, "build": _cmd_build, "docs": _cmd_docs, "sql": _cmd_sql, "release": _cmd_release,
             "calendar": _cmd_calendar, "config": _cmd_config}
 
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import uuid
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import duckdb
@@ -59,6 +59,14 @@ create table if not exists {RAW_SCHEMA}.load_batches (
     finished_at timestamp not null,
     parameters json
 );
+create table if not exists {RAW_SCHEMA}.quarantine_releases (
+    symbol varchar not null,
+    date date not null,
+    rule varchar not null,
+    reason varchar not null,
+    released_by varchar not null,
+    released_at timestamp not null
+);
 """
 
 _VALUE_COLUMNS = [c for c in CANONICAL_COLUMNS if c not in ("symbol", "date")]
@@ -92,6 +100,37 @@ def connect(path: Path) -> duckdb.DuckDBPyConnection:
     con = duckdb.connect(str(path))
     ensure_raw_schema(con)
     return con
+
+
+RELEASABLE_RULES = ("return_spike", "stale_price")
+
+
+def release_quarantine(warehouse: Path, symbol: str, day: date, rule: str, *, reason: str, released_by: str,
+                       now: datetime | None = None) -> None:
+    """Record that a reviewed bar may be used despite `rule` (e.g. a genuine crash, not a bad print).
+
+    The next `dbt build` recomputes every model from that date on. Releasing twice updates the reason.
+    """
+    if rule not in RELEASABLE_RULES:
+        raise ValueError(f"rule must be one of {', '.join(RELEASABLE_RULES)}, got {rule!r}")
+    if not reason.strip():
+        raise ValueError("a release needs a reason")
+    released_at = (now or datetime.now(UTC)).replace(tzinfo=None)
+    con = connect(warehouse)
+    try:
+        found = con.execute(
+            f"select count(*) from {RAW_SCHEMA}.daily_ohlcv where symbol = ? and date = ?", [symbol.upper(), day]
+        ).fetchone()[0]
+        if not found:
+            raise ValueError(f"no bar for {symbol.upper()} on {day} in the warehouse")
+        con.execute("begin transaction")
+        con.execute(f"delete from {RAW_SCHEMA}.quarantine_releases where symbol = ? and date = ? and rule = ?",
+                    [symbol.upper(), day, rule])
+        con.execute(f"insert into {RAW_SCHEMA}.quarantine_releases values (?, ?, ?, ?, ?, ?)",
+                    [symbol.upper(), day, rule, reason.strip(), released_by, released_at])
+        con.execute("commit")
+    finally:
+        con.close()
 
 
 def land(

@@ -4,7 +4,7 @@
     unique_key='date',
     on_schema_change='fail'
 ) }}
--- depends_on: {{ ref('stg_market__daily_ohlcv') }}
+-- depends_on: {{ ref('stg_market__daily_ohlcv') }}, {{ ref('stg_market__quarantine_releases') }}
 
 -- Per-symbol time-series features on the cleaned price series. Every window ends at the current row
 -- (no `following` frames, no lead()), so a feature at date t uses data up to t only; a window is

@@ -4,7 +4,7 @@
     unique_key='date',
     on_schema_change='fail'
 ) }}
--- depends_on: {{ ref('stg_market__daily_ohlcv') }}
+-- depends_on: {{ ref('stg_market__daily_ohlcv') }}, {{ ref('stg_market__quarantine_releases') }}
 
 -- The daily feature mart, grain (symbol, date): the per-symbol time-series features, their relation to
 -- the market (rolling beta, correlation, residual returns and volatility) and cross-sectional ranks.

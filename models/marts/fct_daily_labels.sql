@@ -4,7 +4,7 @@
     unique_key='date',
     on_schema_change='fail'
 ) }}
--- depends_on: {{ ref('stg_market__daily_ohlcv') }}
+-- depends_on: {{ ref('stg_market__daily_ohlcv') }}, {{ ref('stg_market__quarantine_releases') }}
 
 -- Forward-looking labels, kept apart from the features. The h-session label of day t is the log
 -- return from t's close to the close h trading sessions later (by the exchange calendar, not by row:

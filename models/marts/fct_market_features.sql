@@ -4,7 +4,7 @@
     unique_key='date',
     on_schema_change='fail'
 ) }}
--- depends_on: {{ ref('stg_market__daily_ohlcv') }}
+-- depends_on: {{ ref('stg_market__daily_ohlcv') }}, {{ ref('stg_market__quarantine_releases') }}
 
 -- Market-level features for regime detection: an equal-weight index of the universe and its
 -- breadth, dispersion, implied average correlation and volatility, one row per session.

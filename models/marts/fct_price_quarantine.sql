@@ -1,9 +1,14 @@
 -- Every guardrail finding, one row per (symbol, date, rule): which rule fired on which bar, what was
 -- observed and the range that was expected, and what happened to the bar. Rules that exclude the
--- price (return_spike, stale_price, non_trading_day) keep it out of every feature; the others
--- (volume_anomaly, missing_session) are recorded for review.
+-- price (return_spike, stale_price, non_trading_day) keep it out of every feature unless an operator
+-- released it after review (`featurecast release`, action 'released'); the others (volume_anomaly,
+-- missing_session) are recorded for review.
 with checked as (
     select * from {{ ref('int_prices_checked') }}
+),
+
+releases as (
+    select * from {{ ref('stg_market__quarantine_releases') }}
 ),
 
 calendar as (
@@ -73,13 +78,16 @@ unioned as (
 )
 
 select
-    cast(symbol as varchar)          as symbol,
-    cast(date as date)               as date,
-    cast(rule as varchar)            as rule,
-    cast(action as varchar)          as action,
+    cast(unioned.symbol as varchar)  as symbol,
+    cast(unioned.date as date)       as date,
+    cast(unioned.rule as varchar)    as rule,
+    cast(case when releases.rule is not null then 'released' else unioned.action end as varchar) as action,
     cast(observed_value as double)   as observed_value,
     cast(threshold as double)        as threshold,
     cast(expected_low as double)     as expected_low,
     cast(expected_high as double)    as expected_high,
-    cast(details as varchar)         as details
+    cast(unioned.details || coalesce('; released by ' || releases.released_by || ': ' || releases.reason, '')
+         as varchar)                 as details
 from unioned
+left join releases
+  on releases.symbol = unioned.symbol and releases.date = unioned.date and releases.rule = unioned.rule

@@ -4,7 +4,7 @@
     unique_key='date',
     on_schema_change='fail'
 ) }}
--- depends_on: {{ ref('stg_market__daily_ohlcv') }}
+-- depends_on: {{ ref('stg_market__daily_ohlcv') }}, {{ ref('stg_market__quarantine_releases') }}
 
 -- Features joined point-in-time with their labels: the features of day t (data up to t) beside the
 -- returns after t. A row appears only once every label horizon is complete (all labels known), so no

@@ -1,0 +1,201 @@
+"""Anomaly guardrails: every rule fires on its injected defect, by name, and stays quiet on clean data.
+
+| defect (how it gets in)                         | caught by                                   | effect            |
+| OHLC inconsistency (feed)                       | guardrail_ohlc_consistency                  | build fails       |
+| non-positive price (another loader)             | guardrail_positive_*                        | build fails       |
+| duplicate (symbol, date, source) (other loader) | guardrail_duplicate_symbol_date_source      | build fails       |
+| bar dated in the future (other loader)          | guardrail_future_date                       | build fails       |
+| exact duplicate rows (feed)                     | the loader: collapsed and counted           | one row lands     |
+| price spike / bad print                         | return_spike + guardrail_return_spikes      | quarantined, warn |
+| stale price run                                 | stale_price + guardrail_stale_prices        | quarantined, warn |
+| volume spike                                    | volume_anomaly + guardrail_volume_anomalies | recorded, warn    |
+| missing session (gap)                           | missing_session + guardrail_missing_sessions| recorded, warn    |
+| symbol whose feed stopped                       | dim_symbols.is_stale + guardrail_symbol_freshness | warn        |
+"""
+
+from __future__ import annotations
+
+import duckdb
+import pandas as pd
+import pytest
+
+from dbt_project.runner import DbtBuildError, build
+from featurecast.marketdata.landing import land
+from featurecast.marketdata.synthetic import DefectSpec, SyntheticSpec, generate, inject_defects
+from tests.python.conftest import make_settings
+
+pytestmark = pytest.mark.dbt
+
+STATISTICAL_RULES = {
+    "guardrail_return_spikes", "guardrail_stale_prices", "guardrail_volume_anomalies",
+    "guardrail_missing_sessions", "guardrail_symbol_freshness",
+}
+
+
+def keys(frame: pd.DataFrame) -> set[tuple[str, str]]:
+    return {(s, str(pd.Timestamp(d).date())) for s, d in zip(frame["symbol"], frame["date"], strict=True)}
+
+
+# On clean synthetic data the statistical rules may still fire on genuinely extreme moves (the
+# generator's GARCH-t tails produce the odd 20+ robust-sd crash, as real markets do). The bound below is
+# the false-positive rate we accept; `bench/guardrails.py` measures it on 500 symbols x 10 years.
+MAX_CLEAN_FINDINGS_PER_BAR = 1 / 2000
+
+
+def findings(warehouse) -> dict[str, set[tuple[str, str]]]:
+    quarantine = warehouse.table("marts.fct_price_quarantine", order="symbol, date, rule")
+    return {rule: keys(group) for rule, group in quarantine.groupby("rule")}
+
+
+def test_clean_data_passes_every_structural_rule_and_is_nearly_quiet(clean_warehouse) -> None:
+    summary = clean_warehouse.summary
+    assert summary.success, summary.describe_failures()
+    assert summary.failed == []
+    assert STATISTICAL_RULES <= {n.name for n in summary.nodes}
+    bars = len(clean_warehouse.prices)
+    for rule, found in findings(clean_warehouse).items():
+        assert rule == "return_spike", f"{rule} fired on clean data: {sorted(found)[:3]}"
+        assert len(found) / bars <= MAX_CLEAN_FINDINGS_PER_BAR
+    assert not clean_warehouse.table("marts.dim_symbols", order="symbol")["is_stale"].any()
+
+
+def test_each_rule_catches_exactly_its_injected_defect(defect_warehouse, clean_warehouse) -> None:
+    """Findings on defective data = findings on the same data without defects + the injected defects."""
+    summary = defect_warehouse.summary
+    assert summary.success and summary.failed == []
+    assert {"guardrail_return_spikes", "guardrail_stale_prices", "guardrail_volume_anomalies",
+            "guardrail_missing_sessions"} <= {n.name for n in summary.warned}
+    found = findings(defect_warehouse)
+    baseline = findings(clean_warehouse)
+    log = defect_warehouse.defects
+    injected = {kind: keys(group) for kind, group in log.groupby("defect")}
+
+    assert set(found) == {"return_spike", "missing_session", "volume_anomaly", "stale_price"}
+    # Spikes: the bad prints, not the bars that revert them.
+    assert found["return_spike"] == baseline.get("return_spike", set()) | injected["spike"]
+    assert found["missing_session"] == injected["gap"]
+    assert found["volume_anomaly"] == injected["volume_spike"]
+    # Stale runs are flagged from their var('stale_price_sessions')-th identical close on (point in
+    # time: the first bars of a flat run look like any repeated price), and every run is caught.
+    assert found["stale_price"] <= injected["stale"]
+    assert {s for s, _ in found["stale_price"]} == {s for s, _ in injected["stale"]}
+
+    quarantine = defect_warehouse.table("marts.fct_price_quarantine", order="symbol, date, rule")
+    actions = dict(zip(quarantine["rule"], quarantine["action"], strict=False))
+    assert actions["return_spike"] == actions["stale_price"] == "excluded_from_features"
+    assert actions["volume_anomaly"] == actions["missing_session"] == "recorded"
+    spikes = quarantine[quarantine["rule"] == "return_spike"]
+    assert (spikes["observed_value"].abs() > spikes["threshold"]).all()
+    assert ((spikes["expected_low"] < 0) & (spikes["expected_high"] > 0)).all()
+    assert spikes["details"].str.contains("robust sd from its trailing median over 63 sessions").all()
+
+
+def test_exact_duplicates_are_collapsed_at_the_door(defect_warehouse) -> None:
+    assert defect_warehouse.load_report.duplicates_collapsed == (defect_warehouse.defects["defect"] == "duplicate").sum()
+
+
+def test_features_never_use_a_quarantined_price(defect_warehouse) -> None:
+    quarantine = defect_warehouse.table("marts.fct_price_quarantine")
+    excluded = keys(quarantine[quarantine["action"] == "excluded_from_features"])
+    assert excluded
+    for mart in ("marts.fct_daily_features", "marts.fct_daily_labels", "marts.fct_training_set"):
+        assert not keys(defect_warehouse.table(mart)) & excluded, mart
+    # And no feature row's return crosses a bad print: the largest clean daily move stays plausible.
+    features = defect_warehouse.table("marts.fct_daily_features")
+    assert features["ret_1d"].abs().max() < 0.5
+    symbols = defect_warehouse.table("marts.dim_symbols", order="symbol")
+    assert symbols["quarantined_bars"].sum() == len(excluded)
+
+
+@pytest.fixture(scope="module")
+def structural_failure(tmp_path_factory):
+    """A warehouse whose feed has OHLC errors, and which another loader wrote bad rows into."""
+    settings = make_settings(tmp_path_factory.mktemp("structural"))
+    prices, log = inject_defects(generate(SyntheticSpec(n_symbols=4, years=1.0, seed=5)).prices,
+                                 DefectSpec(gaps=0, spikes=0, volume_spikes=0, stale_runs=0, ohlc_inconsistent=2,
+                                            duplicates=0))
+    land(settings.warehouse_path, prices, source="synthetic")
+    con = duckdb.connect(str(settings.warehouse_path))
+    con.execute("insert into raw.daily_ohlcv select * from raw.daily_ohlcv where symbol = 'SYN001' limit 1")
+    con.execute("""insert into raw.daily_ohlcv select * replace (date '2099-01-02' as date)
+                   from raw.daily_ohlcv where symbol = 'SYN002' limit 1""")
+    con.execute("update raw.daily_ohlcv set close = 0, low = 0 where symbol = 'SYN003' and date = "
+                "(select max(date) from raw.daily_ohlcv where symbol = 'SYN003' and date < '2099-01-01')")
+    con.close()
+    with pytest.raises(DbtBuildError) as caught:
+        build(settings)
+    return caught.value
+
+
+def test_structural_failures_fail_the_build_and_name_their_rule(structural_failure) -> None:
+    failed = {n.name for n in structural_failure.summary.failed}
+    assert {"guardrail_ohlc_consistency", "guardrail_duplicate_symbol_date_source",
+            "guardrail_future_date", "guardrail_positive_close",
+            "guardrail_positive_low"} <= failed
+    message = str(structural_failure)
+    assert "guardrail_ohlc_consistency" in message and "(2 rows)" in message
+
+
+def test_a_structural_failure_stops_everything_downstream(structural_failure) -> None:
+    statuses = {n.name: n.status for n in structural_failure.summary.nodes}
+    for model in ("int_prices_checked", "int_symbol_features_computed", "fct_daily_features", "fct_training_set"):
+        assert statuses[model] == "skipped", model
+
+
+def test_a_symbol_whose_feed_stopped_is_stale(tmp_path) -> None:
+    settings = make_settings(tmp_path)
+    prices = generate(SyntheticSpec(n_symbols=3, years=1.0, seed=9)).prices
+    last = sorted(prices["date"].unique())
+    prices = prices[~((prices["symbol"] == "SYN001") & (prices["date"] > last[-6]))]
+    land(settings.warehouse_path, prices, source="synthetic")
+    summary = build(settings, select="+dim_symbols +guardrail_symbol_freshness")
+    assert {n.name for n in summary.warned} == {"guardrail_symbol_freshness"}
+    con = duckdb.connect(str(settings.warehouse_path), read_only=True)
+    stale = con.execute("select symbol, sessions_behind from marts.dim_symbols where is_stale").fetchall()
+    assert stale == [("SYN001", 5)]
+
+
+def test_a_released_bar_returns_to_the_features(clean_warehouse, tmp_path) -> None:
+    """An operator reviews a quarantined crash, releases it, and the incremental build takes it back in."""
+    import shutil
+
+    from featurecast.marketdata.landing import release_quarantine
+
+    spikes = findings(clean_warehouse).get("return_spike")
+    assert spikes, "the clean fixture universe has a genuine crash to review"
+    symbol, day = sorted(spikes)[0]
+    settings = make_settings(tmp_path)
+    shutil.copy(clean_warehouse.path, settings.warehouse_path)
+    release_quarantine(settings.warehouse_path, symbol, pd.Timestamp(day).date(), "return_spike",
+                       reason="earnings crash, confirmed on the exchange tape", released_by="test")
+    build(settings)
+    con = duckdb.connect(str(settings.warehouse_path), read_only=True)
+    action, details = con.execute(
+        "select action, details from marts.fct_price_quarantine where symbol = ? and date = ? and rule = 'return_spike'",
+        [symbol, day]).fetchone()
+    assert action == "released" and "earnings crash" in details
+    assert con.execute("select count(*) from marts.fct_daily_features where symbol = ? and date = ?",
+                       [symbol, day]).fetchone()[0] == 1
+    incremental = con.execute("select * from marts.fct_daily_features order by symbol, date").df()
+    con.close()
+    build(settings, full_refresh=True)
+    con = duckdb.connect(str(settings.warehouse_path), read_only=True)
+    full = con.execute("select * from marts.fct_daily_features order by symbol, date").df()
+    con.close()
+    pd.testing.assert_frame_equal(incremental.drop(columns="source_loaded_at"), full.drop(columns="source_loaded_at"),
+                                  check_exact=False, rtol=1e-9, atol=1e-12)
+
+
+def test_release_rejects_unknown_bars_and_rules(clean_warehouse, tmp_path) -> None:
+    import shutil
+
+    from featurecast.marketdata.landing import release_quarantine
+
+    settings = make_settings(tmp_path)
+    shutil.copy(clean_warehouse.path, settings.warehouse_path)
+    with pytest.raises(ValueError, match="no bar for NOPE"):
+        release_quarantine(settings.warehouse_path, "NOPE", pd.Timestamp("2024-01-02").date(), "return_spike",
+                           reason="x", released_by="t")
+    with pytest.raises(ValueError, match="rule must be one of"):
+        release_quarantine(settings.warehouse_path, "SYN001", pd.Timestamp("2024-01-02").date(), "missing_session",
+                           reason="x", released_by="t")
