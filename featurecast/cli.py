@@ -106,11 +106,13 @@ def _cmd_docs(args: argparse.Namespace, settings: Settings) -> int:
     from dbt_project.feature_spec import write_feature_spec
     from dbt_project.runner import run_dbt
 
-    run_dbt(["docs", "generate"], settings)
-    manifest = settings.data_dir / "dbt_target" / "manifest.json"
+    run_dbt(["docs", "generate"], settings, quiet=True)
+    # The spec traces lineage through full-build SQL (no incremental self-reference).
+    spec_target = settings.data_dir / "dbt_spec_target"
+    run_dbt(["compile", "--full-refresh"], settings, target_path=spec_target, quiet=True)
     out = Path(args.output)
-    write_feature_spec(manifest, out)
-    print(f"wrote {out} from {manifest}; dbt docs: {settings.data_dir / 'dbt_target' / 'index.html'}")
+    specs = write_feature_spec(spec_target / "manifest.json", out)
+    print(f"wrote {out} ({len(specs)} columns); dbt docs: {settings.data_dir / 'dbt_target' / 'index.html'}")
     return 0
 
 

@@ -4,8 +4,8 @@
 {%- endmacro %}
 
 {% macro duckdb__date_spine(start_date, end_date) -%}
-    select cast(range as date) as date_day
-    from range(date '{{ start_date }}', date '{{ end_date }}' + interval 1 day, interval 1 day)
+    select cast(days.day as date) as date_day
+    from range(date '{{ start_date }}', date '{{ end_date }}' + interval 1 day, interval 1 day) as days(day)
 {%- endmacro %}
 
 {% macro default__date_spine(start_date, end_date) -%}
