@@ -44,7 +44,7 @@ class Settings:
     data_dir: Path
     warehouse_path: Path
     synthetic_symbols: int = 40
-    synthetic_years: int = 6
+    synthetic_years: float = 6.0
     synthetic_seed: int = 7
     synthetic_end: date = date(2026, 10, 30)
     alphavantage_api_key: str | None = field(default=None, repr=False)
@@ -62,7 +62,7 @@ class Settings:
             data_dir=data_dir,
             warehouse_path=warehouse,
             synthetic_symbols=int(_env("FEATURECAST_SYNTHETIC_SYMBOLS", "40")),
-            synthetic_years=int(_env("FEATURECAST_SYNTHETIC_YEARS", "6")),
+            synthetic_years=float(_env("FEATURECAST_SYNTHETIC_YEARS", "6")),
             synthetic_seed=int(_env("FEATURECAST_SYNTHETIC_SEED", "7")),
             synthetic_end=date.fromisoformat(_env("FEATURECAST_SYNTHETIC_END", "2026-10-30")),
             alphavantage_api_key=os.environ.get("ALPHAVANTAGE_API_KEY") or None,

@@ -1,0 +1,158 @@
+"""Benchmark: ingestion, a full `dbt build`, a one-session incremental refresh, and a plain-pandas
+baseline of a representative subset of the same features on the same data.
+
+    .venv/bin/python bench/features.py                      # 500 symbols x 10 years (the acceptance size)
+    .venv/bin/python bench/features.py --symbols 40 --years 6
+
+Prints figures, rows/s and ratios; also checks that the pandas baseline and the SQL features agree, and
+reports how often the statistical guardrails fire on clean synthetic data (their false-positive rate).
+Everything runs in a temporary directory (or --workdir) on this machine; nothing is timed in tests.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from dbt_project.runner import build
+from featurecast.config import Settings
+from featurecast.marketdata.landing import land
+from featurecast.marketdata.synthetic import SyntheticSpec, generate
+
+SUBSET = ["ret_1d", "ret_5d", "ret_21d", "ret_63d", "ret_252d", "vol_5d", "vol_21d", "vol_63d", "ma_dist_5",
+          "ma_dist_21", "ma_dist_63", "ma_dist_200", "rsi_14", "macd", "bollinger_pct_b_21", "drawdown_63d",
+          "drawdown_252d", "volume_z_21d", "atr_14_pct", "beta_63d", "cs_rank_ret_5d"]
+
+
+def pandas_features(prices: pd.DataFrame) -> pd.DataFrame:
+    """The SUBSET, written the way a pandas user would: groupby + rolling/ewm per symbol."""
+    df = prices.sort_values(["symbol", "date"]).reset_index(drop=True)
+    g = df.groupby("symbol", sort=False)
+    close = df["adjusted_close"]
+    out = df[["symbol", "date"]].copy()
+    prev = g["adjusted_close"].shift(1)
+    r = np.log(close / prev)
+    df["r"] = r
+    out["ret_1d"] = r
+    for n in (5, 21, 63, 252):
+        out[f"ret_{n}d"] = np.log(close / g["adjusted_close"].shift(n))
+    gr = df.groupby("symbol", sort=False)["r"]
+    for n in (5, 21, 63):
+        out[f"vol_{n}d"] = gr.rolling(n).std().reset_index(level=0, drop=True) * np.sqrt(252)
+    gc = g["adjusted_close"]
+    for n in (5, 21, 63, 200):
+        out[f"ma_dist_{n}"] = close / gc.rolling(n).mean().reset_index(level=0, drop=True) - 1
+    delta = close - prev
+    df["gain"], df["loss"] = delta.clip(lower=0), (-delta).clip(lower=0)
+    avg_gain = df.groupby("symbol", sort=False)["gain"].transform(lambda s: s.ewm(alpha=1 / 14).mean())
+    avg_loss = df.groupby("symbol", sort=False)["loss"].transform(lambda s: s.ewm(alpha=1 / 14).mean())
+    out["rsi_14"] = 100 * avg_gain / (avg_gain + avg_loss)
+    ema12 = gc.transform(lambda s: s.ewm(span=12).mean())
+    ema26 = gc.transform(lambda s: s.ewm(span=26).mean())
+    out["macd"] = (ema12 - ema26) / close
+    mean21 = gc.rolling(21).mean().reset_index(level=0, drop=True)
+    std21 = gc.rolling(21).std().reset_index(level=0, drop=True)
+    out["bollinger_pct_b_21"] = (close - (mean21 - 2 * std21)) / (4 * std21)
+    for n in (63, 252):
+        out[f"drawdown_{n}d"] = close / gc.rolling(n).max().reset_index(level=0, drop=True) - 1
+    factor = df["adjusted_close"] / df["close"]
+    high, low = df["high"] * factor, df["low"] * factor
+    df["lv"] = np.log(df["volume"] + 1)
+    glv = df.groupby("symbol", sort=False)["lv"]
+    mean_prev = glv.transform(lambda s: s.shift(1).rolling(21).mean())
+    std_prev = glv.transform(lambda s: s.shift(1).rolling(21).std())
+    out["volume_z_21d"] = (df["lv"] - mean_prev) / std_prev
+    df["tr"] = pd.concat([high, prev.fillna(high)], axis=1).max(axis=1) - pd.concat([low, prev.fillna(low)], axis=1).min(axis=1)
+    atr = df.groupby("symbol", sort=False)["tr"].transform(lambda s: s.ewm(alpha=1 / 14).mean())
+    out["atr_14_pct"] = atr / close
+    market = df.assign(er=np.exp(r)).groupby("date")["er"].mean().pipe(np.log).rename("mkt")
+    df = df.join(market, on="date")
+    gm = df.groupby("symbol", sort=False)
+    cov = gm[["r", "mkt"]].rolling(63).cov().reset_index(level=0, drop=True)
+    cov_rm = cov.xs("r", level=1)["mkt"].to_numpy()
+    var_m = gm["mkt"].rolling(63).var().reset_index(level=0, drop=True).to_numpy()
+    out["beta_63d"] = cov_rm / var_m
+    out["cs_rank_ret_5d"] = out.groupby("date")["ret_5d"].rank(pct=True)
+    return out
+
+
+def timed(label: str, fn, results: dict[str, float]):
+    started = time.perf_counter()
+    value = fn()
+    results[label] = time.perf_counter() - started
+    return value
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--symbols", type=int, default=500)
+    parser.add_argument("--years", type=float, default=10.0)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--workdir", type=Path)
+    args = parser.parse_args()
+    os.environ.setdefault("DO_NOT_TRACK", "1")
+    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="featurecast-bench-"))
+    settings = replace(Settings.from_env(), data_dir=workdir, warehouse_path=workdir / "warehouse.duckdb")
+    t: dict[str, float] = {}
+
+    market = timed("generate", lambda: generate(SyntheticSpec(n_symbols=args.symbols, years=args.years, seed=args.seed)), t)
+    prices = market.prices
+    sessions = sorted(prices["date"].unique())
+    history, last_day = prices[prices["date"] < sessions[-1]], prices[prices["date"] == sessions[-1]]
+    timed("ingest", lambda: land(settings.warehouse_path, history, source="synthetic"), t)
+    full = timed("full_build", lambda: build(settings, quiet=True), t)
+    timed("ingest_one_day", lambda: land(settings.warehouse_path, last_day, source="synthetic"), t)
+    timed("incremental_build", lambda: build(settings, quiet=True), t)
+
+    model_seconds = {n.name: n.execution_time for n in full.nodes if n.resource_type == "model"}
+    feature_sql = model_seconds["int_symbol_features_computed"] + model_seconds["fct_daily_features"] + model_seconds[
+        "fct_market_features"]
+    baseline = timed("pandas_subset", lambda: pandas_features(prices), t)
+
+    con = duckdb.connect(str(settings.warehouse_path), read_only=True)
+    sql = con.execute(f"select symbol, date, {', '.join(SUBSET)} from marts.fct_daily_features").df()
+    bars = con.execute("select count(*) from intermediate.int_prices_checked").fetchone()[0]
+    findings = con.execute("select rule, count(*) from marts.fct_price_quarantine group by 1 order by 1").fetchall()
+    con.close()
+    merged = sql.merge(baseline.assign(date=pd.to_datetime(baseline["date"])), on=["symbol", "date"],
+                       suffixes=("_sql", "_pd"))
+    warm = merged.groupby("symbol").cumcount() >= 320  # EMAs start differently; compare once warm
+    worst = {f: float(np.nanmax(np.abs(merged.loc[warm, f + "_sql"] - merged.loc[warm, f + "_pd"]))) for f in SUBSET}
+
+    rows = len(prices)
+    print(f"featurecast feature benchmark: {args.symbols} symbols x {args.years:g} years = {rows:,} bars")
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+          f"duckdb {duckdb.__version__}, pandas {pd.__version__}")
+    print(f"  generate synthetic market      {t['generate']:8.2f} s")
+    print(f"  ingest (validate + land)       {t['ingest']:8.2f} s   {len(history) / t['ingest']:>12,.0f} rows/s")
+    print(f"  dbt build, full (all models,   {t['full_build']:8.2f} s   {rows / t['full_build']:>12,.0f} rows/s")
+    print(f"    tests, unit tests, parse)")
+    print(f"    of which feature SQL         {feature_sql:8.2f} s   (int_symbol_features_computed + fct_daily_features"
+          " + fct_market_features: all 76 features)")
+    print(f"  ingest one more session        {t['ingest_one_day']:8.2f} s")
+    print(f"  dbt build, incremental (+1 day){t['incremental_build']:8.2f} s")
+    print(f"  pandas baseline, {len(SUBSET)} features  {t['pandas_subset']:8.2f} s   {rows / t['pandas_subset']:>12,.0f} rows/s")
+    print("ratios (higher = featurecast faster):")
+    print(f"  pandas subset / feature SQL (all features)     {t['pandas_subset'] / feature_sql:6.1f}x")
+    print(f"  pandas subset / whole dbt build                {t['pandas_subset'] / t['full_build']:6.1f}x")
+    print(f"  full build / incremental one-day refresh       {t['full_build'] / t['incremental_build']:6.1f}x")
+    print("agreement with pandas (max |difference| after 320 warm-up rows):")
+    print("  " + ", ".join(f"{k} {v:.1e}" for k, v in worst.items()))
+    rates = ", ".join(f"{rule} {n} ({n / bars * 1e6:.1f} per million bars)" for rule, n in findings) or "none"
+    print(f"guardrail findings on clean synthetic data: {rates}")
+    print("slowest models: " + ", ".join(f"{k} {v:.2f} s" for k, v in sorted(model_seconds.items(),
+                                                                          key=lambda kv: -kv[1])[:5]))
+    print(f"workdir: {workdir}")
+
+
+if __name__ == "__main__":
+    main()
