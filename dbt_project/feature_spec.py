@@ -100,8 +100,9 @@ def render(specs: list[FeatureSpec]) -> str:
         "",
         "Every feature at date t uses bars up to t only; a window feature is null until its lookback is",
         "full. Lookback counts clean bars of the symbol (quarantined bars are not bars to a feature);",
-        "EMAs (RSI, MACD, ATR) decay per trading session and are truncated where the weight falls below",
-        "1e-6. `calendar` marks features that read the exchange calendar (session numbers).",
+        "EMAs (RSI, MACD, ATR) decay per trading session; their lookback is the longest history they can",
+        "read (two blocks of sessions, see macros/ema_query.sql), beyond which weights are below 1e-6.",
+        "`calendar` marks features that read the exchange calendar (session numbers).",
         "",
     ]
     titles = {

@@ -84,33 +84,49 @@ windows as (
         {{ when_history(21, "ln(nullif(avg(close * volume) " ~ trailing_window(21) ~ ", 0))") }}               as log_dollar_volume_21d,
         {{ when_history(22, "avg(abs(r) / nullif(close * volume, 0)) " ~ trailing_window(21) ~ " * 1e9") }}  as amihud_illiquidity_21d,
         {{ when_history(23, "corr(r, log_volume_change) " ~ trailing_window(21)) }}                           as pv_corr_21d,
-        {{ when_history(21, "corr(close, log_volume) " ~ trailing_window(21)) }}                              as pv_level_corr_21d,
-        {{ ema('close', 2 / 13, 'symbol', 'session_number') }}                           as ema_12,
-        {{ ema('close', 2 / 27, 'symbol', 'session_number') }}                           as ema_26,
-        {{ ema('gain', 1 / 14, 'symbol', 'session_number') }}                            as avg_gain_14,
-        {{ ema('loss', 1 / 14, 'symbol', 'session_number') }}                            as avg_loss_14,
-        {{ ema('true_range', 1 / 14, 'symbol', 'session_number') }}                      as atr_14
+        {{ when_history(21, "corr(close, log_volume) " ~ trailing_window(21)) }}                              as pv_level_corr_21d
     from base2
+),
+
+emas as (
+    {{ ema_query('base2', [
+        ('ema_12', 'close', 2 / 13),
+        ('ema_26', 'close', 2 / 27),
+        ('avg_gain_14', 'gain', 1 / 14),
+        ('avg_loss_14', 'loss', 1 / 14),
+        ('atr_14', 'true_range', 1 / 14),
+    ]) }}
 ),
 
 oscillators as (
     select
-        *,
-        {{ when_history(26, "(ema_12 - ema_26) / close") }}                                      as macd,
-        {{ when_history(15, "100 * avg_gain_14 / nullif(avg_gain_14 + avg_loss_14, 0)") }}     as rsi_14,
-        {{ when_history(15, "atr_14 / close") }}                                                 as atr_14_pct
+        windows.*,
+        {{ when_history(26, "(emas.ema_12 - emas.ema_26) / windows.close") }}                       as macd,
+        {{ when_history(15, "100 * emas.avg_gain_14 / nullif(emas.avg_gain_14 + emas.avg_loss_14, 0)") }} as rsi_14,
+        {{ when_history(15, "emas.atr_14 / windows.close") }}                                       as atr_14_pct
     from windows
+    join emas on emas.symbol = windows.symbol and emas.session_number = windows.session_number
+),
+
+macd_values as (
+    select symbol, session_number, macd from oscillators
+),
+
+macd_signal as (
+    {{ ema_query('macd_values', [('macd_signal', 'macd', 2 / 10)]) }}
 ),
 
 signal_line as (
     select
-        *,
-        {{ when_history(34, ema('macd', 2 / 10, 'symbol', 'session_number')) }}                  as macd_signal
+        oscillators.*,
+        {{ when_history(34, 'macd_signal.macd_signal') }} as macd_signal
     from oscillators
+    join macd_signal
+      on macd_signal.symbol = oscillators.symbol and macd_signal.session_number = oscillators.session_number
 )
 
 select
-    * exclude (ema_12, ema_26, avg_gain_14, avg_loss_14, atr_14),
+    *,
     macd - macd_signal as macd_hist
 from signal_line
 where date >= {{ start }}

@@ -9,6 +9,8 @@
 -- The daily feature mart, grain (symbol, date): the per-symbol time-series features, their relation to
 -- the market (rolling beta, correlation, residual returns and volatility) and cross-sectional ranks.
 -- Every value at date t uses data up to t only. unique_key='date': incremental runs replace whole dates.
+-- Window passes run on narrow projections joined back by key: DuckDB carries every column through a
+-- window operator, and this mart is 66 columns wide.
 {%- set start = incremental_start_date() %}
 
 with symbol_features as (
@@ -19,8 +21,9 @@ market as (
     select date, mkt_ret_1d, mkt_ret_21d from {{ ref('fct_market_features') }}
 ),
 
-joined as (
-    select symbol_features.*, market.mkt_ret_1d, market.mkt_ret_21d
+relative_input as (
+    select symbol_features.symbol, symbol_features.date, symbol_features.history_rows,
+           symbol_features.ret_1d, symbol_features.vol_63d, market.mkt_ret_1d
     from symbol_features
     left join market on market.date = symbol_features.date
 ),
@@ -28,11 +31,9 @@ joined as (
 relative as (
     select
         *,
-        {{ safe_divide('vol_5d', 'vol_63d') }}                                                     as vol_ratio_5_63,
         {{ when_history(64, "regr_slope(ret_1d, mkt_ret_1d) " ~ trailing_window(63)) }}            as beta_63d,
-        {{ when_history(64, "corr(ret_1d, mkt_ret_1d) " ~ trailing_window(63)) }}                  as corr_mkt_63d,
-        ret_21d - mkt_ret_21d                                                                       as rel_strength_21d
-    from joined
+        {{ when_history(64, "corr(ret_1d, mkt_ret_1d) " ~ trailing_window(63)) }}                  as corr_mkt_63d
+    from relative_input
 ),
 
 residuals as (
@@ -45,15 +46,25 @@ residuals as (
 
 residual_windows as (
     select
-        *,
+        symbol,
+        date,
+        beta_63d,
+        corr_mkt_63d,
+        resid_ret_1d,
+        resid_vol_63d,
         case when count(resid_ret_1d) {{ trailing_window(21) }} = 21
              then sum(resid_ret_1d) {{ trailing_window(21) }} end                                    as resid_ret_21d
     from residuals
 ),
 
-ranked as (
+output_rows as (
+    select * from symbol_features where date >= {{ start }}
+),
+
+cross_sectional as (
     select
-        *,
+        symbol,
+        date,
         case when ret_5d is not null then percent_rank() over (partition by date, ret_5d is null order by ret_5d) end as cs_rank_ret_5d,
         case when ret_21d is not null then percent_rank() over (partition by date, ret_21d is null order by ret_21d) end as cs_rank_ret_21d,
         case when mom_252_21 is not null then percent_rank() over (partition by date, mom_252_21 is null order by mom_252_21) end as cs_rank_mom_252_21,
@@ -61,8 +72,20 @@ ranked as (
         case when volume_z_21d is not null then percent_rank() over (partition by date, volume_z_21d is null order by volume_z_21d) end as cs_rank_volume_z_21d,
         case when ma_dist_21 is not null then percent_rank() over (partition by date, ma_dist_21 is null order by ma_dist_21) end as cs_rank_ma_dist_21,
         case when rsi_14 is not null then percent_rank() over (partition by date, rsi_14 is null order by rsi_14) end as cs_rank_rsi_14
-    from residual_windows
-    where date >= {{ start }}
+    from output_rows
+),
+
+ranked as (
+    select
+        output_rows.*,
+        {{ safe_divide('output_rows.vol_5d', 'output_rows.vol_63d') }}                                as vol_ratio_5_63,
+        output_rows.ret_21d - market.mkt_ret_21d                                                     as rel_strength_21d,
+        residual_windows.* exclude (symbol, date),
+        cross_sectional.* exclude (symbol, date)
+    from output_rows
+    join residual_windows on residual_windows.symbol = output_rows.symbol and residual_windows.date = output_rows.date
+    join cross_sectional on cross_sectional.symbol = output_rows.symbol and cross_sectional.date = output_rows.date
+    left join market on market.date = output_rows.date
 )
 
 select
