@@ -28,9 +28,29 @@ from featurecast.config import Settings
 from featurecast.marketdata.landing import land
 from featurecast.marketdata.synthetic import SyntheticSpec, generate
 
-SUBSET = ["ret_1d", "ret_5d", "ret_21d", "ret_63d", "ret_252d", "vol_5d", "vol_21d", "vol_63d", "ma_dist_5",
-          "ma_dist_21", "ma_dist_63", "ma_dist_200", "rsi_14", "macd", "bollinger_pct_b_21", "drawdown_63d",
-          "drawdown_252d", "volume_z_21d", "atr_14_pct", "beta_63d", "cs_rank_ret_5d"]
+SUBSET = [
+    "ret_1d",
+    "ret_5d",
+    "ret_21d",
+    "ret_63d",
+    "ret_252d",
+    "vol_5d",
+    "vol_21d",
+    "vol_63d",
+    "ma_dist_5",
+    "ma_dist_21",
+    "ma_dist_63",
+    "ma_dist_200",
+    "rsi_14",
+    "macd",
+    "bollinger_pct_b_21",
+    "drawdown_63d",
+    "drawdown_252d",
+    "volume_z_21d",
+    "atr_14_pct",
+    "beta_63d",
+    "cs_rank_ret_5d",
+]
 
 
 def pandas_features(prices: pd.DataFrame) -> pd.DataFrame:
@@ -71,7 +91,9 @@ def pandas_features(prices: pd.DataFrame) -> pd.DataFrame:
     mean_prev = glv.transform(lambda s: s.shift(1).rolling(21).mean())
     std_prev = glv.transform(lambda s: s.shift(1).rolling(21).std())
     out["volume_z_21d"] = (df["lv"] - mean_prev) / std_prev
-    df["tr"] = pd.concat([high, prev.fillna(high)], axis=1).max(axis=1) - pd.concat([low, prev.fillna(low)], axis=1).min(axis=1)
+    df["tr"] = pd.concat([high, prev.fillna(high)], axis=1).max(axis=1) - pd.concat(
+        [low, prev.fillna(low)], axis=1
+    ).min(axis=1)
     atr = df.groupby("symbol", sort=False)["tr"].transform(lambda s: s.ewm(alpha=1 / 14).mean())
     out["atr_14_pct"] = atr / close
     market = df.assign(er=np.exp(r)).groupby("date")["er"].mean().pipe(np.log).rename("mkt")
@@ -104,7 +126,9 @@ def main() -> None:
     settings = replace(Settings.from_env(), data_dir=workdir, warehouse_path=workdir / "warehouse.duckdb")
     t: dict[str, float] = {}
 
-    market = timed("generate", lambda: generate(SyntheticSpec(n_symbols=args.symbols, years=args.years, seed=args.seed)), t)
+    market = timed(
+        "generate", lambda: generate(SyntheticSpec(n_symbols=args.symbols, years=args.years, seed=args.seed)), t
+    )
     prices = market.prices
     sessions = sorted(prices["date"].unique())
     history, last_day = prices[prices["date"] < sessions[-1]], prices[prices["date"] == sessions[-1]]
@@ -114,12 +138,16 @@ def main() -> None:
     timed("incremental_build", lambda: build(settings, quiet=True), t)
 
     model_seconds = {n.name: n.execution_time for n in full.nodes if n.resource_type == "model"}
-    feature_sql = model_seconds["int_symbol_features_computed"] + model_seconds["fct_daily_features"] + model_seconds[
-        "fct_market_features"]
+    feature_sql = (
+        model_seconds["int_symbol_features_computed"]
+        + model_seconds["fct_daily_features"]
+        + model_seconds["fct_market_features"]
+    )
     con = duckdb.connect(str(settings.warehouse_path), read_only=True)
     clean = con.execute(
         "select c.symbol, c.date, c.open, c.high, c.low, c.close as adjusted_close, c.close, c.volume "
-        "from intermediate.int_prices_cleaned c").df()
+        "from intermediate.int_prices_cleaned c"
+    ).df()
     con.close()
     baseline = timed("pandas_subset", lambda: pandas_features(clean), t)
 
@@ -127,11 +155,16 @@ def main() -> None:
     sql = con.execute(f"select symbol, date, {', '.join(SUBSET)} from marts.fct_daily_features").df()
     bars = con.execute("select count(*) from intermediate.int_prices_checked").fetchone()[0]
     findings = con.execute("select rule, count(*) from marts.fct_price_quarantine group by 1 order by 1").fetchall()
-    flagged = {sym for (sym,) in con.execute(
-        "select distinct symbol from marts.fct_price_quarantine where action = 'excluded_from_features'").fetchall()}
+    flagged = {
+        sym
+        for (sym,) in con.execute(
+            "select distinct symbol from marts.fct_price_quarantine where action = 'excluded_from_features'"
+        ).fetchall()
+    }
     con.close()
-    merged = sql.merge(baseline.assign(date=pd.to_datetime(baseline["date"])), on=["symbol", "date"],
-                       suffixes=("_sql", "_pd"))
+    merged = sql.merge(
+        baseline.assign(date=pd.to_datetime(baseline["date"])), on=["symbol", "date"], suffixes=("_sql", "_pd")
+    )
     warm = merged.groupby("symbol").cumcount() >= 300  # EMA warm-up differs from pandas; compare once warm
     untouched = warm & ~merged["symbol"].isin(flagged)
 
@@ -140,17 +173,24 @@ def main() -> None:
 
     rows = len(prices)
     print(f"featurecast feature benchmark: {args.symbols} symbols x {args.years:g} years = {rows:,} bars")
-    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
-          f"duckdb {duckdb.__version__}, pandas {pd.__version__}")
+    print(
+        f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+        f"duckdb {duckdb.__version__}, pandas {pd.__version__}"
+    )
     print(f"  generate synthetic market      {t['generate']:8.2f} s")
     print(f"  ingest (validate + land)       {t['ingest']:8.2f} s   {len(history) / t['ingest']:>12,.0f} rows/s")
     print(f"  dbt build, full (all models,   {t['full_build']:8.2f} s   {rows / t['full_build']:>12,.0f} rows/s")
-    print(f"    tests, unit tests, parse)")
-    print(f"    of which feature SQL         {feature_sql:8.2f} s   (int_symbol_features_computed + fct_daily_features"
-          " + fct_market_features: all 76 features)")
+    print("    tests, unit tests, parse)")
+    print(
+        f"    of which feature SQL         {feature_sql:8.2f} s   (int_symbol_features_computed + fct_daily_features"
+        " + fct_market_features: all 76 features)"
+    )
     print(f"  ingest one more session        {t['ingest_one_day']:8.2f} s")
     print(f"  dbt build, incremental (+1 day){t['incremental_build']:8.2f} s")
-    print(f"  pandas baseline, {len(SUBSET)} features  {t['pandas_subset']:8.2f} s   {rows / t['pandas_subset']:>12,.0f} rows/s")
+    print(
+        f"  pandas baseline, {len(SUBSET)} features  {t['pandas_subset']:8.2f} s   "
+        f"{rows / t['pandas_subset']:>12,.0f} rows/s"
+    )
     print("ratios (higher = featurecast faster):")
     print(f"  pandas subset / feature SQL (all features)     {t['pandas_subset'] / feature_sql:6.1f}x")
     print(f"  pandas subset / whole dbt build                {t['pandas_subset'] / t['full_build']:6.1f}x")
@@ -158,13 +198,17 @@ def main() -> None:
     print("agreement with pandas on the same clean bars (max |difference| after 300 warm-up rows):")
     print(f"  symbols without quarantined bars ({merged.loc[untouched, 'symbol'].nunique()}):")
     print("    " + ", ".join(f"{k} {v:.1e}" for k, v in worst(untouched).items()))
-    print(f"  all symbols (EMAs decay per session, pandas per row: they differ after a quarantine gap;"
-          f" cs ranks: percent_rank vs rank(pct=True)):")
+    print(
+        "  all symbols (EMAs decay per session, pandas per row: they differ after a quarantine gap;"
+        " cs ranks: percent_rank vs rank(pct=True)):"
+    )
     print("    " + ", ".join(f"{k} {v:.1e}" for k, v in worst(warm).items()))
     rates = ", ".join(f"{rule} {n} ({n / bars * 1e6:.1f} per million bars)" for rule, n in findings) or "none"
     print(f"guardrail findings on clean synthetic data: {rates}")
-    print("slowest models: " + ", ".join(f"{k} {v:.2f} s" for k, v in sorted(model_seconds.items(),
-                                                                          key=lambda kv: -kv[1])[:5]))
+    print(
+        "slowest models: "
+        + ", ".join(f"{k} {v:.2f} s" for k, v in sorted(model_seconds.items(), key=lambda kv: -kv[1])[:5])
+    )
     print(f"workdir: {workdir}")
 
 

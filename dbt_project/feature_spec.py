@@ -19,11 +19,36 @@ LABEL_MART = "fct_daily_labels"
 KEY_COLUMNS = {"symbol", "date"}
 
 RAW_SCHEMA = {
-    "daily_ohlcv": ["symbol", "date", "open", "high", "low", "close", "volume", "adjusted_close",
-                    "dividend_amount", "split_coefficient", "source", "batch_id", "loaded_at"],
-    "load_batches": ["batch_id", "source", "symbols", "first_date", "last_date", "rows_received",
-                     "duplicates_collapsed", "rows_inserted", "rows_updated", "rows_unchanged", "started_at",
-                     "finished_at", "parameters"],
+    "daily_ohlcv": [
+        "symbol",
+        "date",
+        "open",
+        "high",
+        "low",
+        "close",
+        "volume",
+        "adjusted_close",
+        "dividend_amount",
+        "split_coefficient",
+        "source",
+        "batch_id",
+        "loaded_at",
+    ],
+    "load_batches": [
+        "batch_id",
+        "source",
+        "symbols",
+        "first_date",
+        "last_date",
+        "rows_received",
+        "duplicates_collapsed",
+        "rows_inserted",
+        "rows_updated",
+        "rows_unchanged",
+        "started_at",
+        "finished_at",
+        "parameters",
+    ],
     "quarantine_releases": ["symbol", "date", "rule", "reason", "released_by", "released_at"],
 }
 
@@ -53,9 +78,13 @@ def _lineage_inputs(manifest: dict) -> tuple[dict, dict[str, str]]:
     for node in nodes.values():
         if node["resource_type"] == "seed":
             schema[database].setdefault(node["schema"], {})[node["name"]] = {
-                name: "varchar" for name in node["columns"]}
-    sources = {_relation_key(n): n["compiled_code"] for n in nodes.values()
-               if n["resource_type"] == "model" and n.get("compiled_code")}
+                name: "varchar" for name in node["columns"]
+            }
+    sources = {
+        _relation_key(n): n["compiled_code"]
+        for n in nodes.values()
+        if n["resource_type"] == "model" and n.get("compiled_code")
+    }
     return schema, sources
 
 
@@ -80,12 +109,18 @@ def build_specs(manifest_path: Path) -> list[FeatureSpec]:
                 continue
             leaves = _leaves(traced[name]) if name in traced else set()
             raw = sorted({leaf.split(".")[-1] for leaf in leaves if leaf.startswith("daily_ohlcv.")} - KEY_COLUMNS)
-            specs.append(FeatureSpec(
-                mart=mart, name=name, data_type=column.get("data_type") or "", family=meta.get("family", "label"),
-                lookback_rows=meta.get("lookback_rows"), derives_from=raw,
-                uses_calendar=any(leaf.startswith(("market_holidays.", "days.")) for leaf in leaves),
-                description=" ".join((column.get("description") or "").split()),
-            ))
+            specs.append(
+                FeatureSpec(
+                    mart=mart,
+                    name=name,
+                    data_type=column.get("data_type") or "",
+                    family=meta.get("family", "label"),
+                    lookback_rows=meta.get("lookback_rows"),
+                    derives_from=raw,
+                    uses_calendar=any(leaf.startswith(("market_holidays.", "days.")) for leaf in leaves),
+                    description=" ".join((column.get("description") or "").split()),
+                )
+            )
     return specs
 
 
@@ -112,14 +147,21 @@ def render(specs: list[FeatureSpec]) -> str:
     }
     for mart in [*FEATURE_MARTS, LABEL_MART]:
         rows = [s for s in specs if s.mart == mart]
-        lines += [titles[mart], "", f"{len(rows)} columns.", "",
-                  "| name | family | type | lookback (rows) | derives from | description |",
-                  "|---|---|---|---|---|---|"]
+        lines += [
+            titles[mart],
+            "",
+            f"{len(rows)} columns.",
+            "",
+            "| name | family | type | lookback (rows) | derives from | description |",
+            "|---|---|---|---|---|---|",
+        ]
         for s in rows:
             derived = " + ".join(p for p in (", ".join(s.derives_from), "calendar" if s.uses_calendar else "") if p)
             lookback = "" if s.lookback_rows is None else str(s.lookback_rows)
-            lines.append(f"| `{s.name}` | {s.family} | {s.data_type} | {lookback} | {derived} | "
-                         f"{s.description.replace('|', '/')} |")
+            lines.append(
+                f"| `{s.name}` | {s.family} | {s.data_type} | {lookback} | {derived} | "
+                f"{s.description.replace('|', '/')} |"
+            )
         lines.append("")
     return "\n".join(lines)
 

@@ -60,8 +60,12 @@ class DbtRunSummary:
         return out
 
     def describe_failures(self) -> str:
-        lines = [f"{n.resource_type} {n.name}: {n.status}" + (f" ({n.failures} rows)" if n.failures else "")
-                 + (f" - {n.message}" if n.message and n.status == "error" else "") for n in self.failed]
+        lines = [
+            f"{n.resource_type} {n.name}: {n.status}"
+            + (f" ({n.failures} rows)" if n.failures else "")
+            + (f" - {n.message}" if n.message and n.status == "error" else "")
+            for n in self.failed
+        ]
         return "\n".join(lines) if lines else (self.error or "no failing node")
 
 
@@ -113,10 +117,14 @@ def run_dbt(
     command = [
         *(["--quiet"] if quiet else []),
         *args,
-        "--project-dir", str(PROJECT_ROOT),
-        "--profiles-dir", str(PROFILES_DIR),
-        "--target-path", str(target),
-        "--log-path", str(settings.data_dir / "dbt_logs"),
+        "--project-dir",
+        str(PROJECT_ROOT),
+        "--profiles-dir",
+        str(PROFILES_DIR),
+        "--target-path",
+        str(target),
+        "--log-path",
+        str(settings.data_dir / "dbt_logs"),
     ]
     with _LOCK:
         saved = {k: os.environ.get(k) for k in dbt_env(settings)}
@@ -156,8 +164,15 @@ def run_dbt(
     return summary
 
 
-def build(settings: Settings, *, full_refresh: bool = False, select: str | None = None,
-          target_path: Path | None = None, raise_on_failure: bool = True, quiet: bool = False) -> DbtRunSummary:
+def build(
+    settings: Settings,
+    *,
+    full_refresh: bool = False,
+    select: str | None = None,
+    target_path: Path | None = None,
+    raise_on_failure: bool = True,
+    quiet: bool = False,
+) -> DbtRunSummary:
     """`dbt build`: seeds, models, data tests and unit tests, in DAG order."""
     args = ["build"]
     if full_refresh:

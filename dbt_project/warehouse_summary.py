@@ -6,8 +6,15 @@ from pathlib import Path
 
 import duckdb
 
-MARTS = ["fct_daily_features", "fct_market_features", "fct_daily_labels", "fct_training_set",
-         "fct_price_quarantine", "dim_symbols", "dim_trading_calendar"]
+MARTS = [
+    "fct_daily_features",
+    "fct_market_features",
+    "fct_daily_labels",
+    "fct_training_set",
+    "fct_price_quarantine",
+    "dim_symbols",
+    "dim_trading_calendar",
+]
 
 
 def summarize(warehouse: Path) -> str:

@@ -55,16 +55,24 @@ def _cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
     if args.provider == "synthetic":
         base = service.default_synthetic_spec()
         spec = SyntheticSpec(
-            n_symbols=args.symbols or base.n_symbols, years=args.years or base.years, end=base.end,
+            n_symbols=args.symbols or base.n_symbols,
+            years=args.years or base.years,
+            end=base.end,
             seed=args.seed if args.seed is not None else base.seed,
         )
         report = service.ingest_synthetic(spec, defects=DefectSpec() if args.defects else None)
     elif args.provider == "csv":
-        report = service.ingest_csv([Path(p) for p in args.files], symbol=args.symbol,
-                                    mapping=_parse_mapping(args.map), ignore=args.ignore, source=args.source)
+        report = service.ingest_csv(
+            [Path(p) for p in args.files],
+            symbol=args.symbol,
+            mapping=_parse_mapping(args.map),
+            ignore=args.ignore,
+            source=args.source,
+        )
     else:
-        report = service.ingest_alphavantage(args.symbols, adjusted=not args.unadjusted,
-                                             outputsize=args.outputsize, datatype=args.datatype)
+        report = service.ingest_alphavantage(
+            args.symbols, adjusted=not args.unadjusted, outputsize=args.outputsize, datatype=args.datatype
+        )
     _print_load(report)
     return 0
 
@@ -78,7 +86,7 @@ def _cmd_build(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _print_build(summary, seconds: float) -> None:  # noqa: ANN001 - DbtRunSummary, imported lazily
+def _print_build(summary, seconds: float) -> None:
     counts = summary.counts()
     print(f"dbt build finished in {seconds:.1f} s: " + ", ".join(f"{v} {k}" for k, v in sorted(counts.items())))
     for node in summary.warned:
@@ -97,8 +105,10 @@ def _cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     summary = build(settings, quiet=not args.verbose)
     _print_build(summary, time.perf_counter() - started)
     print(summarize(settings.warehouse_path))
-    print(f"\nwarehouse: {settings.warehouse_path}\n"
-          "query it:  featurecast sql \"select * from marts.fct_daily_features order by date desc limit 5\"")
+    print(
+        f"\nwarehouse: {settings.warehouse_path}\n"
+        'query it:  featurecast sql "select * from marts.fct_daily_features order by date desc limit 5"'
+    )
     return 0
 
 
@@ -123,8 +133,14 @@ def _cmd_release(args: argparse.Namespace, settings: Settings) -> int:
     from featurecast.marketdata.landing import release_quarantine
 
     try:
-        release_quarantine(settings.warehouse_path, args.symbol, date.fromisoformat(args.date), args.rule,
-                           reason=args.reason, released_by=args.by or getpass.getuser())
+        release_quarantine(
+            settings.warehouse_path,
+            args.symbol,
+            date.fromisoformat(args.date),
+            args.rule,
+            reason=args.reason,
+            released_by=args.by or getpass.getuser(),
+        )
     except ValueError as exc:
         print(f"featurecast: {exc}", file=sys.stderr)
         return 3
@@ -208,8 +224,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-COMMANDS = {"run": _cmd_run, "ingest": _cmd_ingest, "build": _cmd_build, "docs": _cmd_docs, "sql": _cmd_sql, "release": _cmd_release,
-            "calendar": _cmd_calendar, "config": _cmd_config}
+COMMANDS = {
+    "run": _cmd_run,
+    "ingest": _cmd_ingest,
+    "build": _cmd_build,
+    "docs": _cmd_docs,
+    "sql": _cmd_sql,
+    "release": _cmd_release,
+    "calendar": _cmd_calendar,
+    "config": _cmd_config,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -59,8 +59,14 @@ _JSON_FIELDS = {
     "8. split coefficient": "split_coefficient",
 }
 _CSV_FIELDS = {
-    "timestamp": "date", "open": "open", "high": "high", "low": "low", "close": "close",
-    "adjusted_close": "adjusted_close", "volume": "volume", "dividend_amount": "dividend_amount",
+    "timestamp": "date",
+    "open": "open",
+    "high": "high",
+    "low": "low",
+    "close": "close",
+    "adjusted_close": "adjusted_close",
+    "volume": "volume",
+    "dividend_amount": "dividend_amount",
     "split_coefficient": "split_coefficient",
 }
 _TRANSIENT = re.compile(r"per (second|minute)|call frequency|spreading out|burst", re.IGNORECASE)
@@ -196,7 +202,9 @@ class AlphaVantageClient:
             wait=wait_exponential(multiplier=self._backoff, min=self._backoff, max=max(self._backoff, 60.0)),
             before_sleep=lambda state: log.warning(
                 "Alpha Vantage rate limit for %s; retry %d of %d",
-                request.symbol, state.attempt_number, self._max_retries,
+                request.symbol,
+                state.attempt_number,
+                self._max_retries,
             ),
             reraise=False,
             **({"sleep": self._sleep} if self._sleep else {}),

@@ -18,14 +18,29 @@ import pandas as pd
 from featurecast.marketdata.errors import EmptyDataError, SchemaError
 
 SYNONYMS: dict[str, str] = {
-    "date": "date", "timestamp": "date", "day": "date", "trade_date": "date",
-    "symbol": "symbol", "ticker": "symbol",
-    "open": "open", "high": "high", "low": "low", "close": "close",
-    "adj close": "adjusted_close", "adj_close": "adjusted_close", "adjclose": "adjusted_close",
-    "adjusted_close": "adjusted_close", "adjusted close": "adjusted_close",
-    "volume": "volume", "vol": "volume",
-    "dividend_amount": "dividend_amount", "dividend": "dividend_amount", "dividends": "dividend_amount",
-    "split_coefficient": "split_coefficient", "split": "split_coefficient", "stock splits": "split_coefficient",
+    "date": "date",
+    "timestamp": "date",
+    "day": "date",
+    "trade_date": "date",
+    "symbol": "symbol",
+    "ticker": "symbol",
+    "open": "open",
+    "high": "high",
+    "low": "low",
+    "close": "close",
+    "adj close": "adjusted_close",
+    "adj_close": "adjusted_close",
+    "adjclose": "adjusted_close",
+    "adjusted_close": "adjusted_close",
+    "adjusted close": "adjusted_close",
+    "volume": "volume",
+    "vol": "volume",
+    "dividend_amount": "dividend_amount",
+    "dividend": "dividend_amount",
+    "dividends": "dividend_amount",
+    "split_coefficient": "split_coefficient",
+    "split": "split_coefficient",
+    "stock splits": "split_coefficient",
 }
 
 

@@ -105,8 +105,9 @@ def connect(path: Path) -> duckdb.DuckDBPyConnection:
 RELEASABLE_RULES = ("return_spike", "stale_price")
 
 
-def release_quarantine(warehouse: Path, symbol: str, day: date, rule: str, *, reason: str, released_by: str,
-                       now: datetime | None = None) -> None:
+def release_quarantine(
+    warehouse: Path, symbol: str, day: date, rule: str, *, reason: str, released_by: str, now: datetime | None = None
+) -> None:
     """Record that a reviewed bar may be used despite `rule` (e.g. a genuine crash, not a bad print).
 
     The next `dbt build` recomputes every model from that date on. Releasing twice updates the reason.
@@ -124,10 +125,14 @@ def release_quarantine(warehouse: Path, symbol: str, day: date, rule: str, *, re
         if not found:
             raise ValueError(f"no bar for {symbol.upper()} on {day} in the warehouse")
         con.execute("begin transaction")
-        con.execute(f"delete from {RAW_SCHEMA}.quarantine_releases where symbol = ? and date = ? and rule = ?",
-                    [symbol.upper(), day, rule])
-        con.execute(f"insert into {RAW_SCHEMA}.quarantine_releases values (?, ?, ?, ?, ?, ?)",
-                    [symbol.upper(), day, rule, reason.strip(), released_by, released_at])
+        con.execute(
+            f"delete from {RAW_SCHEMA}.quarantine_releases where symbol = ? and date = ? and rule = ?",
+            [symbol.upper(), day, rule],
+        )
+        con.execute(
+            f"insert into {RAW_SCHEMA}.quarantine_releases values (?, ?, ?, ?, ?, ?)",
+            [symbol.upper(), day, rule, reason.strip(), released_by, released_at],
+        )
         con.execute("commit")
     finally:
         con.close()
@@ -194,9 +199,19 @@ def land(
         con.execute(
             f"insert into {RAW_SCHEMA}.load_batches values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
-                batch_id, source, symbols, clean["date"].min(), clean["date"].max(), len(frame), collapsed,
-                report.rows_inserted, report.rows_updated, report.rows_unchanged, loaded_at,
-                datetime.now(UTC).replace(tzinfo=None), json.dumps(parameters or {}, default=str),
+                batch_id,
+                source,
+                symbols,
+                clean["date"].min(),
+                clean["date"].max(),
+                len(frame),
+                collapsed,
+                report.rows_inserted,
+                report.rows_updated,
+                report.rows_unchanged,
+                loaded_at,
+                datetime.now(UTC).replace(tzinfo=None),
+                json.dumps(parameters or {}, default=str),
             ],
         )
         con.execute("drop table classified")

@@ -27,11 +27,13 @@ class MarketDataService:
 
     def default_synthetic_spec(self) -> SyntheticSpec:
         s = self.settings
-        return SyntheticSpec(n_symbols=s.synthetic_symbols, years=s.synthetic_years, end=s.synthetic_end,
-                             seed=s.synthetic_seed)
+        return SyntheticSpec(
+            n_symbols=s.synthetic_symbols, years=s.synthetic_years, end=s.synthetic_end, seed=s.synthetic_seed
+        )
 
-    def ingest_synthetic(self, spec: SyntheticSpec | None = None, *, defects: DefectSpec | None = None,
-                         last_sessions: int | None = None) -> LoadReport:
+    def ingest_synthetic(
+        self, spec: SyntheticSpec | None = None, *, defects: DefectSpec | None = None, last_sessions: int | None = None
+    ) -> LoadReport:
         """Land the synthetic market (optionally with injected defects, or only its last N sessions)."""
         spec = spec or self.default_synthetic_spec()
         prices = generate(spec).prices
@@ -40,23 +42,40 @@ class MarketDataService:
         if last_sessions is not None:
             keep = sorted(prices["date"].unique())[-last_sessions:]
             prices = prices[prices["date"].isin(keep)]
-        parameters = {"n_symbols": spec.n_symbols, "years": spec.years, "seed": spec.seed, "end": spec.end,
-                      "defects": defects is not None, "last_sessions": last_sessions}
+        parameters = {
+            "n_symbols": spec.n_symbols,
+            "years": spec.years,
+            "seed": spec.seed,
+            "end": spec.end,
+            "defects": defects is not None,
+            "last_sessions": last_sessions,
+        }
         return land(self.settings.warehouse_path, prices, source="synthetic", parameters=parameters)
 
-    def ingest_csv(self, paths: Iterable[Path], *, symbol: str | None = None,
-                   mapping: Mapping[str, str] | None = None, ignore: Iterable[str] = (),
-                   source: str = "csv") -> LoadReport:
+    def ingest_csv(
+        self,
+        paths: Iterable[Path],
+        *,
+        symbol: str | None = None,
+        mapping: Mapping[str, str] | None = None,
+        ignore: Iterable[str] = (),
+        source: str = "csv",
+    ) -> LoadReport:
         """Land one or more CSV files as one batch (all files or none)."""
         paths = list(paths)
         if not paths:
             raise EmptyDataError("no CSV files given")
         frames = [read_ohlcv_csv(p, symbol=symbol, mapping=mapping, ignore=list(ignore)) for p in paths]
-        return land(self.settings.warehouse_path, pd.concat(frames, ignore_index=True), source=source,
-                    parameters={"files": [str(p) for p in paths]})
+        return land(
+            self.settings.warehouse_path,
+            pd.concat(frames, ignore_index=True),
+            source=source,
+            parameters={"files": [str(p) for p in paths]},
+        )
 
-    def ingest_alphavantage(self, symbols: Iterable[str], *, adjusted: bool = True, outputsize: str = "compact",
-                            datatype: str = "json") -> LoadReport:
+    def ingest_alphavantage(
+        self, symbols: Iterable[str], *, adjusted: bool = True, outputsize: str = "compact", datatype: str = "json"
+    ) -> LoadReport:
         """Fetch each symbol from Alpha Vantage, then land them all as one batch."""
         client = AlphaVantageClient(self.settings)
         function = "TIME_SERIES_DAILY_ADJUSTED" if adjusted else "TIME_SERIES_DAILY"
@@ -64,5 +83,9 @@ class MarketDataService:
             frame = fetch_many(client, symbols, function=function, outputsize=outputsize, datatype=datatype)
         finally:
             client.close()
-        return land(self.settings.warehouse_path, frame, source="alphavantage",
-                    parameters={"function": function, "outputsize": outputsize, "datatype": datatype})
+        return land(
+            self.settings.warehouse_path,
+            frame,
+            source="alphavantage",
+            parameters={"function": function, "outputsize": outputsize, "datatype": datatype},
+        )

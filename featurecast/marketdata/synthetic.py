@@ -61,8 +61,9 @@ def _student_t(rng: np.random.Generator, df: float, size: tuple[int, ...] | int)
     return rng.standard_t(df, size=size) / np.sqrt(df / (df - 2.0))
 
 
-def _garch_path(shocks: np.ndarray, base_vol: np.ndarray | float, omega_share: float = 0.05,
-                alpha: float = 0.08, beta: float = 0.87) -> np.ndarray:
+def _garch_path(
+    shocks: np.ndarray, base_vol: np.ndarray | float, omega_share: float = 0.05, alpha: float = 0.08, beta: float = 0.87
+) -> np.ndarray:
     """Volatility-clustered returns: GARCH(1,1) applied along axis 0 of unit-variance `shocks`.
 
     `base_vol` is the unconditional volatility (scalar or one per column/row of the path).
@@ -84,7 +85,7 @@ def generate(spec: SyntheticSpec = SyntheticSpec()) -> SyntheticMarket:
     """Generate a synthetic market for `spec`. Deterministic in `spec`."""
     if spec.n_symbols < 1:
         raise ValueError("n_symbols must be at least 1")
-    n_days = int(round(spec.years * 252))
+    n_days = round(spec.years * 252)
     if n_days < 2:
         raise ValueError("years must cover at least two sessions")
     rng = np.random.default_rng(spec.seed)

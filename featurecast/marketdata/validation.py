@@ -44,7 +44,9 @@ def validate_ohlcv(frame: pd.DataFrame, *, today: datetime | None = None) -> tup
         raise SchemaError(f"missing required column(s): {', '.join(missing)}; got {', '.join(map(str, frame.columns))}")
     unknown = [c for c in frame.columns if c not in CANONICAL_COLUMNS]
     if unknown:
-        raise SchemaError(f"unknown column(s): {', '.join(map(str, unknown))}; expected only {', '.join(CANONICAL_COLUMNS)}")
+        raise SchemaError(
+            f"unknown column(s): {', '.join(map(str, unknown))}; expected only {', '.join(CANONICAL_COLUMNS)}"
+        )
 
     out = pd.DataFrame(index=frame.index)
     symbols = frame["symbol"].astype("string").str.strip().str.upper()
@@ -78,7 +80,9 @@ def validate_ohlcv(frame: pd.DataFrame, *, today: datetime | None = None) -> tup
         required = column in PRICE_COLUMNS or column == "volume"
         if required and numeric.isna().any():
             tmp = out.assign(v=raw)
-            raise InvalidValueError(f"missing value(s) in required column '{column}': {_examples(tmp, numeric.isna(), 'v')}")
+            raise InvalidValueError(
+                f"missing value(s) in required column '{column}': {_examples(tmp, numeric.isna(), 'v')}"
+            )
         if column == "volume":
             if (numeric < 0).any():
                 tmp = out.assign(v=raw)

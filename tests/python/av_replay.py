@@ -22,7 +22,7 @@ class Replay:
         replay = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 - http.server API
+            def do_GET(self) -> None:
                 query = {k: v[0] for k, v in parse_qs(urlparse(self.path).query).items()}
                 replay.requests.append(query)
                 script = replay.scripts.get(query.get("symbol", ""), [(200, "error_message.json", "application/json")])

@@ -30,8 +30,13 @@ STATISTICAL_DEFECTS = DefectSpec(gaps=4, spikes=4, volume_spikes=2, stale_runs=2
 def make_settings(directory: Path) -> Settings:
     """Settings whose warehouse and artifacts live under `directory`."""
     base = Settings.from_env()
-    return replace(base, data_dir=directory, warehouse_path=directory / "warehouse.duckdb",
-                   alphavantage_api_key=None, mongodb_uri=None)
+    return replace(
+        base,
+        data_dir=directory,
+        warehouse_path=directory / "warehouse.duckdb",
+        alphavantage_api_key=None,
+        mongodb_uri=None,
+    )
 
 
 def read_table(warehouse: Path, table: str, order: str = "symbol, date") -> pd.DataFrame:
@@ -48,8 +53,12 @@ def warehouse_state(warehouse: Path) -> dict[str, object]:
         return {"exists": False}
     con = duckdb.connect(str(warehouse), read_only=True)
     try:
-        tables = {t for (t,) in con.execute(
-            "select table_schema || '.' || table_name from information_schema.tables").fetchall()}
+        tables = {
+            t
+            for (t,) in con.execute(
+                "select table_schema || '.' || table_name from information_schema.tables"
+            ).fetchall()
+        }
         state: dict[str, object] = {"exists": True, "tables": sorted(tables)}
         for table in ("raw.daily_ohlcv", "raw.load_batches"):
             if table in tables:
@@ -62,8 +71,14 @@ def warehouse_state(warehouse: Path) -> dict[str, object]:
 class BuiltWarehouse:
     """A warehouse after ingestion and a dbt build, with what went into it."""
 
-    def __init__(self, settings: Settings, summary: DbtRunSummary, prices: pd.DataFrame,
-                 defects: pd.DataFrame | None = None, load_report=None) -> None:  # noqa: ANN001
+    def __init__(
+        self,
+        settings: Settings,
+        summary: DbtRunSummary,
+        prices: pd.DataFrame,
+        defects: pd.DataFrame | None = None,
+        load_report=None,
+    ) -> None:
         self.settings = settings
         self.summary = summary
         self.prices = prices

@@ -44,8 +44,14 @@ def replay():
 
 @pytest.fixture()
 def settings(tmp_path, replay):
-    return replace(make_settings(tmp_path), alphavantage_api_key=KEY, alphavantage_base_url=replay.url,
-                   alphavantage_max_retries=2, alphavantage_backoff_seconds=0.01, alphavantage_timeout_seconds=5)
+    return replace(
+        make_settings(tmp_path),
+        alphavantage_api_key=KEY,
+        alphavantage_base_url=replay.url,
+        alphavantage_max_retries=2,
+        alphavantage_backoff_seconds=0.01,
+        alphavantage_timeout_seconds=5,
+    )
 
 
 def client(settings, sleeps: list[float] | None = None) -> AlphaVantageClient:
@@ -56,18 +62,31 @@ def test_daily_json_is_parsed_and_the_key_is_sent(settings, replay) -> None:
     replay.script("IBM", "time_series_daily_IBM.json")
     frame = client(settings).fetch(AlphaVantageRequest("IBM", function="TIME_SERIES_DAILY"))
     assert list(frame.columns) == ["symbol", "date", "open", "high", "low", "close", "volume"]
-    assert frame.iloc[0].to_dict() == {"symbol": "IBM", "date": "2024-06-07", "open": "168.1800",
-                                       "high": "171.3050", "low": "168.0600", "close": "170.0100",
-                                       "volume": "3475495"}
-    assert replay.requests[0] == {"function": "TIME_SERIES_DAILY", "symbol": "IBM", "outputsize": "compact",
-                                  "datatype": "json", "apikey": KEY}
+    assert frame.iloc[0].to_dict() == {
+        "symbol": "IBM",
+        "date": "2024-06-07",
+        "open": "168.1800",
+        "high": "171.3050",
+        "low": "168.0600",
+        "close": "170.0100",
+        "volume": "3475495",
+    }
+    assert replay.requests[0] == {
+        "function": "TIME_SERIES_DAILY",
+        "symbol": "IBM",
+        "outputsize": "compact",
+        "datatype": "json",
+        "apikey": KEY,
+    }
 
 
 def test_adjusted_json_and_csv(settings, replay) -> None:
     replay.script("IBM", "time_series_daily_adjusted_IBM.json", "time_series_daily_IBM.csv")
     adjusted = client(settings).fetch(AlphaVantageRequest("IBM"))
     assert adjusted.set_index("date").loc["2024-06-06", ["adjusted_close", "dividend_amount"]].tolist() == [
-        "166.53", "1.6700"]
+        "166.53",
+        "1.6700",
+    ]
     csv = client(settings).fetch(AlphaVantageRequest("IBM", datatype="csv", outputsize="full"))
     assert csv["close"].tolist() == ["170.0100", "168.2000"]
     assert replay.requests[1]["outputsize"] == "full" and replay.requests[1]["datatype"] == "csv"
@@ -75,7 +94,7 @@ def test_adjusted_json_and_csv(settings, replay) -> None:
 
 def test_error_message_is_an_unknown_symbol(settings, replay) -> None:
     replay.script("NOPE", "error_message.json")
-    with pytest.raises(UnknownSymbolError, match="symbol 'NOPE'.*Invalid API call"):
+    with pytest.raises(UnknownSymbolError, match=r"symbol 'NOPE'.*Invalid API call"):
         client(settings).fetch(AlphaVantageRequest("NOPE"))
     assert len(replay.requests) == 1
 
@@ -109,8 +128,9 @@ def test_premium_notice(settings, replay) -> None:
         client(settings).fetch(AlphaVantageRequest("IBM", function="TIME_SERIES_DAILY", outputsize="full"))
 
 
-@pytest.mark.parametrize(("fixture", "datatype"), [("empty.json", "json"), ("empty_series.json", "json"),
-                                                   ("header_only.csv", "csv")])
+@pytest.mark.parametrize(
+    ("fixture", "datatype"), [("empty.json", "json"), ("empty_series.json", "json"), ("header_only.csv", "csv")]
+)
 def test_empty_responses(settings, replay, fixture, datatype) -> None:
     replay.script("NEWCO", fixture)
     with pytest.raises(EmptyDataError):
@@ -139,7 +159,8 @@ def test_the_key_never_appears_in_errors_or_logs(settings, replay, caplog) -> No
         dead = f"http://127.0.0.1:{s.getsockname()[1]}/query"
     with pytest.raises(ProviderError) as refused:
         client(replace(settings, alphavantage_base_url=dead, alphavantage_max_retries=0)).fetch(
-            AlphaVantageRequest("IBM"))
+            AlphaVantageRequest("IBM")
+        )
     for exc in (limited.value, refused.value):
         assert KEY not in str(exc) and KEY not in repr(exc)
         assert exc.__cause__ is None and exc.__suppress_context__

@@ -60,6 +60,7 @@ def test_structural_failure_exits_1_naming_the_rule(env, capsys) -> None:
 
 
 def test_console_script_is_installed() -> None:
-    done = subprocess.run([str(Path(sys.executable).parent / "featurecast"), "--help"], capture_output=True, text=True,
-                          check=False)
+    done = subprocess.run(
+        [str(Path(sys.executable).parent / "featurecast"), "--help"], capture_output=True, text=True, check=False
+    )
     assert done.returncode == 0 and "ingest" in done.stdout and "release" in done.stdout

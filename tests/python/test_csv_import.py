@@ -50,7 +50,8 @@ def rows(service) -> list[tuple]:
     con = duckdb.connect(str(service.settings.warehouse_path), read_only=True)
     try:
         return con.execute(
-            "select symbol, date::varchar, close, adjusted_close, volume, source from raw.daily_ohlcv order by symbol, date"
+            "select symbol, date::varchar, close, adjusted_close, volume, source "
+            "from raw.daily_ohlcv order by symbol, date"
         ).fetchall()
     finally:
         con.close()
@@ -74,8 +75,11 @@ def test_generic_headers_map_through_synonyms(service, tmp_path) -> None:
 
 def test_unknown_header_is_an_error_until_mapped_or_ignored(service, tmp_path) -> None:
     text = GENERIC.replace("Volume", "Umsatz").replace("Date,", "Datum,").replace("Close,Adj", "Close,Adj")
-    text = text.replace("Adj Close,Umsatz", "Adj Close,Umsatz,Notes").replace("10.4,100", "10.4,100,x").replace(
-        "10.9,120", "10.9,120,y")
+    text = (
+        text.replace("Adj Close,Umsatz", "Adj Close,Umsatz,Notes")
+        .replace("10.4,100", "10.4,100,x")
+        .replace("10.9,120", "10.9,120,y")
+    )
     path = write(tmp_path, "acme.csv", text)
     with pytest.raises(SchemaError, match=r"unknown column\(s\) 'Datum', 'Umsatz', 'Notes'.*--map"):
         service.ingest_csv([path])

@@ -69,8 +69,18 @@ def test_every_feature_is_documented_and_traced_to_raw_columns(specs) -> None:
     assert {"high", "low"} <= set(by_name["parkinson_vol_21d"].derives_from)
     assert by_name["rsi_14"].uses_calendar  # Wilder EMA decays per exchange session
     families = {s.family for s in daily}
-    assert {"returns", "volatility", "range", "moving_average", "oscillator", "drawdown", "volume",
-            "price_volume", "market_relative", "cross_sectional"} <= families
+    assert {
+        "returns",
+        "volatility",
+        "range",
+        "moving_average",
+        "oscillator",
+        "drawdown",
+        "volume",
+        "price_volume",
+        "market_relative",
+        "cross_sectional",
+    } <= families
 
 
 def test_descriptions_are_visible_to_analysts_in_duckdb(clean_warehouse) -> None:
@@ -98,6 +108,8 @@ def test_mart_contracts_are_enforced(clean_warehouse, tmp_path) -> None:
         with pytest.raises(duckdb.ConstraintException):
             con.execute("insert into marts.fct_daily_features (symbol, date) values (null, date '2024-01-02')")
         with pytest.raises(duckdb.ConstraintException):
-            con.execute("insert into marts.dim_trading_calendar (date) select min(date) from marts.dim_trading_calendar")
+            con.execute(
+                "insert into marts.dim_trading_calendar (date) select min(date) from marts.dim_trading_calendar"
+            )
     finally:
         con.close()

@@ -36,15 +36,20 @@ TAMPERED = -999.0
 
 
 def snapshot(settings) -> dict[str, pd.DataFrame]:
-    return {table: read_table(settings.warehouse_path, table, order).drop(
-        columns=["source_loaded_at", "last_loaded_at"], errors="ignore") for table, order in INCREMENTAL_MARTS.items()}
+    return {
+        table: read_table(settings.warehouse_path, table, order).drop(
+            columns=["source_loaded_at", "last_loaded_at"], errors="ignore"
+        )
+        for table, order in INCREMENTAL_MARTS.items()
+    }
 
 
 def assert_same_rows(left: pd.DataFrame, right: pd.DataFrame, what: str) -> None:
     assert list(left.columns) == list(right.columns), what
     assert len(left) == len(right), f"{what}: {len(left)} rows vs {len(right)}"
-    pd.testing.assert_frame_equal(left.reset_index(drop=True), right.reset_index(drop=True),
-                                  check_exact=False, rtol=1e-9, atol=1e-12, obj=what)
+    pd.testing.assert_frame_equal(
+        left.reset_index(drop=True), right.reset_index(drop=True), check_exact=False, rtol=1e-9, atol=1e-12, obj=what
+    )
 
 
 @pytest.fixture(scope="module")
@@ -63,20 +68,31 @@ def scenario(tmp_path_factory):
     # Tamper with an old row: an incremental run that recomputed history would overwrite it.
     old_day = sessions[300]
     con = duckdb.connect(str(a.warehouse_path))
-    con.execute("update marts.fct_daily_features set ret_1d = ? where date = ? and symbol = 'SYN000'", [TAMPERED, old_day])
+    con.execute(
+        "update marts.fct_daily_features set ret_1d = ? where date = ? and symbol = 'SYN000'", [TAMPERED, old_day]
+    )
     con.close()
 
     land(a.warehouse_path, prices[prices["date"] == sessions[-7]], source="synthetic")
     state["one_day"] = build(a)
     con = duckdb.connect(str(a.warehouse_path), read_only=True)
     state["tamper_survived"] = con.execute(
-        "select ret_1d from marts.fct_daily_features where date = ? and symbol = 'SYN000'", [old_day]).fetchone()[0]
+        "select ret_1d from marts.fct_daily_features where date = ? and symbol = 'SYN000'", [old_day]
+    ).fetchone()[0]
     con.execute("select 1").fetchall()
     con.close()
     con = duckdb.connect(str(a.warehouse_path))
-    con.execute("update marts.fct_daily_features set ret_1d = ? where date = ? and symbol = 'SYN000'",
-                [float(state["as_of_cutoff"]["marts.fct_daily_features"].set_index(["symbol", "date"]).loc[
-                    ("SYN000", pd.Timestamp(old_day)), "ret_1d"]), old_day])
+    con.execute(
+        "update marts.fct_daily_features set ret_1d = ? where date = ? and symbol = 'SYN000'",
+        [
+            float(
+                state["as_of_cutoff"]["marts.fct_daily_features"]
+                .set_index(["symbol", "date"])
+                .loc[("SYN000", pd.Timestamp(old_day)), "ret_1d"]
+            ),
+            old_day,
+        ],
+    )
     con.close()
 
     land(a.warehouse_path, prices[prices["date"] > sessions[-7]], source="synthetic")
@@ -122,8 +138,15 @@ def test_a_correction_deep_in_history_equals_a_full_rebuild(scenario, table) -> 
         assert changed.sum() == 2  # the corrected day and the day after
 
 
-@pytest.mark.parametrize("table", ["marts.fct_daily_features", "marts.fct_market_features",
-                                   "intermediate.int_prices_checked", "marts.fct_price_quarantine"])
+@pytest.mark.parametrize(
+    "table",
+    [
+        "marts.fct_daily_features",
+        "marts.fct_market_features",
+        "intermediate.int_prices_checked",
+        "marts.fct_price_quarantine",
+    ],
+)
 def test_no_feature_changes_when_future_data_arrives(scenario, table) -> None:
     """Point in time: every value on or before T is what was known at T."""
     then = scenario["as_of_cutoff"][table]
@@ -158,5 +181,6 @@ def test_training_set_holds_only_features_known_at_the_row_date(scenario) -> Non
     shared = training.index.intersection(features.index)
     assert len(shared) > 1000
     columns = [c for c in features.columns if c in training.columns]
-    pd.testing.assert_frame_equal(training.loc[shared, columns], features.loc[shared, columns],
-                                  check_exact=False, rtol=1e-9, atol=1e-12)
+    pd.testing.assert_frame_equal(
+        training.loc[shared, columns], features.loc[shared, columns], check_exact=False, rtol=1e-9, atol=1e-12
+    )

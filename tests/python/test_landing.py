@@ -35,8 +35,17 @@ NOW = datetime(2025, 1, 10, 21, 0, tzinfo=UTC)
 
 def bars(n: int = 3, symbol: str = "ABC", start: str = "2025-01-02", close: float = 10.0) -> pd.DataFrame:
     days = pd.bdate_range(start, periods=n).date
-    return pd.DataFrame({"symbol": symbol, "date": days, "open": close, "high": close + 1, "low": close - 1,
-                         "close": [close + i * 0.1 for i in range(n)], "volume": 1000})
+    return pd.DataFrame(
+        {
+            "symbol": symbol,
+            "date": days,
+            "open": close,
+            "high": close + 1,
+            "low": close - 1,
+            "close": [close + i * 0.1 for i in range(n)],
+            "volume": 1000,
+        }
+    )
 
 
 @pytest.fixture()

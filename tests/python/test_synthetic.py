@@ -73,8 +73,14 @@ def test_defect_log_describes_exactly_what_changed(market) -> None:
     spec = DefectSpec(gaps=3, spikes=3, volume_spikes=2, stale_runs=1, ohlc_inconsistent=2, duplicates=2)
     dirty, log = inject_defects(clean, spec)
     counts = log["defect"].value_counts().to_dict()
-    assert counts == {"gap": 3, "spike": 3, "volume_spike": 2, "stale": spec.stale_run_length,
-                      "ohlc_inconsistent": 2, "duplicate": 2}
+    assert counts == {
+        "gap": 3,
+        "spike": 3,
+        "volume_spike": 2,
+        "stale": spec.stale_run_length,
+        "ohlc_inconsistent": 2,
+        "duplicate": 2,
+    }
     assert len(dirty) == len(clean) - 3 + 2
     keyed = dirty.drop_duplicates().set_index(["symbol", "date"])
     for row in log[log["defect"] == "gap"].itertuples():
