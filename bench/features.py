@@ -135,7 +135,7 @@ def main() -> None:
     timed("ingest", lambda: land(settings.warehouse_path, history, source="synthetic"), t)
     full = timed("full_build", lambda: build(settings, quiet=True), t)
     timed("ingest_one_day", lambda: land(settings.warehouse_path, last_day, source="synthetic"), t)
-    timed("incremental_build", lambda: build(settings, quiet=True), t)
+    incremental = timed("incremental_build", lambda: build(settings, quiet=True), t)
 
     model_seconds = {n.name: n.execution_time for n in full.nodes if n.resource_type == "model"}
     feature_sql = (
@@ -187,6 +187,12 @@ def main() -> None:
     )
     print(f"  ingest one more session        {t['ingest_one_day']:8.2f} s")
     print(f"  dbt build, incremental (+1 day){t['incremental_build']:8.2f} s")
+    for label, summary in (("full", full), ("incremental", incremental)):
+        spent: dict[str, float] = {}
+        for node in summary.nodes:
+            spent[node.resource_type] = spent.get(node.resource_type, 0.0) + node.execution_time
+        parts = ", ".join(f"{kind} {secs:.1f} s" for kind, secs in sorted(spent.items()))
+        print(f"    {label}: node time by kind: {parts} (the rest is dbt start-up and parsing)")
     print(
         f"  pandas baseline, {len(SUBSET)} features  {t['pandas_subset']:8.2f} s   "
         f"{rows / t['pandas_subset']:>12,.0f} rows/s"
