@@ -1,14 +1,7 @@
-{{ config(
-    materialized='incremental',
-    incremental_strategy='delete+insert',
-    unique_key='date',
-    on_schema_change='fail'
-) }}
--- depends_on: {{ ref('stg_market__daily_ohlcv') }}, {{ ref('stg_market__quarantine_releases') }}
+{{ incremental_by_date() }}
 
 -- Statistical guardrails, decided point-in-time: every flag on day t uses bars up to t only, so a
 -- flag never changes when later data arrives and an incremental refresh equals a full rebuild.
--- unique_key='date': an incremental run replaces whole dates.
 {%- set training = var('guardrail_training_rows') %}
 {%- set min_rows = var('guardrail_min_training_rows') %}
 {%- set start = incremental_start_date() %}

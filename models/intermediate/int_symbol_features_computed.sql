@@ -1,14 +1,8 @@
-{{ config(
-    materialized='incremental',
-    incremental_strategy='delete+insert',
-    unique_key='date',
-    on_schema_change='fail'
-) }}
--- depends_on: {{ ref('stg_market__daily_ohlcv') }}, {{ ref('stg_market__quarantine_releases') }}
+{{ incremental_by_date() }}
 
 -- Per-symbol time-series features on the cleaned price series. Every window ends at the current row
 -- (no `following` frames, no lead()), so a feature at date t uses data up to t only; a window is
--- null until it has all its rows. unique_key='date': an incremental run replaces whole dates.
+-- null until it has all its rows.
 {%- set start = incremental_start_date() %}
 {%- set lookback = var('feature_lookback_rows') %}
 

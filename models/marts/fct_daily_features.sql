@@ -1,14 +1,8 @@
-{{ config(
-    materialized='incremental',
-    incremental_strategy='delete+insert',
-    unique_key='date',
-    on_schema_change='fail'
-) }}
--- depends_on: {{ ref('stg_market__daily_ohlcv') }}, {{ ref('stg_market__quarantine_releases') }}
+{{ incremental_by_date() }}
 
 -- The daily feature mart, grain (symbol, date): the per-symbol time-series features, their relation to
 -- the market (rolling beta, correlation, residual returns and volatility) and cross-sectional ranks.
--- Every value at date t uses data up to t only. unique_key='date': incremental runs replace whole dates.
+-- Every value at date t uses data up to t only.
 -- Window passes run on narrow projections joined back by key: DuckDB carries every column through a
 -- window operator, and this mart is 66 columns wide.
 {%- set start = incremental_start_date() %}

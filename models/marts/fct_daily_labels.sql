@@ -1,10 +1,4 @@
-{{ config(
-    materialized='incremental',
-    incremental_strategy='delete+insert',
-    unique_key='date',
-    on_schema_change='fail'
-) }}
--- depends_on: {{ ref('stg_market__daily_ohlcv') }}, {{ ref('stg_market__quarantine_releases') }}
+{{ incremental_by_date() }}
 
 -- Forward-looking labels, kept apart from the features. The h-session label of day t is the log
 -- return from t's close to the close h trading sessions later (by the exchange calendar, not by row:

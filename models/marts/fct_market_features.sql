@@ -1,10 +1,4 @@
-{{ config(
-    materialized='incremental',
-    incremental_strategy='delete+insert',
-    unique_key='date',
-    on_schema_change='fail'
-) }}
--- depends_on: {{ ref('stg_market__daily_ohlcv') }}, {{ ref('stg_market__quarantine_releases') }}
+{{ incremental_by_date() }}
 
 -- Market-level features for regime detection: an equal-weight index of the universe and its
 -- breadth, dispersion, implied average correlation and volatility, one row per session.

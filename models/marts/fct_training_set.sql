@@ -1,10 +1,4 @@
-{{ config(
-    materialized='incremental',
-    incremental_strategy='delete+insert',
-    unique_key='date',
-    on_schema_change='fail'
-) }}
--- depends_on: {{ ref('stg_market__daily_ohlcv') }}, {{ ref('stg_market__quarantine_releases') }}
+{{ incremental_by_date() }}
 
 -- Features joined point-in-time with their labels: the features of day t (data up to t) beside the
 -- returns after t. A row appears only once every label horizon is complete (all labels known), so no

@@ -15,12 +15,14 @@
 
 from __future__ import annotations
 
+import shutil
+
 import duckdb
 import pandas as pd
 import pytest
 
 from dbt_project.runner import DbtBuildError, build
-from featurecast.marketdata.landing import land
+from featurecast.marketdata.landing import land, release_quarantine
 from featurecast.marketdata.synthetic import DefectSpec, SyntheticSpec, generate, inject_defects
 from tests.python.conftest import make_settings
 
@@ -171,17 +173,20 @@ def test_a_symbol_whose_feed_stopped_is_stale(tmp_path) -> None:
     assert stale == [("SYN001", 5)]
 
 
-def test_a_released_bar_returns_to_the_features(clean_warehouse, tmp_path) -> None:
+@pytest.fixture()
+def clean_copy(clean_warehouse, tmp_path):
+    """Settings for a private copy of the clean warehouse, to change without disturbing other tests."""
+    settings = make_settings(tmp_path)
+    shutil.copy(clean_warehouse.path, settings.warehouse_path)
+    return settings
+
+
+def test_a_released_bar_returns_to_the_features(clean_warehouse, clean_copy) -> None:
     """An operator reviews a quarantined crash, releases it, and the incremental build takes it back in."""
-    import shutil
-
-    from featurecast.marketdata.landing import release_quarantine
-
     spikes = findings(clean_warehouse).get("return_spike")
     assert spikes, "the clean fixture universe has a genuine crash to review"
     symbol, day = sorted(spikes)[0]
-    settings = make_settings(tmp_path)
-    shutil.copy(clean_warehouse.path, settings.warehouse_path)
+    settings = clean_copy
     release_quarantine(
         settings.warehouse_path,
         symbol,
@@ -219,13 +224,8 @@ def test_a_released_bar_returns_to_the_features(clean_warehouse, tmp_path) -> No
     )
 
 
-def test_release_rejects_unknown_bars_and_rules(clean_warehouse, tmp_path) -> None:
-    import shutil
-
-    from featurecast.marketdata.landing import release_quarantine
-
-    settings = make_settings(tmp_path)
-    shutil.copy(clean_warehouse.path, settings.warehouse_path)
+def test_release_rejects_unknown_bars_and_rules(clean_copy) -> None:
+    settings = clean_copy
     with pytest.raises(ValueError, match="no bar for NOPE"):
         release_quarantine(
             settings.warehouse_path,
