@@ -6,6 +6,8 @@
     featurecast docs                     dbt docs generate + docs/feature_spec.md from the manifest
     featurecast sql "select ..."         read-only SQL against the warehouse
     featurecast release SYMBOL DATE RULE --reason ...   let a reviewed quarantined bar back in
+    featurecast signals train|promote|score    direction signal models (D1)
+    featurecast publish / serve / openapi       serving snapshot, HTTP API, OpenAPI schema
     featurecast calendar                 rewrite seeds/market_holidays.csv from featurecast/calendar.py
     featurecast config                   print the resolved configuration
 
@@ -105,10 +107,92 @@ def _cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     summary = build(settings, quiet=not args.verbose)
     _print_build(summary, time.perf_counter() - started)
     print(summarize(settings.warehouse_path))
+    _refresh_signals(settings, train_if_missing=True)
     print(
         f"\nwarehouse: {settings.warehouse_path}\n"
         'query it:  featurecast sql "select * from marts.fct_daily_features order by date desc limit 5"'
     )
+    return 0
+
+
+def _refresh_signals(settings: Settings, *, train_if_missing: bool) -> None:
+    """Score with the champion (training and promoting one first if there is none), then publish."""
+    from app.snapshot import publish_snapshot
+    from ml.signals.registry import champion
+    from ml.signals.score import score_latest
+    from ml.signals.train import train_signal_models
+
+    horizon = settings.signal_horizon
+    if champion(settings.warehouse_path, horizon) is None and train_if_missing:
+        print(f"no champion signal model for horizon {horizon}: training LightGBM and CatBoost ...", flush=True)
+        for trained in train_signal_models(
+            settings.warehouse_path, settings.models_dir, horizon=horizon, promote_best=True
+        ):
+            _print_trained(trained)
+    report = score_latest(settings.warehouse_path, horizon=horizon, last_dates=settings.score_dates)
+    print(
+        f"scored {report.rows:,} signals ({report.first_date:%Y-%m-%d} to {report.last_date:%Y-%m-%d}) "
+        f"with {report.model_version}"
+    )
+    path = publish_snapshot(settings.warehouse_path, settings.serving_dir, horizon=horizon)
+    print(f"published serving snapshot {path.name}; serve it with `featurecast serve`")
+
+
+def _print_trained(trained) -> None:
+    m, b = trained.metrics["model"], trained.metrics["baseline"]
+    print(
+        f"  {trained.version}: out-of-sample AUC {m['auc']:.3f} (momentum baseline {b['auc']:.3f}), "
+        f"log loss {m['log_loss']:.3f} ({b['log_loss']:.3f}), rank IC {m['rank_ic']:+.3f} "
+        f"({b['rank_ic']:+.3f}), ECE {m['ece']:.3f}"
+    )
+
+
+def _cmd_signals(args: argparse.Namespace, settings: Settings) -> int:
+    from ml.signals.registry import promote
+    from ml.signals.score import score_latest
+    from ml.signals.train import train_signal_models
+
+    horizon = args.horizon or settings.signal_horizon
+    if args.action == "train":
+        families = tuple(args.family) if args.family else ("lightgbm", "catboost")
+        for trained in train_signal_models(
+            settings.warehouse_path, settings.models_dir, horizon=horizon, families=families, promote_best=args.promote
+        ):
+            _print_trained(trained)
+    elif args.action == "promote":
+        promote(settings.warehouse_path, args.version)
+        print(f"{args.version} is now the champion")
+    else:
+        report = score_latest(settings.warehouse_path, horizon=horizon, last_dates=settings.score_dates)
+        print(f"scored {report.rows:,} signals with {report.model_version}")
+    return 0
+
+
+def _cmd_publish(args: argparse.Namespace, settings: Settings) -> int:
+    from app.snapshot import publish_snapshot
+
+    path = publish_snapshot(settings.warehouse_path, settings.serving_dir, horizon=settings.signal_horizon)
+    print(f"published {path}")
+    return 0
+
+
+def _cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    import uvicorn
+
+    from app.main import create_app
+
+    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="warning")
+    return 0
+
+
+def _cmd_openapi(args: argparse.Namespace, settings: Settings) -> int:
+    import json
+
+    from app.main import create_app
+
+    text = json.dumps(create_app(settings).openapi(), indent=2, sort_keys=True) + "\n"
+    Path(args.output).write_text(text)
+    print(f"wrote {args.output}")
     return 0
 
 
@@ -216,6 +300,18 @@ def build_parser() -> argparse.ArgumentParser:
     release.add_argument("rule", choices=["return_spike", "stale_price"])
     release.add_argument("--reason", required=True, help="why the bar is genuine (kept with the release)")
     release.add_argument("--by", help="who releases it (default: the current user)")
+    signals = sub.add_parser("signals", help="train, promote or score the direction signal models")
+    signals.add_argument("action", choices=["train", "promote", "score"])
+    signals.add_argument("version", nargs="?", help="model version (for promote)")
+    signals.add_argument("--horizon", type=int, choices=[1, 5, 21])
+    signals.add_argument("--family", action="append", choices=["lightgbm", "catboost"])
+    signals.add_argument("--promote", action="store_true", help="promote the best model of this training run")
+    sub.add_parser("publish", help="publish a serving snapshot of the champion's signals")
+    serve = sub.add_parser("serve", help="start the HTTP API (FastAPI + uvicorn)")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    openapi = sub.add_parser("openapi", help="write the OpenAPI schema")
+    openapi.add_argument("--output", default=str(PROJECT_ROOT / "docs" / "openapi.json"))
     sql = sub.add_parser("sql", help="run a read-only SQL query against the warehouse")
     sql.add_argument("query")
     sql.add_argument("--max-rows", type=int, default=40)
@@ -231,6 +327,10 @@ COMMANDS = {
     "docs": _cmd_docs,
     "sql": _cmd_sql,
     "release": _cmd_release,
+    "signals": _cmd_signals,
+    "publish": _cmd_publish,
+    "serve": _cmd_serve,
+    "openapi": _cmd_openapi,
     "calendar": _cmd_calendar,
     "config": _cmd_config,
 }
@@ -254,6 +354,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except DbtBuildError as exc:
         print(f"featurecast: {exc}", file=sys.stderr)
         return 1
+    except LookupError as exc:  # no champion model, nothing published yet
+        print(f"featurecast: {exc}", file=sys.stderr)
+        return 3
 
 
 if __name__ == "__main__":

@@ -18,6 +18,13 @@ Every setting is an environment variable with a default, so the quick start need
 | ALPHAVANTAGE_BACKOFF_SECONDS | 15 | first backoff after a per-minute rate-limit notice (doubles, capped at 60 s) |
 | ALPHAVANTAGE_TIMEOUT_SECONDS | 30 | HTTP timeout per request |
 | MONGODB_URI | (unset) | MongoDB for regimes; unset means the embedded on-disk stand-in |
+| FEATURECAST_SIGNAL_HORIZON | 5 | trading sessions the direction signal looks ahead (1, 5 or 21) |
+| FEATURECAST_SCORE_DATES | 63 | how many recent dates the nightly scoring writes to ml.signals |
+| FEATURECAST_MAX_DATA_AGE_DAYS | 4 | a signal whose market data is older than this many days is marked stale |
+| FEATURECAST_MAX_SESSIONS_BEHIND | 3 | a signal whose symbol feed lags the market by more sessions is marked stale |
+
+Derived paths: model artifacts in `$FEATURECAST_DATA_DIR/models`, serving snapshots in
+`$FEATURECAST_DATA_DIR/serving`.
 | DO_NOT_TRACK | 1 (set by featurecast) | keeps dbt and Prefect telemetry off: the machines have no internet |
 """
 
@@ -53,6 +60,18 @@ class Settings:
     alphavantage_backoff_seconds: float = 15.0
     alphavantage_timeout_seconds: float = 30.0
     mongodb_uri: str | None = field(default=None, repr=False)
+    signal_horizon: int = 5
+    score_dates: int = 63
+    max_data_age_days: int = 4
+    max_sessions_behind: int = 3
+
+    @property
+    def models_dir(self) -> Path:
+        return self.data_dir / "models"
+
+    @property
+    def serving_dir(self) -> Path:
+        return self.data_dir / "serving"
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -71,6 +90,10 @@ class Settings:
             alphavantage_backoff_seconds=float(_env("ALPHAVANTAGE_BACKOFF_SECONDS", "15")),
             alphavantage_timeout_seconds=float(_env("ALPHAVANTAGE_TIMEOUT_SECONDS", "30")),
             mongodb_uri=os.environ.get("MONGODB_URI") or None,
+            signal_horizon=int(_env("FEATURECAST_SIGNAL_HORIZON", "5")),
+            score_dates=int(_env("FEATURECAST_SCORE_DATES", "63")),
+            max_data_age_days=int(_env("FEATURECAST_MAX_DATA_AGE_DAYS", "4")),
+            max_sessions_behind=int(_env("FEATURECAST_MAX_SESSIONS_BEHIND", "3")),
         )
 
     def with_warehouse(self, path: Path) -> Settings:

@@ -232,3 +232,31 @@ def inject_defects(prices: pd.DataFrame, spec: DefectSpec = DefectSpec()) -> tup
     out = pd.concat([out, *duplicated], ignore_index=True).drop(columns=["_pos", "_len"])
     out = out.sort_values(["symbol", "date"], kind="stable", ignore_index=True)
     return out, pd.DataFrame(log, columns=["symbol", "date", "defect"])
+
+
+def random_walk(n_symbols: int, years: float, *, seed: int = 0, end: date = date(2026, 10, 30)) -> pd.DataFrame:
+    """Pure random walks: iid normal log returns, no drift, no factor, no regimes, volume independent of
+    price. Nothing about the future is predictable from the past: the leakage canary's market."""
+    rng = np.random.default_rng(seed)
+    n_days = round(years * 252)
+    start = (pd.Timestamp(end) - pd.Timedelta(days=int(n_days * 1.5) + 30)).date()
+    sessions = trading_days(start, end)[-n_days:]
+    log_ret = rng.normal(0.0, 0.015, (n_days, n_symbols))
+    close = 50.0 * np.exp(np.cumsum(log_ret, axis=0))
+    open_ = np.vstack([np.full((1, n_symbols), 50.0), close[:-1]])
+    high = np.maximum(open_, close) * np.exp(np.abs(rng.normal(0.0, 0.005, (n_days, n_symbols))))
+    low = np.minimum(open_, close) * np.exp(-np.abs(rng.normal(0.0, 0.005, (n_days, n_symbols))))
+    volume = np.exp(rng.normal(13.0, 0.3, (n_days, n_symbols))).round().astype("int64")
+    frame = pd.DataFrame(
+        {
+            "symbol": np.tile([f"RW{i:03d}" for i in range(n_symbols)], n_days),
+            "date": np.repeat(sessions.date, n_symbols),
+            "open": open_.ravel(),
+            "high": high.ravel(),
+            "low": low.ravel(),
+            "close": close.ravel(),
+            "volume": volume.ravel(),
+        }
+    )
+    frame["adjusted_close"] = frame["close"]
+    return frame[OHLCV_COLUMNS].sort_values(["symbol", "date"], ignore_index=True)

@@ -1,0 +1,40 @@
+"""The FastAPI application. Start it with `featurecast serve` (uvicorn on 127.0.0.1:8000)."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from app.routers import signals
+from app.services import MLSignalService, ServiceFactory
+from app.snapshot import SnapshotStore
+from featurecast.config import Settings
+
+
+def build_services(settings: Settings, *, check_interval: float = 1.0) -> ServiceFactory:
+    factory = ServiceFactory()
+    store = SnapshotStore(settings.serving_dir, check_interval=check_interval)
+    factory.register(
+        "MLSignalService",
+        lambda: MLSignalService(
+            store, max_data_age_days=settings.max_data_age_days, max_sessions_behind=settings.max_sessions_behind
+        ),
+    )
+    return factory
+
+
+def create_app(settings: Settings | None = None, services: ServiceFactory | None = None) -> FastAPI:
+    settings = settings or Settings.from_env()
+    app = FastAPI(
+        title="featurecast",
+        version="0.1.0",
+        description="Predictive signals over the featurecast feature store. Every response is read "
+        "from a published serving snapshot; nothing is computed per request.",
+    )
+    app.state.services = services or build_services(settings)
+    app.include_router(signals.router)
+
+    @app.get("/health", tags=["meta"], summary="Liveness and the registered services")
+    def health() -> dict[str, object]:
+        return {"status": "ok", "services": app.state.services.names()}
+
+    return app

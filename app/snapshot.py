@@ -1,0 +1,170 @@
+"""Serving snapshots: what the API reads, published by the pipeline, never the live warehouse.
+
+`publish_snapshot` copies the champion's signals, the model's metadata and per-symbol freshness from
+the warehouse into a new, self-contained DuckDB file under the serving directory, then points
+`CURRENT` at it with an atomic rename. `SnapshotStore` notices a new `CURRENT`, loads the snapshot into
+memory (once), and swaps it in; requests keep using the previous snapshot until the new one is fully
+loaded, and keep it if loading fails. Old snapshots beyond the newest few are deleted.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+import time
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import duckdb
+import numpy as np
+
+log = logging.getLogger(__name__)
+POINTER = "CURRENT"
+KEEP_SNAPSHOTS = 3
+
+
+def publish_snapshot(warehouse: Path, serving_dir: Path, *, horizon: int = 5) -> Path:
+    """Write a new snapshot for the champion of `horizon` and make it current. Returns its path."""
+    serving_dir.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
+    path = serving_dir / f"snapshot-{stamp}.duckdb"
+    partial = serving_dir / f".{path.name}.partial"
+    partial.unlink(missing_ok=True)
+    con = duckdb.connect(str(partial))
+    try:
+        con.execute(f"attach '{warehouse}' as wh (read_only)")
+        champion = con.execute(
+            "select model_version, family, horizon, features, metrics, train_start, train_end "
+            "from wh.ml.model_registry where horizon = ? and is_champion",
+            [horizon],
+        ).fetchone()
+        if champion is None:
+            raise LookupError(f"no champion model for horizon {horizon} to publish")
+        con.execute(
+            "create table model as select model_version, family, horizon, features, metrics, train_start, "
+            "train_end from wh.ml.model_registry where model_version = ?",
+            [champion[0]],
+        )
+        con.execute(
+            "create table signals as select symbol, date, probability, raw_score, base_value, "
+            "feature_values, contributions from wh.ml.signals where model_version = ? order by symbol, date",
+            [champion[0]],
+        )
+        con.execute(
+            "create table symbols as select symbol, last_date, sessions_behind, is_stale from wh.marts.dim_symbols"
+        )
+        con.execute(
+            "create table meta as select (select max(date) from wh.marts.fct_daily_features) as data_last_date, "
+            "current_timestamp::timestamp as published_at"
+        )
+        con.execute("detach wh")
+    finally:
+        con.close()
+    os.replace(partial, path)
+    pointer_tmp = serving_dir / f".{POINTER}.tmp"
+    pointer_tmp.write_text(path.name)
+    os.replace(pointer_tmp, serving_dir / POINTER)
+    for old in sorted(serving_dir.glob("snapshot-*.duckdb"))[:-KEEP_SNAPSHOTS]:
+        old.unlink(missing_ok=True)
+    return path
+
+
+@dataclass(frozen=True)
+class SymbolSignals:
+    dates: np.ndarray  # datetime64[D], ascending
+    probability: np.ndarray
+    raw_score: np.ndarray
+    base_value: np.ndarray
+    feature_values: np.ndarray  # dates x features
+    contributions: np.ndarray  # dates x features
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    name: str
+    model_version: str
+    family: str
+    horizon: int
+    features: list[str]
+    metrics: dict[str, object]
+    data_last_date: date
+    published_at: datetime
+    symbols: dict[str, SymbolSignals]
+    symbol_freshness: dict[str, tuple[date, int, bool]]
+
+
+def load_snapshot(path: Path) -> Snapshot:
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        version, family, horizon, features, metrics, _, _ = con.execute("select * from model").fetchone()
+        data_last_date, published_at = con.execute("select * from meta").fetchone()
+        frame = con.execute("select * from signals order by symbol, date").df()
+        freshness = {s: (d, int(b or 0), bool(st)) for s, d, b, st in con.execute("select * from symbols").fetchall()}
+    finally:
+        con.close()
+    symbols: dict[str, SymbolSignals] = {}
+    for symbol, group in frame.groupby("symbol", sort=False):
+        symbols[symbol] = SymbolSignals(
+            dates=group["date"].to_numpy(dtype="datetime64[D]"),
+            probability=group["probability"].to_numpy(),
+            raw_score=group["raw_score"].to_numpy(),
+            base_value=group["base_value"].to_numpy(),
+            feature_values=np.vstack(group["feature_values"].to_numpy()),
+            contributions=np.vstack(group["contributions"].to_numpy()),
+        )
+    return Snapshot(
+        path.name,
+        version,
+        family,
+        int(horizon),
+        list(features),
+        json.loads(metrics),
+        data_last_date,
+        published_at,
+        symbols,
+        freshness,
+    )
+
+
+class SnapshotStore:
+    """The current snapshot, in memory; re-reads `CURRENT` at most every `check_interval` seconds."""
+
+    def __init__(self, serving_dir: Path, check_interval: float = 1.0) -> None:
+        self.serving_dir = serving_dir
+        self.check_interval = check_interval
+        self._snapshot: Snapshot | None = None
+        self._checked_at = 0.0
+        self._lock = threading.Lock()
+
+    def current(self) -> Snapshot | None:
+        now = time.monotonic()
+        if now - self._checked_at >= self.check_interval and self._lock.acquire(blocking=False):
+            try:
+                self._checked_at = now
+                self._refresh()
+            finally:
+                self._lock.release()
+        return self._snapshot
+
+    def _refresh(self) -> None:
+        try:
+            name = (self.serving_dir / POINTER).read_text().strip()
+        except FileNotFoundError:
+            return
+        if self._snapshot is not None and self._snapshot.name == name:
+            return
+        try:
+            loaded = load_snapshot(self.serving_dir / name)
+        except (duckdb.Error, OSError, ValueError) as exc:
+            log.warning(
+                "keeping snapshot %s: could not load %s (%s)",
+                self._snapshot.name if self._snapshot else None,
+                name,
+                exc,
+            )
+            return
+        self._snapshot = loaded
+        log.info("serving snapshot %s (model %s)", name, loaded.model_version)

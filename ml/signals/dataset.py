@@ -1,0 +1,91 @@
+"""Reading what the signal models train and score on, from the feature marts (read-only)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+# Columns of the marts that are identifiers, raw levels or labels, never model inputs.
+NON_FEATURES = {"symbol", "date", "close", "volume", "history_rows", "source_loaded_at", "label_end_date_21d"}
+LABEL_PREFIXES = ("fwd_ret_", "direction_")
+
+
+def feature_columns(warehouse: Path) -> list[str]:
+    """The feature list: every column of marts.fct_daily_features but identifiers and raw levels."""
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        columns = con.execute(
+            "select column_name from duckdb_columns() where schema_name = 'marts' "
+            "and table_name = 'fct_daily_features' order by column_index"
+        ).fetchall()
+    finally:
+        con.close()
+    return [c for (c,) in columns if c not in NON_FEATURES and not c.startswith(LABEL_PREFIXES)]
+
+
+def feature_spec_hash(warehouse: Path, features: list[str]) -> str:
+    """A hash of the feature columns' names, types and descriptions as the warehouse documents them."""
+    import hashlib
+
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        rows = con.execute(
+            "select column_name, data_type, coalesce(comment, '') from duckdb_columns() "
+            "where schema_name = 'marts' and table_name = 'fct_daily_features' order by column_name"
+        ).fetchall()
+    finally:
+        con.close()
+    wanted = set(features)
+    text = "\n".join("|".join(map(str, row)) for row in rows if row[0] in wanted)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def trading_sessions(con: duckdb.DuckDBPyConnection) -> np.ndarray:
+    return np.array(
+        [
+            d
+            for (d,) in con.execute(
+                "select date from marts.dim_trading_calendar where is_trading_day order by date"
+            ).fetchall()
+        ],
+        dtype="datetime64[ns]",
+    )
+
+
+def training_frame(warehouse: Path, horizon: int) -> pd.DataFrame:
+    """marts.fct_training_set with `label`, `forward_return` and `label_end_date` for one horizon."""
+    if horizon not in (1, 5, 21):
+        raise ValueError(f"horizon must be 1, 5 or 21 sessions (the labels the marts carry), got {horizon}")
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        frame = con.execute("select * from marts.fct_training_set order by date, symbol").df()
+        sessions = trading_sessions(con)
+    finally:
+        con.close()
+    if frame.empty:
+        raise ValueError("marts.fct_training_set is empty: ingest data and run `featurecast build` first")
+    position = np.searchsorted(sessions, frame["date"].to_numpy(dtype="datetime64[ns]"))
+    frame["label_end_date"] = pd.to_datetime(sessions[position + horizon])
+    frame["label"] = frame[f"direction_{horizon}d"].astype(int)
+    frame["forward_return"] = frame[f"fwd_ret_{horizon}d"]
+    return frame
+
+
+def scoring_frame(warehouse: Path, last_dates: int) -> pd.DataFrame:
+    """The last `last_dates` dates of marts.fct_daily_features, every symbol."""
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        return con.execute(
+            """
+            select * from marts.fct_daily_features
+            where date >= (select min(date) from (select distinct date from marts.fct_daily_features
+                                                  order by date desc limit ?))
+            order by date, symbol
+            """,
+            [last_dates],
+        ).df()
+    finally:
+        con.close()

@@ -1,0 +1,127 @@
+"""Model artifacts on disk and the model registry in DuckDB (`ml.model_registry`).
+
+One folder per model version under the models directory: the model file, `calibrator.json` and
+`metadata.json` (features and their spec hash, training window, parameters, library versions, metrics,
+data snapshot). The registry table names at most one champion per horizon; promotion is explicit.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+
+from ml.signals.models import FAMILIES, PlattCalibrator, SignalModel
+
+DDL = """
+create schema if not exists ml;
+create table if not exists ml.model_registry (
+    model_version varchar primary key,
+    family varchar not null,
+    horizon integer not null,
+    created_at timestamp not null,
+    train_start date not null,
+    train_end date not null,
+    train_rows bigint not null,
+    features varchar[] not null,
+    feature_spec_hash varchar not null,
+    params json not null,
+    metrics json not null,
+    artifact_path varchar not null,
+    is_champion boolean not null default false,
+    promoted_at timestamp
+);
+create table if not exists ml.cv_metrics (
+    model_version varchar not null,
+    scorer varchar not null,          -- the model, or 'momentum_baseline'
+    fold varchar not null,            -- '1'..'n', or 'overall'
+    calibrated boolean not null,
+    test_start date,
+    test_end date,
+    train_rows bigint,
+    n bigint not null,
+    auc double, accuracy double, log_loss double, brier double, ece double,
+    ic double, rank_ic double, icir double
+);
+create table if not exists ml.reliability (
+    model_version varchar not null,
+    bin integer not null,
+    bin_low double, bin_high double, mean_predicted double, observed double, count bigint
+);
+create table if not exists ml.signals (
+    symbol varchar not null,
+    date date not null,
+    model_version varchar not null,
+    horizon integer not null,
+    probability double not null,
+    raw_probability double not null,
+    raw_score double not null,
+    base_value double not null,
+    feature_values double[] not null,
+    contributions double[] not null,
+    scored_at timestamp not null
+);
+"""
+
+
+def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute(DDL)
+
+
+@dataclass(frozen=True)
+class RegisteredModel:
+    version: str
+    family: str
+    horizon: int
+    features: list[str]
+    params: dict[str, object]
+    path: Path
+    metrics: dict[str, object]
+
+
+def champion(warehouse: Path, horizon: int) -> RegisteredModel | None:
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        tables = {
+            t for (t,) in con.execute("select table_name from duckdb_tables() where schema_name = 'ml'").fetchall()
+        }
+        if "model_registry" not in tables:
+            return None
+        row = con.execute(
+            "select model_version, family, horizon, features, params, artifact_path, metrics "
+            "from ml.model_registry where horizon = ? and is_champion",
+            [horizon],
+        ).fetchone()
+    finally:
+        con.close()
+    if row is None:
+        return None
+    return RegisteredModel(row[0], row[1], row[2], list(row[3]), json.loads(row[4]), Path(row[5]), json.loads(row[6]))
+
+
+def promote(warehouse: Path, version: str) -> None:
+    """Make `version` the champion of its horizon (the previous champion steps down)."""
+    con = duckdb.connect(str(warehouse))
+    try:
+        ensure_schema(con)
+        found = con.execute("select horizon from ml.model_registry where model_version = ?", [version]).fetchone()
+        if found is None:
+            raise ValueError(f"no model version {version!r} in ml.model_registry")
+        con.execute("begin transaction")
+        con.execute("update ml.model_registry set is_champion = false where horizon = ? and is_champion", [found[0]])
+        con.execute(
+            "update ml.model_registry set is_champion = true, promoted_at = ? where model_version = ?",
+            [datetime.now(UTC).replace(tzinfo=None), version],
+        )
+        con.execute("commit")
+    finally:
+        con.close()
+
+
+def load_model(entry: RegisteredModel) -> tuple[SignalModel, PlattCalibrator]:
+    model = FAMILIES[entry.family].load(entry.path, entry.features, entry.params)
+    calibrator = PlattCalibrator.from_json((entry.path / "calibrator.json").read_text())
+    return model, calibrator

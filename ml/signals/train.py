@@ -1,0 +1,286 @@
+"""Training the direction classifiers: walk-forward validation, calibration, artifacts, registry.
+
+For each model family:
+1. walk-forward folds with purge and embargo (ml/signals/cv.py); in each fold the model and the
+   momentum baseline are fitted on the training rows and predict the test block;
+2. calibration is walk-forward too: fold k's probabilities are calibrated by a Platt map fitted on
+   folds 1..k-1 only, so the calibrated metrics (folds 2..n) are out of sample as well;
+3. metrics per fold and overall (model raw, model calibrated, baseline) go to `ml.cv_metrics`, the
+   reliability table to `ml.reliability`;
+4. the final model is fitted on every complete row, the final calibrator on all out-of-fold
+   predictions, and both are stored under the models directory and in `ml.model_registry`.
+The version is a hash of family, horizon, parameters, feature spec and data snapshot: retraining on
+the same data gives the same version and replaces it instead of adding a duplicate.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import platform
+import shutil
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from ml.signals.cv import WalkForward
+from ml.signals.dataset import feature_columns, feature_spec_hash, training_frame
+from ml.signals.metrics import reliability_table, summarize
+from ml.signals.models import FAMILIES, MomentumBaseline, PlattCalibrator
+from ml.signals.registry import ensure_schema, promote
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class CrossValidation:
+    """Out-of-fold predictions and per-fold facts for one model family."""
+
+    predictions: pd.DataFrame  # date, symbol, label, forward_return, fold, p_raw, p_calibrated, p_baseline
+    folds: list[dict[str, object]] = field(default_factory=list)
+
+
+def cross_validate(
+    frame: pd.DataFrame, features: list[str], family: str, cv: WalkForward, params: dict[str, object] | None = None
+) -> CrossValidation:
+    """Walk-forward out-of-fold predictions of `family` and of the momentum baseline."""
+    pieces, facts = [], []
+    for fold in cv.split(frame):
+        train, test = frame.iloc[fold.train_index], frame.iloc[fold.test_index]
+        model = FAMILIES[family](features, params).fit(train, train["label"].to_numpy())
+        baseline = MomentumBaseline().fit(train, train["label"].to_numpy())
+        pieces.append(
+            pd.DataFrame(
+                {
+                    "date": test["date"].to_numpy(),
+                    "symbol": test["symbol"].to_numpy(),
+                    "label": test["label"].to_numpy(),
+                    "forward_return": test["forward_return"].to_numpy(),
+                    "fold": fold.number,
+                    "p_raw": model.probability(test),
+                    "p_baseline": baseline.probability(test),
+                }
+            )
+        )
+        facts.append(
+            {
+                "fold": fold.number,
+                "test_start": fold.test_start,
+                "test_end": fold.test_end,
+                "train_end": fold.train_end,
+                "train_rows": len(fold.train_index),
+            }
+        )
+    predictions = pd.concat(pieces, ignore_index=True)
+    predictions["p_calibrated"] = np.nan
+    for number in sorted(predictions["fold"].unique())[1:]:
+        earlier = predictions["fold"] < number
+        calibrator = PlattCalibrator().fit(
+            predictions.loc[earlier, "p_raw"].to_numpy(), predictions.loc[earlier, "label"].to_numpy()
+        )
+        current = predictions["fold"] == number
+        predictions.loc[current, "p_calibrated"] = calibrator(predictions.loc[current, "p_raw"].to_numpy())
+    return CrossValidation(predictions, facts)
+
+
+def metric_rows(cv: CrossValidation, version: str, family: str) -> pd.DataFrame:
+    """Per-fold and overall metrics for the model (raw and calibrated) and the baseline, same folds."""
+    rows = []
+    facts = {f["fold"]: f for f in cv.folds}
+    scorers = [(family, "p_raw", False), (family, "p_calibrated", True), ("momentum_baseline", "p_baseline", False)]
+    for scorer, column, calibrated in scorers:
+        usable = cv.predictions.dropna(subset=[column])
+        groups = [(str(k), g, facts[k]) for k, g in usable.groupby("fold")]
+        groups.append(
+            (
+                "overall",
+                usable,
+                {"test_start": usable["date"].min(), "test_end": usable["date"].max(), "train_rows": None},
+            )
+        )
+        for fold, group, fact in groups:
+            metrics = summarize(
+                group["label"].to_numpy(),
+                group[column].to_numpy(),
+                group["date"].to_numpy(),
+                group["forward_return"].to_numpy(),
+            )
+            rows.append(
+                {
+                    "model_version": version,
+                    "scorer": scorer,
+                    "fold": fold,
+                    "calibrated": calibrated,
+                    "test_start": fact["test_start"],
+                    "test_end": fact["test_end"],
+                    "train_rows": fact["train_rows"],
+                    **metrics,
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+@dataclass(frozen=True)
+class TrainedModel:
+    version: str
+    family: str
+    horizon: int
+    path: Path
+    metrics: dict[str, dict[str, float]]  # 'model' (calibrated, out of sample), 'model_raw', 'baseline'
+
+
+def _version(family: str, horizon: int, params: dict[str, object], spec_hash: str, snapshot: dict) -> str:
+    digest = hashlib.sha256(
+        json.dumps([family, horizon, params, spec_hash, snapshot], sort_keys=True, default=str).encode()
+    ).hexdigest()
+    return f"{family}-h{horizon}-{digest[:12]}"
+
+
+def _library_versions() -> dict[str, str]:
+    import catboost
+    import lightgbm
+    import sklearn
+
+    return {
+        "python": platform.python_version(),
+        "lightgbm": lightgbm.__version__,
+        "catboost": catboost.__version__,
+        "scikit-learn": sklearn.__version__,
+        "duckdb": duckdb.__version__,
+        "pandas": pd.__version__,
+    }
+
+
+def train_family(
+    frame: pd.DataFrame,
+    features: list[str],
+    family: str,
+    horizon: int,
+    cv: WalkForward,
+    warehouse: Path,
+    models_dir: Path,
+    spec_hash: str,
+    params: dict[str, object] | None = None,
+) -> TrainedModel:
+    params = dict(params or FAMILIES[family].default_params())
+    snapshot = {
+        "rows": len(frame),
+        "first_date": frame["date"].min(),
+        "last_date": frame["date"].max(),
+        "last_loaded_at": frame["source_loaded_at"].max(),
+        "cv": vars(cv),
+    }
+    version = _version(family, horizon, params, spec_hash, snapshot)
+    log.info("cross-validating %s", version)
+    cv_result = cross_validate(frame, features, family, cv, params)
+    metrics = metric_rows(cv_result, version, family)
+    overall = metrics[metrics["fold"] == "overall"].set_index(["scorer", "calibrated"])
+    metric_names = ["auc", "accuracy", "log_loss", "brier", "ece", "ic", "rank_ic", "icir", "n"]
+    summary = {
+        "model": overall.loc[(family, True), metric_names].to_dict(),
+        "model_raw": overall.loc[(family, False), metric_names].to_dict(),
+        "baseline": overall.loc[("momentum_baseline", False), metric_names].to_dict(),
+    }
+    calibrated = cv_result.predictions.dropna(subset=["p_calibrated"])
+    reliability = reliability_table(calibrated["label"].to_numpy(), calibrated["p_calibrated"].to_numpy())
+    reliability.insert(0, "model_version", version)
+
+    log.info("fitting the final %s model on %d rows", family, len(frame))
+    model = FAMILIES[family](features, params).fit(frame, frame["label"].to_numpy())
+    calibrator = PlattCalibrator().fit(
+        cv_result.predictions["p_raw"].to_numpy(), cv_result.predictions["label"].to_numpy()
+    )
+    directory = models_dir / version
+    staging = models_dir / f".{version}.partial"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    model.save(staging)
+    (staging / "calibrator.json").write_text(calibrator.to_json())
+    importance = pd.Series(np.abs(model.contributions(frame.tail(5000))[0]).mean(axis=0), index=features)
+    metadata = {
+        "model_version": version,
+        "family": family,
+        "horizon_sessions": horizon,
+        "features": features,
+        "feature_spec_hash": spec_hash,
+        "training_window": {
+            "first_date": str(frame["date"].min().date()),
+            "last_date": str(frame["date"].max().date()),
+            "rows": len(frame),
+        },
+        "data_snapshot": {k: str(v) for k, v in snapshot.items() if k != "cv"},
+        "cv": vars(cv),
+        "params": params,
+        "libraries": _library_versions(),
+        "metrics": summary,
+        "folds": [{k: str(v) for k, v in f.items()} for f in cv_result.folds],
+        "top_features": importance.sort_values(ascending=False).head(15).round(6).to_dict(),
+    }
+    (staging / "metadata.json").write_text(json.dumps(metadata, indent=2, default=str))
+    shutil.rmtree(directory, ignore_errors=True)
+    staging.rename(directory)
+
+    con = duckdb.connect(str(warehouse))
+    try:
+        ensure_schema(con)
+        con.execute("begin transaction")
+        for table in ("ml.cv_metrics", "ml.reliability"):
+            con.execute(f"delete from {table} where model_version = ?", [version])
+        con.register("metric_rows", metrics)
+        con.execute("insert into ml.cv_metrics by name select * from metric_rows")
+        con.register("reliability_rows", reliability)
+        con.execute("insert into ml.reliability by name select * from reliability_rows")
+        was_champion = con.execute(
+            "select coalesce(any_value(is_champion), false) from ml.model_registry where model_version = ?", [version]
+        ).fetchone()[0]
+        con.execute("delete from ml.model_registry where model_version = ?", [version])
+        con.execute(
+            "insert into ml.model_registry (model_version, family, horizon, created_at, train_start, train_end, "
+            "train_rows, features, feature_spec_hash, params, metrics, artifact_path, is_champion) "
+            "values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                version,
+                family,
+                horizon,
+                datetime.now(UTC).replace(tzinfo=None),
+                frame["date"].min(),
+                frame["date"].max(),
+                len(frame),
+                features,
+                spec_hash,
+                json.dumps(params),
+                json.dumps(summary),
+                str(directory),
+                bool(was_champion),
+            ],
+        )
+        con.execute("commit")
+    finally:
+        con.close()
+    return TrainedModel(version, family, horizon, directory, summary)
+
+
+def train_signal_models(
+    warehouse: Path,
+    models_dir: Path,
+    *,
+    horizon: int = 5,
+    families: tuple[str, ...] = ("lightgbm", "catboost"),
+    cv: WalkForward | None = None,
+    promote_best: bool = False,
+) -> list[TrainedModel]:
+    """Train every family on marts.fct_training_set; optionally promote the best (calibrated AUC)."""
+    cv = cv or WalkForward(embargo_dates=horizon)
+    features = feature_columns(warehouse)
+    frame = training_frame(warehouse, horizon)
+    spec_hash = feature_spec_hash(warehouse, features)
+    trained = [train_family(frame, features, f, horizon, cv, warehouse, models_dir, spec_hash) for f in families]
+    if promote_best:
+        best = max(trained, key=lambda t: t.metrics["model"]["auc"])
+        promote(warehouse, best.version)
+    return trained

@@ -1,0 +1,193 @@
+"""D1 signal models: honest validation, explainable scores, reproducible artifacts."""
+
+from __future__ import annotations
+
+import json
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pytest
+
+from dbt_project.runner import build
+from featurecast.marketdata.landing import land
+from featurecast.marketdata.synthetic import random_walk
+from ml.signals.cv import WalkForward
+from ml.signals.models import FAMILIES, CatBoostSignal, LightGBMSignal
+from ml.signals.registry import champion, promote
+from ml.signals.score import score_latest
+from ml.signals.train import cross_validate, metric_rows, train_signal_models
+from tests.python.conftest import make_settings
+
+
+def panel(n_dates: int = 400, n_symbols: int = 20, horizon: int = 5, seed: int = 0) -> pd.DataFrame:
+    """A dates x symbols frame with a label window of `horizon` dates."""
+    rng = np.random.default_rng(seed)
+    dates = pd.bdate_range("2020-01-01", periods=n_dates + horizon)
+    rows = []
+    for i, day in enumerate(dates[:n_dates]):
+        for s in range(n_symbols):
+            rows.append({"date": day, "symbol": f"S{s:02d}", "label_end_date": dates[i + horizon]})
+    frame = pd.DataFrame(rows)
+    frame["noise_a"], frame["noise_b"] = rng.normal(size=len(frame)), rng.normal(size=len(frame))
+    frame["ret_21d"] = rng.normal(0, 0.05, len(frame))
+    return frame
+
+
+@pytest.mark.parametrize(
+    "cv",
+    [
+        WalkForward(n_folds=4, embargo_dates=5, min_train_dates=100),
+        WalkForward(n_folds=3, embargo_dates=10, min_train_dates=100, max_train_dates=150),
+    ],
+)
+def test_purge_and_embargo_keep_every_label_window_out_of_its_test_fold(cv) -> None:
+    frame = panel()
+    dates = np.array(sorted(frame["date"].unique()))
+    folds = cv.split(frame)
+    assert len(folds) == cv.n_folds
+    for fold in folds:
+        train, test = frame.iloc[fold.train_index], frame.iloc[fold.test_index]
+        assert len(train) and len(test)
+        # Purge: no training label reaches the test block.
+        assert (train["label_end_date"] < fold.test_start).all()
+        # Embargo: at least `embargo_dates` dates between the last training date and the test block.
+        gap = np.searchsorted(dates, fold.test_start) - np.searchsorted(dates, train["date"].max()) - 1
+        assert gap >= cv.embargo_dates
+        # Walk-forward: training is strictly before testing; test blocks tile the tail without overlap.
+        assert train["date"].max() < test["date"].min()
+        if cv.max_train_dates:
+            assert train["date"].nunique() <= cv.max_train_dates
+    ends = [f.test_end for f in folds]
+    starts = [f.test_start for f in folds]
+    assert all(e < s for e, s in zip(ends, starts[1:], strict=False))
+
+
+def test_too_little_history_is_a_clear_error() -> None:
+    with pytest.raises(ValueError, match="need at least 252"):
+        WalkForward().split(panel(n_dates=300))
+
+
+@pytest.mark.parametrize("family", ["lightgbm", "catboost"])
+def test_contributions_plus_base_reproduce_the_raw_score(family) -> None:
+    frame = panel(n_dates=150)
+    frame.loc[frame.sample(frac=0.1, random_state=1).index, "noise_b"] = np.nan  # missing values too
+    y = (frame["noise_a"] + np.random.default_rng(2).normal(size=len(frame)) > 0).astype(int).to_numpy()
+    model = FAMILIES[family](
+        ["noise_a", "noise_b", "ret_21d"],
+        {**FAMILIES[family].default_params(), **({"n_estimators": 50} if family == "lightgbm" else {"iterations": 50})},
+    ).fit(frame, y)
+    contributions, base = model.contributions(frame)
+    np.testing.assert_allclose(contributions.sum(axis=1) + base, model.raw_score(frame), atol=1e-6)
+    np.testing.assert_allclose(model.probability(frame), 1 / (1 + np.exp(-model.raw_score(frame))))
+
+
+def test_a_planted_feature_is_found_and_beats_momentum_out_of_sample() -> None:
+    frame = panel(n_dates=500, n_symbols=30, seed=3)
+    rng = np.random.default_rng(4)
+    frame["forward_return"] = rng.normal(0, 0.03, len(frame))
+    frame["label"] = (frame["forward_return"] > 0).astype(int)
+    # A small edge: the planted feature is the forward return's sign seen through heavy noise.
+    frame["planted"] = np.sign(frame["forward_return"]) * 0.3 + rng.normal(0, 1, len(frame))
+    features = ["noise_a", "noise_b", "ret_21d", "planted"]
+    cv = WalkForward(n_folds=3, embargo_dates=5, min_train_dates=200)
+    for family in ("lightgbm", "catboost"):
+        result = cross_validate(frame, features, family, cv)
+        overall = metric_rows(result, "test", family).query("fold == 'overall'").set_index(["scorer", "calibrated"])
+        model_auc = overall.loc[(family, True), "auc"]
+        baseline_auc = overall.loc[("momentum_baseline", False), "auc"]
+        assert model_auc > baseline_auc + 0.05, (family, model_auc, baseline_auc)
+        assert overall.loc[(family, True), "rank_ic"] > 0.05
+        model = FAMILIES[family](features).fit(frame, frame["label"].to_numpy())
+        contributions, _ = model.contributions(frame.tail(2000))
+        importance = pd.Series(np.abs(contributions).mean(axis=0), index=features)
+        assert importance.idxmax() == "planted", importance.to_dict()
+
+
+@pytest.fixture(scope="module")
+def random_walk_warehouse(tmp_path_factory):
+    settings = make_settings(tmp_path_factory.mktemp("random_walk"))
+    land(settings.warehouse_path, random_walk(30, 4.0, seed=13), source="synthetic")
+    build(settings, select="+fct_training_set +dim_trading_calendar", quiet=True)
+    return settings
+
+
+@pytest.mark.dbt
+def test_leakage_canary_a_random_walk_scores_auc_one_half(random_walk_warehouse) -> None:
+    """Real features from the real dbt build on pure random walks: any edge would be leakage."""
+    settings = random_walk_warehouse
+    trained = train_signal_models(settings.warehouse_path, settings.models_dir, horizon=5, families=("lightgbm",))
+    metrics = trained[0].metrics
+    for which in ("model", "model_raw"):
+        assert abs(metrics[which]["auc"] - 0.5) < 0.03, metrics[which]
+        assert abs(metrics[which]["ic"]) < 0.03 and abs(metrics[which]["rank_ic"]) < 0.03, metrics[which]
+    assert metrics["model_raw"]["n"] > 10_000
+
+
+@pytest.fixture(scope="module")
+def trained_warehouse(clean_warehouse, tmp_path_factory):
+    import shutil
+
+    settings = make_settings(tmp_path_factory.mktemp("trained"))
+    shutil.copy(clean_warehouse.path, settings.warehouse_path)
+    cv = WalkForward(n_folds=3, embargo_dates=5, min_train_dates=252)
+    first = train_signal_models(settings.warehouse_path, settings.models_dir, cv=cv, promote_best=True)
+    again = train_signal_models(settings.warehouse_path, settings.models_dir, cv=cv)
+    return settings, first, again
+
+
+@pytest.mark.dbt
+def test_training_writes_artifacts_metrics_and_one_registry_row_per_version(trained_warehouse) -> None:
+    settings, first, again = trained_warehouse
+    assert [t.version for t in first] == [t.version for t in again]  # same data, same version
+    con = duckdb.connect(str(settings.warehouse_path), read_only=True)
+    try:
+        registry = con.execute("select model_version, family, is_champion from ml.model_registry").fetchall()
+        metric_counts = con.execute(
+            "select model_version, scorer, count(*) from ml.cv_metrics group by all order by all"
+        ).fetchall()
+        reliability = con.execute("select count(*) from ml.reliability").fetchone()[0]
+    finally:
+        con.close()
+    assert len(registry) == 2 and sum(champ for _, _, champ in registry) == 1
+    # 3 folds + overall for each scorer; calibrated metrics start at fold 2 (walk-forward calibration).
+    counts = {(v, s): n for v, s, n in metric_counts}
+    for trained in first:
+        assert counts[(trained.version, trained.family)] == 4 + 3
+        assert counts[(trained.version, "momentum_baseline")] == 4
+        metadata = json.loads((trained.path / "metadata.json").read_text())
+        assert metadata["features"] and len(metadata["feature_spec_hash"]) == 64
+        assert {"lightgbm", "catboost", "duckdb"} <= set(metadata["libraries"])
+        assert metadata["training_window"]["rows"] > 0 and metadata["top_features"]
+        assert (trained.path / "calibrator.json").exists()
+    assert reliability == 2 * 10
+
+
+@pytest.mark.dbt
+def test_scoring_is_idempotent_and_explains_every_score(trained_warehouse) -> None:
+    settings, first, _ = trained_warehouse
+    report = score_latest(settings.warehouse_path, last_dates=10)
+    score_latest(settings.warehouse_path, last_dates=10)
+    con = duckdb.connect(str(settings.warehouse_path), read_only=True)
+    try:
+        rows = con.execute("select symbol, date, count(*) from ml.signals group by all having count(*) > 1").fetchall()
+        sample = con.execute("select raw_score, base_value, contributions, probability from ml.signals").fetchall()
+        n = con.execute("select count(*), count(distinct date) from ml.signals").fetchone()
+    finally:
+        con.close()
+    assert rows == [] and n == (report.rows, 10)
+    for raw, base, contributions, probability in sample:
+        assert abs(base + sum(contributions) - raw) < 1e-6
+        assert 0 < probability < 1
+
+
+@pytest.mark.dbt
+def test_promotion_is_explicit(trained_warehouse) -> None:
+    settings, first, _ = trained_warehouse
+    current = champion(settings.warehouse_path, 5)
+    other = next(t.version for t in first if t.version != current.version)
+    promote(settings.warehouse_path, other)
+    assert champion(settings.warehouse_path, 5).version == other
+    with pytest.raises(ValueError, match="no model version"):
+        promote(settings.warehouse_path, "nope")
+    promote(settings.warehouse_path, current.version)
