@@ -71,7 +71,7 @@ def holidays(start: date = CALENDAR_START, end: date = CALENDAR_END) -> pd.DataF
     frame = pd.concat([frame, special], ignore_index=True)
     frame = frame[(frame["date"] >= start) & (frame["date"] <= end)]
     # Observed dates can land on a weekend only for rules we do not move; keep weekdays only.
-    frame = frame[pd.to_datetime(frame["date"]).dt.dayofweek < 5]
+    frame = frame[pd.to_datetime(frame["date"]).dt.day_of_week < 5]
     return frame.drop_duplicates("date").sort_values("date").reset_index(drop=True)
 
 

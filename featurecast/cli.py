@@ -107,7 +107,12 @@ def _cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     summary = build(settings, quiet=not args.verbose)
     _print_build(summary, time.perf_counter() - started)
     print(summarize(settings.warehouse_path))
-    _refresh_signals(settings, train_if_missing=True)
+    from ml.signals.cv import InsufficientHistoryError
+
+    try:
+        _refresh_signals(settings, train_if_missing=True)
+    except InsufficientHistoryError as exc:
+        print(f"signals skipped: not enough history to train with walk-forward validation ({exc})")
     print(
         f"\nwarehouse: {settings.warehouse_path}\n"
         'query it:  featurecast sql "select * from marts.fct_daily_features order by date desc limit 5"'
@@ -340,6 +345,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(message)s")
     from dbt_project.runner import DbtBuildError
+    from ml.signals.cv import InsufficientHistoryError
 
     try:
         settings = Settings.from_env()
@@ -354,7 +360,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except DbtBuildError as exc:
         print(f"featurecast: {exc}", file=sys.stderr)
         return 1
-    except LookupError as exc:  # no champion model, nothing published yet
+    except (LookupError, InsufficientHistoryError) as exc:  # no champion yet, or too little history
         print(f"featurecast: {exc}", file=sys.stderr)
         return 3
 

@@ -16,6 +16,10 @@ import numpy as np
 import pandas as pd
 
 
+class InsufficientHistoryError(ValueError):
+    """Too few dates for the first training window of a walk-forward split."""
+
+
 @dataclass(frozen=True)
 class Fold:
     number: int
@@ -40,7 +44,7 @@ class WalkForward:
         n_test = int(len(dates) * self.test_fraction)
         first_test = len(dates) - n_test
         if first_test < self.min_train_dates:
-            raise ValueError(
+            raise InsufficientHistoryError(
                 f"{len(dates)} dates leave {first_test} for the first training window; "
                 f"need at least {self.min_train_dates}"
             )

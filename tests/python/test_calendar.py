@@ -27,5 +27,5 @@ def test_known_nyse_sessions() -> None:
 def test_trading_days_have_no_weekends_or_holidays() -> None:
     days = trading_days(date(2023, 1, 1), date(2023, 12, 31))
     closed = set(holidays(date(2023, 1, 1), date(2023, 12, 31))["date"])
-    assert all(d.dayofweek < 5 for d in days)
+    assert all(d.day_of_week < 5 for d in days)
     assert not {d.date() for d in days} & closed

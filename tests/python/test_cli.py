@@ -44,6 +44,8 @@ def test_run_builds_the_features_and_a_rerun_changes_nothing(env, capsys) -> Non
     features_line = next(line for line in out.splitlines() if "marts.fct_daily_features" in line)
     assert "1,512 rows" in features_line  # 4 symbols x 378 sessions
     assert "guardrail findings:" in out and "stale symbols: none" in out
+    # 1.5 years is too little history for walk-forward training: said plainly, features still built.
+    assert "signals skipped: not enough history" in out
     assert main(["run"]) == 0
     again = capsys.readouterr().out
     assert "0 inserted, 0 updated, 1512 unchanged" in again
@@ -57,6 +59,17 @@ def test_structural_failure_exits_1_naming_the_rule(env, capsys) -> None:
     assert main(["build"]) == 1
     err = capsys.readouterr().err
     assert "guardrail_ohlc_consistency: fail" in err
+
+
+@pytest.mark.dbt
+def test_training_without_enough_history_exits_3(env, capsys) -> None:
+    assert main(["ingest", "synthetic"]) == 0
+    from dbt_project.runner import build
+    from featurecast.config import Settings
+
+    build(Settings.from_env(), quiet=True)
+    assert main(["signals", "train"]) == 3
+    assert "need at least 252" in capsys.readouterr().err
 
 
 def test_console_script_is_installed() -> None:

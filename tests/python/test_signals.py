@@ -13,7 +13,7 @@ from dbt_project.runner import build
 from featurecast.marketdata.landing import land
 from featurecast.marketdata.synthetic import random_walk
 from ml.signals.cv import WalkForward
-from ml.signals.models import FAMILIES, CatBoostSignal, LightGBMSignal
+from ml.signals.models import FAMILIES
 from ml.signals.registry import champion, promote
 from ml.signals.score import score_latest
 from ml.signals.train import cross_validate, metric_rows, train_signal_models
@@ -165,7 +165,7 @@ def test_training_writes_artifacts_metrics_and_one_registry_row_per_version(trai
 
 @pytest.mark.dbt
 def test_scoring_is_idempotent_and_explains_every_score(trained_warehouse) -> None:
-    settings, first, _ = trained_warehouse
+    settings, _, _ = trained_warehouse
     report = score_latest(settings.warehouse_path, last_dates=10)
     score_latest(settings.warehouse_path, last_dates=10)
     con = duckdb.connect(str(settings.warehouse_path), read_only=True)

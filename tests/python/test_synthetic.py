@@ -34,7 +34,7 @@ def test_bars_are_consistent_and_on_sessions(market) -> None:
     assert (p["high"] >= p[["open", "close", "low"]].max(axis=1)).all()
     assert (p["low"] <= p[["open", "close", "high"]].min(axis=1)).all()
     dates = pd.to_datetime(pd.Series(p["date"].unique()))
-    assert (dates.dt.dayofweek < 5).all()
+    assert (dates.dt.day_of_week < 5).all()
     assert not set(p["date"]) & set(holidays()["date"])
     assert len(p) == 30 * round(8.0 * 252)
 
