@@ -140,11 +140,16 @@ class SnapshotStore:
         self._lock = threading.Lock()
 
     def current(self) -> Snapshot | None:
-        now = time.monotonic()
-        if now - self._checked_at >= self.check_interval and self._lock.acquire(blocking=False):
+        # With a snapshot in hand, one request refreshes and the others keep serving the old one;
+        # before the first snapshot, every request waits for the one load in progress.
+        waiting = self._snapshot is None
+        if (waiting or time.monotonic() - self._checked_at >= self.check_interval) and self._lock.acquire(
+            blocking=waiting
+        ):
             try:
-                self._checked_at = now
-                self._refresh()
+                if self._snapshot is None or time.monotonic() - self._checked_at >= self.check_interval:
+                    self._checked_at = time.monotonic()
+                    self._refresh()
             finally:
                 self._lock.release()
         return self._snapshot

@@ -185,3 +185,12 @@ def unused_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def test_concurrent_first_requests_wait_for_the_first_snapshot(served) -> None:
+    """At cold start no request may be told 'no snapshot' while the first one is loading."""
+    store = SnapshotStore(served.serving_dir, check_interval=1.0)
+    service = MLSignalService(store)
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(pool.map(lambda i: service.signal(f"SYN00{i % 10}").snapshot, range(32)))
+    assert len(set(results)) == 1
