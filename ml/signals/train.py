@@ -31,6 +31,7 @@ import pandas as pd
 from ml.signals.cv import WalkForward
 from ml.signals.dataset import feature_columns, feature_spec_hash, training_frame
 from ml.signals.metrics import reliability_table, summarize
+from ml.signals.model_card import render_model_card
 from ml.signals.models import FAMILIES, MomentumBaseline, PlattCalibrator
 from ml.signals.registry import ensure_schema, promote
 
@@ -222,6 +223,9 @@ def train_family(
         "top_features": importance.sort_values(ascending=False).head(15).round(6).to_dict(),
     }
     (staging / "metadata.json").write_text(json.dumps(metadata, indent=2, default=str))
+    (staging / "model_card.md").write_text(
+        render_model_card(json.loads(json.dumps(metadata, default=str)), metrics, reliability)
+    )
     shutil.rmtree(directory, ignore_errors=True)
     staging.rename(directory)
 

@@ -160,6 +160,8 @@ def test_training_writes_artifacts_metrics_and_one_registry_row_per_version(trai
         assert {"lightgbm", "catboost", "duckdb"} <= set(metadata["libraries"])
         assert metadata["training_window"]["rows"] > 0 and metadata["top_features"]
         assert (trained.path / "calibrator.json").exists()
+        card = (trained.path / "model_card.md").read_text()
+        assert trained.version in card and "momentum baseline" in card and "## Calibration" in card
     assert reliability == 2 * 10
 
 
