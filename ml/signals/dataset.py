@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import duckdb
@@ -13,34 +14,32 @@ NON_FEATURES = {"symbol", "date", "close", "volume", "history_rows", "source_loa
 LABEL_PREFIXES = ("fwd_ret_", "direction_")
 
 
-def feature_columns(warehouse: Path) -> list[str]:
-    """The feature list: every column of marts.fct_daily_features but identifiers and raw levels."""
+def _feature_mart_columns(warehouse: Path) -> list[tuple[str, str, str]]:
+    """(name, type, description) of every column of marts.fct_daily_features, in table order."""
     con = duckdb.connect(str(warehouse), read_only=True)
     try:
-        columns = con.execute(
-            "select column_name from duckdb_columns() where schema_name = 'marts' "
-            "and table_name = 'fct_daily_features' order by column_index"
+        return con.execute(
+            "select column_name, data_type, coalesce(comment, '') from duckdb_columns() "
+            "where schema_name = 'marts' and table_name = 'fct_daily_features' order by column_index"
         ).fetchall()
     finally:
         con.close()
-    return [c for (c,) in columns if c not in NON_FEATURES and not c.startswith(LABEL_PREFIXES)]
+
+
+def feature_columns(warehouse: Path) -> list[str]:
+    """The feature list: every column of marts.fct_daily_features but identifiers and raw levels."""
+    return [
+        name
+        for name, _, _ in _feature_mart_columns(warehouse)
+        if name not in NON_FEATURES and not name.startswith(LABEL_PREFIXES)
+    ]
 
 
 def feature_spec_hash(warehouse: Path, features: list[str]) -> str:
     """A hash of the feature columns' names, types and descriptions as the warehouse documents them."""
-    import hashlib
-
-    con = duckdb.connect(str(warehouse), read_only=True)
-    try:
-        rows = con.execute(
-            "select column_name, data_type, coalesce(comment, '') from duckdb_columns() "
-            "where schema_name = 'marts' and table_name = 'fct_daily_features' order by column_name"
-        ).fetchall()
-    finally:
-        con.close()
     wanted = set(features)
-    text = "\n".join("|".join(map(str, row)) for row in rows if row[0] in wanted)
-    return hashlib.sha256(text.encode()).hexdigest()
+    rows = sorted(row for row in _feature_mart_columns(warehouse) if row[0] in wanted)
+    return hashlib.sha256("\n".join("|".join(row) for row in rows).encode()).hexdigest()
 
 
 def trading_sessions(con: duckdb.DuckDBPyConnection) -> np.ndarray:
