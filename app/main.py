@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from app.routers import signals
-from app.services import MLSignalService, ServiceFactory
+from app.routers import dashboard, regime, signals
+from app.services import DashboardService, MLSignalService, RegimeService, ServiceFactory
 from app.snapshot import SnapshotStore
 from featurecast.config import Settings
 
 
 def build_services(settings: Settings, *, check_interval: float = 1.0) -> ServiceFactory:
+    """Register every service by name; each is built on first use."""
+    from ml.regimes.store import open_store
+
     factory = ServiceFactory()
     store = SnapshotStore(settings.serving_dir, check_interval=check_interval)
     factory.register(
@@ -18,6 +21,14 @@ def build_services(settings: Settings, *, check_interval: float = 1.0) -> Servic
         lambda: MLSignalService(
             store, max_data_age_days=settings.max_data_age_days, max_sessions_behind=settings.max_sessions_behind
         ),
+    )
+    factory.register(
+        "RegimeService",
+        lambda: RegimeService(lambda: open_store(settings.mongodb_uri, settings.regime_store_dir)[0]),
+    )
+    factory.register(
+        "DashboardService",
+        lambda: DashboardService(factory.get("MLSignalService"), factory.get("RegimeService")),
     )
     return factory
 
@@ -27,11 +38,14 @@ def create_app(settings: Settings | None = None, services: ServiceFactory | None
     app = FastAPI(
         title="featurecast",
         version="0.1.0",
-        description="Predictive signals over the featurecast feature store. Every response is read "
-        "from a published serving snapshot; nothing is computed per request.",
+        description="Predictive signals and market regimes over the featurecast feature store. Signals are "
+        "read from a published serving snapshot and regimes from the regime store; nothing is computed per "
+        "request.",
     )
     app.state.services = services or build_services(settings)
     app.include_router(signals.router)
+    app.include_router(regime.router)
+    app.include_router(dashboard.router)
 
     @app.get("/health", tags=["meta"], summary="Liveness and the registered services")
     def health() -> dict[str, object]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 
 from pydantic import BaseModel, Field
 
@@ -39,3 +39,62 @@ class SignalOut(BaseModel):
 
 class ErrorOut(BaseModel):
     detail: str
+
+
+class RegimeDayOut(BaseModel):
+    date: date
+    regime: str = Field(description="Most probable regime that day (filtered: uses data up to that day only).")
+    probability: float = Field(ge=0, le=1)
+    probabilities: dict[str, float] = Field(description="Filtered probability of every regime.")
+    rule_regime: str | None = Field(description="The rule-based baseline's label (trend x volatility).")
+
+
+class RegimeOut(BaseModel):
+    scope: str = Field(description="'market': the equal-weight index of the universe.")
+    as_of: date
+    regime: str
+    probability: float = Field(ge=0, le=1)
+    probabilities: dict[str, float]
+    rule_regime: str | None
+    model_version: str
+    model_fit_window: list[date] = Field(description="First and last day the model was fitted on.")
+    metadata: dict[str, object] = Field(
+        description="Per-regime return, volatility, expected duration and days; transition matrix; fit diagnostics."
+    )
+    history: list[RegimeDayOut] | None = Field(description="Newest first; present when start, end or limit is given.")
+
+
+class SignalKpis(BaseModel):
+    model_version: str
+    horizon_sessions: int
+    auc: float = Field(description="Out-of-sample AUC (walk-forward, calibrated).")
+    baseline_auc: float = Field(description="The momentum baseline's AUC on the same folds.")
+    rank_ic: float
+    baseline_rank_ic: float
+    log_loss: float
+    ece: float = Field(description="Expected calibration error of the calibrated probabilities.")
+    coverage: float = Field(description="Share of symbols with a signal on the newest data date.")
+    symbols_with_signal: int
+    symbols: int
+
+
+class DataKpis(BaseModel):
+    data_last_date: date
+    age_days: int
+    stale_symbols: list[str]
+    snapshot: str
+    published_at: datetime
+
+
+class AnomalyKpi(BaseModel):
+    rule: str
+    action: str
+    findings: int
+    findings_30d: int = Field(description="Findings in the 30 days up to the newest data date.")
+
+
+class DashboardKpisOut(BaseModel):
+    regime: dict[str, object] | None = Field(description="Current market regime with its metadata.")
+    signals: SignalKpis | None
+    data: DataKpis | None
+    anomalies: list[AnomalyKpi] | None

@@ -145,3 +145,102 @@ class MLSignalService:
             stale=bool(reasons),
             stale_reasons=reasons,
         )
+
+
+class RegimesUnavailableError(RuntimeError):
+    """The regime store has no model yet."""
+
+
+class UnknownScopeError(LookupError):
+    pass
+
+
+class RegimeService:
+    """Current and historical regime labels, read from the regime store (MongoDB through pymongo)."""
+
+    def __init__(self, store_factory: Callable[[], Any]) -> None:
+        self._store_factory = store_factory
+        self._store: Any = None
+
+    @property
+    def store(self) -> Any:
+        if self._store is None:
+            self._store = self._store_factory()
+        return self._store
+
+    def regime(
+        self, scope: str, *, start: date | None = None, end: date | None = None, limit: int | None = None
+    ) -> dict[str, Any]:
+        if start and end and start > end:
+            raise ValueError(f"start {start} is after end {end}")
+        model = self.store.current_model(scope)
+        if model is None:
+            if scope != "market" and scope not in self.store.scopes():
+                raise UnknownScopeError(scope)
+            raise RegimesUnavailableError(
+                "no regime labels yet: run `featurecast run` or `featurecast regimes refresh`"
+            )
+        latest = self.store.history(scope, model["model_version"], limit=1)
+        if not latest:
+            raise RegimesUnavailableError(f"regime model {model['model_version']} has no labels yet")
+        history = None
+        if start or end or limit:
+            history = self.store.history(
+                scope,
+                model["model_version"],
+                start=start and start.isoformat(),
+                end=end and end.isoformat(),
+                limit=limit or 100,
+            )
+        return {
+            **latest[0],
+            "as_of": latest[0]["date"],
+            "metadata": model["metadata"],
+            "model_fit_window": [model["fit_start"], model["fit_end"]],
+            "history": history,
+        }
+
+
+class DashboardService:
+    """The KPI panel: regime metadata beside signal quality, coverage, data freshness and anomalies."""
+
+    def __init__(self, signals: MLSignalService, regimes: RegimeService) -> None:
+        self.signals = signals
+        self.regimes = regimes
+
+    def kpis(self) -> dict[str, Any]:
+        panel: dict[str, Any] = {"regime": None, "signals": None, "data": None, "anomalies": None}
+        try:
+            current = self.regimes.regime("market")
+            panel["regime"] = {
+                k: current[k] for k in ("as_of", "regime", "probability", "probabilities", "model_version", "metadata")
+            }
+        except (RegimesUnavailableError, UnknownScopeError):
+            pass
+        snapshot = self.signals.store.current()
+        if snapshot is not None:
+            metrics = snapshot.metrics
+            latest = np.datetime64(snapshot.data_last_date, "D")
+            covered = sum(1 for s in snapshot.symbols.values() if s.dates[-1] == latest)
+            panel["signals"] = {
+                "model_version": snapshot.model_version,
+                "horizon_sessions": snapshot.horizon,
+                "auc": metrics["model"]["auc"],
+                "baseline_auc": metrics["baseline"]["auc"],
+                "rank_ic": metrics["model"]["rank_ic"],
+                "baseline_rank_ic": metrics["baseline"]["rank_ic"],
+                "log_loss": metrics["model"]["log_loss"],
+                "ece": metrics["model"]["ece"],
+                "coverage": covered / max(len(snapshot.symbol_freshness), 1),
+                "symbols_with_signal": covered,
+                "symbols": len(snapshot.symbol_freshness),
+            }
+            panel["data"] = {
+                "data_last_date": snapshot.data_last_date,
+                "age_days": (self.signals.today() - snapshot.data_last_date).days,
+                "stale_symbols": sorted(s for s, (_, _, stale) in snapshot.symbol_freshness.items() if stale),
+                "snapshot": snapshot.name,
+                "published_at": snapshot.published_at,
+            }
+            panel["anomalies"] = snapshot.quality
+        return panel

@@ -57,6 +57,11 @@ def publish_snapshot(warehouse: Path, serving_dir: Path, *, horizon: int = 5) ->
             "create table symbols as select symbol, last_date, sessions_behind, is_stale from wh.marts.dim_symbols"
         )
         con.execute(
+            "create table quality as select rule, action, count(*) as findings, count(*) filter "
+            "(where date >= (select max(date) from wh.marts.fct_daily_features) - interval 30 day) as findings_30d "
+            "from wh.marts.fct_price_quarantine group by all"
+        )
+        con.execute(
             "create table meta as select (select max(date) from wh.marts.fct_daily_features) as data_last_date, "
             "current_timestamp::timestamp as published_at"
         )
@@ -94,6 +99,7 @@ class Snapshot:
     published_at: datetime
     symbols: dict[str, SymbolSignals]
     symbol_freshness: dict[str, tuple[date, int, bool]]
+    quality: list[dict[str, object]]
 
 
 def load_snapshot(path: Path) -> Snapshot:
@@ -103,6 +109,10 @@ def load_snapshot(path: Path) -> Snapshot:
         data_last_date, published_at = con.execute("select * from meta").fetchone()
         frame = con.execute("select * from signals order by symbol, date").df()
         freshness = {s: (d, int(b or 0), bool(st)) for s, d, b, st in con.execute("select * from symbols").fetchall()}
+        quality = [
+            dict(zip(["rule", "action", "findings", "findings_30d"], row, strict=True))
+            for row in con.execute("select * from quality order by rule, action").fetchall()
+        ]
     finally:
         con.close()
     symbols: dict[str, SymbolSignals] = {}
@@ -126,6 +136,7 @@ def load_snapshot(path: Path) -> Snapshot:
         published_at,
         symbols,
         freshness,
+        quality,
     )
 
 

@@ -7,6 +7,7 @@
     featurecast sql "select ..."         read-only SQL against the warehouse
     featurecast release SYMBOL DATE RULE --reason ...   let a reviewed quarantined bar back in
     featurecast signals train|promote|score    direction signal models (D1)
+    featurecast regimes refresh [--refit]      the daily regime batch (D2)
     featurecast publish / serve / openapi       serving snapshot, HTTP API, OpenAPI schema
     featurecast calendar                 rewrite seeds/market_holidays.csv from featurecast/calendar.py
     featurecast config                   print the resolved configuration
@@ -113,6 +114,7 @@ def _cmd_run(args: argparse.Namespace, settings: Settings) -> int:
         _refresh_signals(settings, train_if_missing=True)
     except InsufficientHistoryError as exc:
         print(f"signals skipped: not enough history to train with walk-forward validation ({exc})")
+    _refresh_regimes(settings)
     print(
         f"\nwarehouse: {settings.warehouse_path}\n"
         'query it:  featurecast sql "select * from marts.fct_daily_features order by date desc limit 5"'
@@ -170,6 +172,29 @@ def _cmd_signals(args: argparse.Namespace, settings: Settings) -> int:
     else:
         report = score_latest(settings.warehouse_path, horizon=horizon, last_dates=settings.score_dates)
         print(f"scored {report.rows:,} signals with {report.model_version}")
+    return 0
+
+
+def _refresh_regimes(settings: Settings, *, refit: bool = False) -> None:
+    from ml.regimes.refresh import refresh_regimes
+    from ml.regimes.store import open_store
+
+    store, client = open_store(settings.mongodb_uri, settings.regime_store_dir)
+    try:
+        report = refresh_regimes(settings.warehouse_path, store, refit=refit)
+    finally:
+        client.close()
+    probabilities = ", ".join(f"{name} {p:.2f}" for name, p in report.latest_probabilities.items())
+    where = "MongoDB" if settings.mongodb_uri else f"the embedded store {settings.regime_store_dir}"
+    print(
+        f"regimes: {report.latest_date} is {report.latest_regime} ({probabilities}); model {report.model_version}"
+        f"{' (fitted now)' if report.fitted else ''}; {report.days_written} days written to {where} and DuckDB "
+        f"in {report.seconds:.2f} s"
+    )
+
+
+def _cmd_regimes(args: argparse.Namespace, settings: Settings) -> int:
+    _refresh_regimes(settings, refit=args.refit)
     return 0
 
 
@@ -311,6 +336,9 @@ def build_parser() -> argparse.ArgumentParser:
     signals.add_argument("--horizon", type=int, choices=[1, 5, 21])
     signals.add_argument("--family", action="append", choices=["lightgbm", "catboost"])
     signals.add_argument("--promote", action="store_true", help="promote the best model of this training run")
+    regimes = sub.add_parser("regimes", help="the daily regime batch: label new days, persist to MongoDB")
+    regimes.add_argument("action", choices=["refresh"])
+    regimes.add_argument("--refit", action="store_true", help="fit a new model version first")
     sub.add_parser("publish", help="publish a serving snapshot of the champion's signals")
     serve = sub.add_parser("serve", help="start the HTTP API (FastAPI + uvicorn)")
     serve.add_argument("--host", default="127.0.0.1")
@@ -333,6 +361,7 @@ COMMANDS = {
     "sql": _cmd_sql,
     "release": _cmd_release,
     "signals": _cmd_signals,
+    "regimes": _cmd_regimes,
     "publish": _cmd_publish,
     "serve": _cmd_serve,
     "openapi": _cmd_openapi,

@@ -24,7 +24,8 @@ Every setting is an environment variable with a default, so the quick start need
 | FEATURECAST_MAX_SESSIONS_BEHIND | 3 | a signal whose symbol feed lags the market by more sessions is marked stale |
 
 Derived paths: model artifacts in `$FEATURECAST_DATA_DIR/models`, serving snapshots in
-`$FEATURECAST_DATA_DIR/serving`.
+`$FEATURECAST_DATA_DIR/serving`, the embedded regime store (when MONGODB_URI is unset) in
+`$FEATURECAST_DATA_DIR/mongo`.
 | DO_NOT_TRACK | 1 (set by featurecast) | keeps dbt and Prefect telemetry off: the machines have no internet |
 """
 
@@ -72,6 +73,11 @@ class Settings:
     @property
     def serving_dir(self) -> Path:
         return self.data_dir / "serving"
+
+    @property
+    def regime_store_dir(self) -> Path:
+        """The embedded regime store (montydb, SQLite) used when MONGODB_URI is unset."""
+        return self.data_dir / "mongo"
 
     @classmethod
     def from_env(cls) -> Settings:

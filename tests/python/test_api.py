@@ -113,14 +113,17 @@ def test_no_snapshot_yet_is_503(tmp_path) -> None:
 
 def test_service_factory_registers_the_signal_service(served) -> None:
     factory = build_services(served)
-    assert factory.names() == ["MLSignalService"]
+    assert factory.names() == ["DashboardService", "MLSignalService", "RegimeService"]
     assert isinstance(factory.get("MLSignalService"), MLSignalService)
     assert factory.get("MLSignalService") is factory.get("MLSignalService")
     with pytest.raises(ValueError, match="already registered"):
         factory.register("MLSignalService", lambda: None)
     with pytest.raises(KeyError):
         factory.get("ForecastService")
-    assert TestClient(create_app(served)).get("/health").json() == {"status": "ok", "services": ["MLSignalService"]}
+    assert TestClient(create_app(served)).get("/health").json() == {
+        "status": "ok",
+        "services": ["DashboardService", "MLSignalService", "RegimeService"],
+    }
 
 
 def test_openapi_document_is_up_to_date(served) -> None:

@@ -1,0 +1,44 @@
+"""GET /market-data/regime: the current market regime, its probabilities and metadata, and history."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+
+from app.schemas import ErrorOut, RegimeOut
+from app.services import RegimeService, RegimesUnavailableError, UnknownScopeError
+
+router = APIRouter(tags=["regimes"])
+
+
+def regime_service(request: Request) -> RegimeService:
+    return request.app.state.services.get("RegimeService")
+
+
+@router.get(
+    "/market-data/regime",
+    response_model=RegimeOut,
+    responses={
+        404: {"model": ErrorOut, "description": "Unknown scope"},
+        422: {"description": "Bad date range or limit"},
+        503: {"model": ErrorOut, "description": "No regime labels yet"},
+    },
+    summary="Current market regime, with history on request",
+)
+def get_regime(
+    service: Annotated[RegimeService, Depends(regime_service)],
+    scope: Annotated[str, Query(pattern=r"^[a-z0-9_\-]{1,40}$", description="Regime scope")] = "market",
+    start: Annotated[date | None, Query(description="History from this date (inclusive)")] = None,
+    end: Annotated[date | None, Query(description="History up to this date (inclusive)")] = None,
+    limit: Annotated[int | None, Query(ge=1, le=5000, description="Newest N days of history")] = None,
+) -> RegimeOut:
+    try:
+        return RegimeOut(**service.regime(scope, start=start, end=end, limit=limit))
+    except ValueError as exc:
+        raise HTTPException(422, str(exc)) from None
+    except UnknownScopeError:
+        raise HTTPException(404, f"unknown regime scope {scope!r}; known: market") from None
+    except RegimesUnavailableError as exc:
+        raise HTTPException(503, str(exc)) from None

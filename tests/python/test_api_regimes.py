@@ -1,0 +1,129 @@
+"""API contract for /market-data/regime and /dashboard/kpis, including the empty store and bad input."""
+
+from __future__ import annotations
+
+import shutil
+from datetime import date
+
+import pytest
+from fastapi.testclient import TestClient
+
+from app.main import create_app
+from app.services import DashboardService, MLSignalService, RegimeService, ServiceFactory
+from app.snapshot import SnapshotStore, publish_snapshot
+from ml.regimes.refresh import refresh_regimes
+from ml.regimes.store import open_store
+from ml.signals.cv import WalkForward
+from ml.signals.score import score_latest
+from ml.signals.train import train_signal_models
+from tests.python.conftest import make_settings
+
+pytestmark = pytest.mark.dbt
+
+
+@pytest.fixture(scope="module")
+def full_stack(clean_warehouse, tmp_path_factory):
+    settings = make_settings(tmp_path_factory.mktemp("full_stack"))
+    shutil.copy(clean_warehouse.path, settings.warehouse_path)
+    train_signal_models(
+        settings.warehouse_path,
+        settings.models_dir,
+        families=("lightgbm",),
+        promote_best=True,
+        cv=WalkForward(n_folds=2, embargo_dates=5, min_train_dates=252),
+    )
+    score_latest(settings.warehouse_path, last_dates=5)
+    publish_snapshot(settings.warehouse_path, settings.serving_dir)
+    store, client = open_store(None, settings.regime_store_dir)
+    refresh_regimes(settings.warehouse_path, store)
+    client.close()
+    return settings
+
+
+def client_for(settings, today: date = date(2026, 11, 2)) -> TestClient:
+    factory = ServiceFactory()
+    signals = MLSignalService(SnapshotStore(settings.serving_dir, check_interval=0.0), today=lambda: today)
+    regimes = RegimeService(lambda: open_store(None, settings.regime_store_dir)[0])
+    factory.register("MLSignalService", lambda: signals)
+    factory.register("RegimeService", lambda: regimes)
+    factory.register("DashboardService", lambda: DashboardService(signals, regimes))
+    return TestClient(create_app(settings, factory))
+
+
+def test_current_regime_contract(full_stack) -> None:
+    body = client_for(full_stack).get("/market-data/regime").json()
+    assert set(body) == {
+        "scope",
+        "as_of",
+        "regime",
+        "probability",
+        "probabilities",
+        "rule_regime",
+        "model_version",
+        "model_fit_window",
+        "metadata",
+        "history",
+    }
+    assert body["scope"] == "market" and body["as_of"] == "2026-10-30" and body["history"] is None
+    assert body["regime"] in body["probabilities"] and abs(sum(body["probabilities"].values()) - 1) < 1e-9
+    assert body["probability"] == max(body["probabilities"].values())
+    assert {"regimes", "transition_matrix", "fit"} <= set(body["metadata"])
+    for regime in body["metadata"]["regimes"].values():
+        assert {"annualised_mean_return", "annualised_volatility", "expected_duration_days", "days_in_regime"} <= set(
+            regime
+        )
+
+
+def test_history_by_range_and_limit(full_stack) -> None:
+    client = client_for(full_stack)
+    newest = client.get("/market-data/regime", params={"limit": 3}).json()["history"]
+    assert [d["date"] for d in newest] == ["2026-10-30", "2026-10-29", "2026-10-28"]
+    window = client.get("/market-data/regime", params={"start": "2026-10-01", "end": "2026-10-09"}).json()["history"]
+    assert [d["date"] for d in window[:1]] == ["2026-10-09"] and window[-1]["date"] == "2026-10-01"
+    assert len(window) == 7
+
+
+@pytest.mark.parametrize(
+    ("params", "status", "detail"),
+    [
+        ({"start": "2026-10-09", "end": "2026-10-01"}, 422, "start 2026-10-09 is after end 2026-10-01"),
+        ({"limit": 0}, 422, None),
+        ({"limit": 100000}, 422, None),
+        ({"start": "last week"}, 422, None),
+        ({"scope": "Bad Scope!"}, 422, None),
+        ({"scope": "sector_tech"}, 404, "unknown regime scope 'sector_tech'"),
+    ],
+)
+def test_regime_errors(full_stack, params, status, detail) -> None:
+    response = client_for(full_stack).get("/market-data/regime", params=params)
+    assert response.status_code == status
+    if detail:
+        assert detail in response.json()["detail"]
+
+
+def test_empty_store_is_503_and_the_panel_still_answers(tmp_path) -> None:
+    settings = make_settings(tmp_path)
+    client = client_for(settings)
+    response = client.get("/market-data/regime")
+    assert response.status_code == 503 and "no regime labels yet" in response.json()["detail"]
+    assert client.get("/dashboard/kpis").json() == {"regime": None, "signals": None, "data": None, "anomalies": None}
+
+
+def test_dashboard_kpi_panel(full_stack) -> None:
+    body = client_for(full_stack, today=date(2026, 11, 2)).get("/dashboard/kpis").json()
+    assert body["regime"]["regime"] in body["regime"]["probabilities"]
+    signals = body["signals"]
+    assert signals["model_version"].startswith("lightgbm-h5-") and signals["coverage"] == 1.0
+    assert signals["symbols_with_signal"] == signals["symbols"] == 10
+    assert 0 < signals["auc"] < 1 and 0 < signals["baseline_auc"] < 1 and signals["ece"] >= 0
+    assert body["data"]["data_last_date"] == "2026-10-30" and body["data"]["age_days"] == 3
+    assert body["data"]["stale_symbols"] == []
+    assert isinstance(body["anomalies"], list)
+
+
+def test_every_service_is_registered_by_name(full_stack) -> None:
+    from app.main import build_services
+
+    factory = build_services(full_stack)
+    assert factory.names() == ["DashboardService", "MLSignalService", "RegimeService"]
+    assert factory.get("DashboardService").signals is factory.get("MLSignalService")

@@ -1,0 +1,202 @@
+"""D2 regimes: point-in-time labels, idempotent persistence, recovery of known regimes, and the store
+contract on every backend (in-memory double, embedded default, real MongoDB when MONGODB_URI is set)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.metrics import balanced_accuracy_score
+
+from dbt_project.runner import build
+from featurecast.marketdata.landing import land
+from featurecast.marketdata.synthetic import SyntheticSpec, generate
+from ml.regimes.model import filtered_probabilities, fit, rule_labels
+from ml.regimes.refresh import SCOPE, refresh_regimes
+from ml.regimes.store import RegimeStore, open_store
+from tests.python.conftest import SMALL_SPEC, make_settings
+
+
+@pytest.fixture(params=["in_memory_double", "embedded_default", "real_mongodb"])
+def store(request, tmp_path):
+    if request.param == "in_memory_double":
+        import mongomock_ng
+
+        client = mongomock_ng.MongoClient()
+        yield RegimeStore(client["featurecast_test"])
+    elif request.param == "embedded_default":
+        regime_store, client = open_store(None, tmp_path / "mongo")
+        yield regime_store
+        client.close()
+    else:
+        uri = os.environ.get("MONGODB_URI")
+        if not uri:
+            pytest.skip("MONGODB_URI is not set: no real MongoDB server to test against")
+        regime_store, client = open_store(uri, None, database=f"featurecast_test_{os.getpid()}")
+        yield regime_store
+        client.drop_database(f"featurecast_test_{os.getpid()}")
+        client.close()
+
+
+def label(day: str, regime: str, version: str = "v1", scope: str = "market") -> dict[str, object]:
+    return {
+        "scope": scope,
+        "date": day,
+        "model_version": version,
+        "regime": regime,
+        "probability": 0.9,
+        "probabilities": {regime: 0.9},
+        "rule_regime": None,
+    }
+
+
+def test_store_upserts_are_idempotent_by_scope_date_version(store) -> None:
+    store.upsert_labels([label("2024-01-02", "bull_calm"), label("2024-01-03", "bull_calm")])
+    store.upsert_labels([label("2024-01-03", "bear_volatile"), label("2024-01-04", "bull_calm")])
+    store.upsert_labels([label("2024-01-03", "bear_volatile"), label("2024-01-03", "bull_calm", version="v2")])
+    assert store.count("market", "v1") == 3 and store.count("market", "v2") == 1
+    assert [d["regime"] for d in store.history("market", "v1")] == ["bull_calm", "bear_volatile", "bull_calm"]
+    assert store.last_date("market", "v1") == "2024-01-04"
+    assert store.last_date("market", "nope") is None
+
+
+def test_store_history_ranges_newest_first(store) -> None:
+    store.upsert_labels([label(f"2024-02-{d:02d}", "bull_calm") for d in range(1, 11)])
+    window = store.history("market", "v1", start="2024-02-03", end="2024-02-06")
+    assert [d["date"] for d in window] == ["2024-02-06", "2024-02-05", "2024-02-04", "2024-02-03"]
+    assert [d["date"] for d in store.history("market", "v1", limit=2)] == ["2024-02-10", "2024-02-09"]
+    assert "_id" not in window[0]
+
+
+def test_store_keeps_one_current_model_per_scope(store) -> None:
+    store.upsert_model({"model_version": "a", "k": 2}, scope="market", current=True)
+    store.upsert_model({"model_version": "b", "k": 2}, scope="market", current=True)
+    assert store.current_model("market")["model_version"] == "b"
+    assert store.models.count_documents({"scope": "market", "is_current": True}) == 1
+    assert store.scopes() == ["market"] and store.current_model("sector") is None
+
+
+def market_from(prices: pd.DataFrame) -> pd.DataFrame:
+    """The mart's definition in pandas: log of the mean simple return, plus the rule inputs."""
+    wide = prices.pivot(index="date", columns="symbol", values="close")
+    ret = np.log(np.exp(np.log(wide / wide.shift())).mean(axis=1)).dropna()
+    frame = pd.DataFrame({"date": pd.to_datetime(ret.index), "mkt_ret_1d": ret.to_numpy()})
+    frame["mkt_ret_63d"] = frame["mkt_ret_1d"].rolling(63).sum()
+    frame["mkt_vol_21d"] = frame["mkt_ret_1d"].rolling(21).std() * np.sqrt(252)
+    return frame
+
+
+@pytest.fixture(scope="module")
+def known_market():
+    market = generate(SyntheticSpec(n_symbols=40, years=8.0, seed=5))
+    return market, market_from(market.prices)
+
+
+def test_the_model_recovers_known_regimes_well_above_chance(known_market) -> None:
+    truth_market, market = known_market
+    """The generator's bear regime is its high-volatility one: match the model's most volatile state to it
+    and score the filtered (point-in-time) labels with balanced accuracy; chance is 0.5."""
+    model = fit(market, k=2)
+    probs = filtered_probabilities(model, market).set_index("date")
+    regimes = model.metadata["regimes"]
+    volatile = max(regimes, key=lambda name: regimes[name]["annualised_volatility"])
+    predicted = np.where(probs.idxmax(axis=1) == volatile, "bear", "bull")
+    truth = truth_market.regimes.assign(date=pd.to_datetime(truth_market.regimes["date"])).set_index("date")
+    score = balanced_accuracy_score(truth.loc[probs.index, "regime_name"], predicted)
+    assert score > 0.65, score
+    assert volatile.endswith("_volatile") and len(set(model.names)) == 2
+    assert sum(r["days_in_regime"] for r in regimes.values()) == len(market)
+    # The calm state's drift is clearly positive; the volatile one's mean is too noisy to sign.
+    assert any(name.startswith("bull_") for name in model.names)
+
+
+def test_labels_are_point_in_time(known_market) -> None:
+    _, market = known_market
+    cut = len(market) - 100
+    model = fit(market.iloc[:cut])
+    before = filtered_probabilities(model, market.iloc[:cut])
+    after = filtered_probabilities(model, market)
+    pd.testing.assert_frame_equal(before, after.iloc[:cut].reset_index(drop=True), check_exact=False, rtol=1e-12)
+    rules_before, rules_after = rule_labels(market.iloc[:cut]), rule_labels(market)
+    assert rules_before.equals(rules_after.iloc[:cut])
+
+
+@pytest.fixture(scope="module")
+def regime_warehouse(tmp_path_factory):
+    """The small universe built through dbt up to 40 sessions before its end, and then in full."""
+    prices = generate(SMALL_SPEC).prices
+    sessions = sorted(prices["date"].unique())
+    settings = make_settings(tmp_path_factory.mktemp("regimes"))
+    land(settings.warehouse_path, prices[prices["date"] <= sessions[-41]], source="synthetic")
+    build(settings, select="+fct_market_features", quiet=True)
+    return settings, prices, sessions
+
+
+@pytest.mark.dbt
+def test_the_daily_batch_is_point_in_time_idempotent_and_resumable(regime_warehouse, monkeypatch) -> None:
+    settings, prices, sessions = regime_warehouse
+    store, client = open_store(None, settings.regime_store_dir)
+    first = refresh_regimes(settings.warehouse_path, store)
+    assert first.fitted and first.days_written > 400
+    early = store.history(SCOPE, first.model_version, limit=5000)
+
+    # New data arrives; the batch runs, crashes halfway through writing, and is run again twice.
+    land(settings.warehouse_path, prices[prices["date"] > sessions[-41]], source="synthetic")
+    build(settings, select="+fct_market_features", quiet=True)
+    real_upsert = store.upsert_labels
+
+    def crash_halfway(documents):
+        documents = list(documents)
+        real_upsert(documents[: len(documents) // 2])
+        raise ConnectionError("network dropped")
+
+    monkeypatch.setattr(store, "upsert_labels", crash_halfway)
+    with pytest.raises(ConnectionError):
+        refresh_regimes(settings.warehouse_path, store)
+    monkeypatch.setattr(store, "upsert_labels", real_upsert)
+    second = refresh_regimes(settings.warehouse_path, store)
+    third = refresh_regimes(settings.warehouse_path, store)
+    assert second.model_version == first.model_version and not second.fitted
+    assert second.days_written == 20 and third.days_written == 0  # 40 new days, 20 written before the crash
+    assert second.latest_date == str(pd.Timestamp(sessions[-1]).date())
+
+    labels = store.history(SCOPE, first.model_version, limit=5000)
+    dates = [d["date"] for d in labels]
+    assert len(dates) == len(set(dates)) == store.count(SCOPE)  # exactly one per (scope, date, version)
+    assert {d["date"]: d for d in labels if d["date"] <= early[0]["date"]} == {d["date"]: d for d in early}
+    con = duckdb.connect(str(settings.warehouse_path), read_only=True)
+    try:
+        duck = con.execute("select count(*), count(distinct date) from ml.regime_labels").fetchone()
+    finally:
+        con.close()
+    assert duck == (len(dates), len(dates))
+    client.close()
+
+
+@pytest.mark.dbt
+@pytest.mark.filterwarnings("ignore::statsmodels.tools.sm_exceptions.ConvergenceWarning")
+def test_a_refit_is_a_new_version_and_leaves_the_old_labels(regime_warehouse) -> None:
+    settings, _, _ = regime_warehouse
+    store, client = open_store(None, settings.regime_store_dir.with_name("mongo_refit"))
+    first = refresh_regimes(settings.warehouse_path, store)
+    old = store.history(SCOPE, first.model_version, limit=5000)
+    refit = refresh_regimes(settings.warehouse_path, store, refit=True, k=3)
+    assert refit.fitted and refit.model_version != first.model_version
+    assert store.current_model(SCOPE)["model_version"] == refit.model_version
+    assert store.history(SCOPE, first.model_version, limit=5000) == old
+    client.close()
+
+
+def test_copying_the_store_directory_is_enough_to_move_it(tmp_path) -> None:
+    """The embedded default persists to disk: a new client on the same folder sees the labels."""
+    store, client = open_store(None, tmp_path / "mongo")
+    store.upsert_labels([label("2024-03-01", "bull_calm")])
+    client.close()
+    shutil.copytree(tmp_path / "mongo", tmp_path / "moved")
+    again, client = open_store(None, tmp_path / "moved")
+    assert again.count("market") == 1
+    client.close()
