@@ -8,6 +8,7 @@
     featurecast release SYMBOL DATE RULE --reason ...   let a reviewed quarantined bar back in
     featurecast signals train|promote|score    direction signal models (D1)
     featurecast regimes refresh [--refit]      the daily regime batch (D2)
+    featurecast forecasts issue                percentile forecasts + their evaluation (D3)
     featurecast publish / serve / openapi       serving snapshot, HTTP API, OpenAPI schema
     featurecast calendar                 rewrite seeds/market_holidays.csv from featurecast/calendar.py
     featurecast config                   print the resolved configuration
@@ -115,6 +116,7 @@ def _cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     except InsufficientHistoryError as exc:
         print(f"signals skipped: not enough history to train with walk-forward validation ({exc})")
     _refresh_regimes(settings)
+    _issue_forecasts(settings)
     print(
         f"\nwarehouse: {settings.warehouse_path}\n"
         'query it:  featurecast sql "select * from marts.fct_daily_features order by date desc limit 5"'
@@ -191,6 +193,39 @@ def _refresh_regimes(settings: Settings, *, refit: bool = False) -> None:
         f"{' (fitted now)' if report.fitted else ''}; {report.days_written} days written to {where} and DuckDB "
         f"in {report.seconds:.2f} s"
     )
+
+
+def _issue_forecasts(settings: Settings) -> None:
+    import duckdb
+
+    from dbt_project.runner import build
+    from ml.forecasts.issue import issue_forecasts
+
+    report = issue_forecasts(settings.warehouse_path)
+    build(settings, select="stg_ml__forecasts+", quiet=True)
+    con = duckdb.connect(str(settings.warehouse_path), read_only=True)
+    try:
+        rows = con.execute(
+            "select c.horizon, c.model, c.coverage_5_95, c.hit_rate_q05, c.mean_pinball_q50, v.kupiec_pass "
+            "from marts.fct_forecast_calibration c join marts.fct_var_backtest v using (portfolio, model_version, "
+            "horizon) where c.portfolio = 'equal_weight' order by c.horizon, c.model"
+        ).fetchall()
+    finally:
+        con.close()
+    print(
+        f"forecasts: {report.forecasts:,} issued for {', '.join(report.portfolios)} up to "
+        f"{report.latest_issue_date:%Y-%m-%d}; evaluated in marts.fct_forecast_calibration:"
+    )
+    for horizon, model, coverage, q05, pinball, kupiec in rows:
+        print(
+            f"  {horizon:>2} sessions {model:<10} 5-95 coverage {coverage:.1%} (target 90%), q05 hit {q05:.1%}, "
+            f"median pinball {pinball:.4f}, Kupiec {'pass' if kupiec else 'FAIL'}"
+        )
+
+
+def _cmd_forecasts(args: argparse.Namespace, settings: Settings) -> int:
+    _issue_forecasts(settings)
+    return 0
 
 
 def _cmd_regimes(args: argparse.Namespace, settings: Settings) -> int:
@@ -339,6 +374,8 @@ def build_parser() -> argparse.ArgumentParser:
     regimes = sub.add_parser("regimes", help="the daily regime batch: label new days, persist to MongoDB")
     regimes.add_argument("action", choices=["refresh"])
     regimes.add_argument("--refit", action="store_true", help="fit a new model version first")
+    forecasts = sub.add_parser("forecasts", help="issue percentile forecasts and evaluate past ones (D3)")
+    forecasts.add_argument("action", choices=["issue"])
     sub.add_parser("publish", help="publish a serving snapshot of the champion's signals")
     serve = sub.add_parser("serve", help="start the HTTP API (FastAPI + uvicorn)")
     serve.add_argument("--host", default="127.0.0.1")
@@ -362,6 +399,7 @@ COMMANDS = {
     "release": _cmd_release,
     "signals": _cmd_signals,
     "regimes": _cmd_regimes,
+    "forecasts": _cmd_forecasts,
     "publish": _cmd_publish,
     "serve": _cmd_serve,
     "openapi": _cmd_openapi,

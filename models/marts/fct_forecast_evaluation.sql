@@ -1,0 +1,56 @@
+-- Every issued forecast whose target date is in the data, scored against what happened: one row per
+-- (portfolio, issue_date, horizon, model_version). A forecast appears here once its target session has
+-- a portfolio value, and not before. Statistics are rounded to 10 decimals (exact unit tests).
+with forecasts as (
+    select * from {{ ref('stg_ml__forecasts') }}
+),
+
+portfolio as (
+    select portfolio, date, equity from {{ ref('fct_portfolio_daily') }}
+),
+
+realised as (
+    select
+        forecasts.*,
+        ln(at_target.equity / at_issue.equity) as realised_return
+    from forecasts
+    join portfolio as at_issue
+      on at_issue.portfolio = forecasts.portfolio and at_issue.date = forecasts.issue_date
+    join portfolio as at_target
+      on at_target.portfolio = forecasts.portfolio and at_target.date = forecasts.target_date
+),
+
+scored as (
+    select
+        *,
+        {{ pinball_loss('realised_return', 'q05', 0.05) }} as pinball_q05,
+        {{ pinball_loss('realised_return', 'q50', 0.5) }}  as pinball_q50,
+        {{ pinball_loss('realised_return', 'q95', 0.95) }} as pinball_q95
+    from realised
+)
+
+select
+    cast(portfolio as varchar)                                   as portfolio,
+    cast(issue_date as date)                                     as issue_date,
+    cast(horizon as integer)                                     as horizon,
+    cast(target_date as date)                                    as target_date,
+    cast(model as varchar)                                       as model,
+    cast(model_version as varchar)                               as model_version,
+    cast(round(q05, 10) as double)                               as q05,
+    cast(round(q50, 10) as double)                               as q50,
+    cast(round(q95, 10) as double)                               as q95,
+    cast(round(realised_return, 10) as double)                   as realised_return,
+    cast(realised_return < q05 as boolean)                       as below_q05,
+    cast(realised_return < q50 as boolean)                       as below_q50,
+    cast(realised_return < q95 as boolean)                       as below_q95,
+    cast(realised_return between q05 and q95 as boolean)         as in_band,
+    cast(round(q95 - q05, 10) as double)                         as band_width,
+    cast(round(pinball_q05, 10) as double)                       as pinball_q05,
+    cast(round(pinball_q50, 10) as double)                       as pinball_q50,
+    cast(round(pinball_q95, 10) as double)                       as pinball_q95,
+    -- Interval (Winkler) score of the 90 % band: width plus 2 / 0.1 times any miss.
+    cast(round((q95 - q05) + 20 * greatest(q05 - realised_return, 0) + 20 * greatest(realised_return - q95, 0), 10)
+         as double)                                              as winkler_score,
+    -- CRPS approximated from the three quantiles: 2 x the mean pinball loss.
+    cast(round(2 * (pinball_q05 + pinball_q50 + pinball_q95) / 3, 10) as double) as crps_approx
+from scored

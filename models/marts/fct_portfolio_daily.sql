@@ -1,0 +1,42 @@
+-- Daily returns and equity of every named portfolio: `equal_weight` over the universe, plus the weight
+-- sets in seeds/portfolio_weights.csv. Rebalanced daily; weights renormalised over the symbols that
+-- traded that day. Equity starts at 1.0 on each portfolio's first day.
+with features as (
+    select symbol, date, ret_1d from {{ ref('fct_daily_features') }} where ret_1d is not null
+),
+
+weights as (
+    select * from {{ ref('portfolio_weights') }}
+),
+
+equal_weight as (
+    select 'equal_weight' as portfolio, date, ln(avg(exp(ret_1d))) as ret_1d, count(*) as holdings
+    from features
+    group by date
+),
+
+weighted as (
+    select
+        weights.portfolio,
+        features.date,
+        ln(sum(weights.weight * exp(features.ret_1d)) / sum(weights.weight)) as ret_1d,
+        count(*) as holdings
+    from features
+    join weights on weights.symbol = features.symbol
+    group by weights.portfolio, features.date
+),
+
+returns as (
+    select * from equal_weight
+    union all
+    select * from weighted
+)
+
+select
+    cast(portfolio as varchar)                                                             as portfolio,
+    cast(date as date)                                                                     as date,
+    cast(ret_1d as double)                                                                 as ret_1d,
+    cast(exp(sum(ret_1d) over (partition by portfolio order by date
+        rows between unbounded preceding and current row)) as double)                      as equity,
+    cast(holdings as integer)                                                              as holdings
+from returns
