@@ -35,7 +35,8 @@ def publish_snapshot(warehouse: Path, serving_dir: Path, *, horizon: int = 5) ->
     partial.unlink(missing_ok=True)
     con = duckdb.connect(str(partial))
     try:
-        con.execute(f"attach '{warehouse}' as wh (read_only)")
+        escaped = str(warehouse).replace("'", "''")
+        con.execute(f"attach '{escaped}' as wh (read_only)")
         champion = con.execute(
             "select model_version, family, horizon, features, metrics, train_start, train_end "
             "from wh.ml.model_registry where horizon = ? and is_champion",
