@@ -109,3 +109,33 @@ def defect_warehouse(tmp_path_factory: pytest.TempPathFactory) -> BuiltWarehouse
     report = land(settings.warehouse_path, prices, source="synthetic")
     summary = build(settings, raise_on_failure=False)
     return BuiltWarehouse(settings, summary, prices, defects, load_report=report)
+
+
+@pytest.fixture(scope="session")
+def served_stack(clean_warehouse, tmp_path_factory) -> Settings:
+    """The clean warehouse with everything the API serves: a champion signal model, 20 scored sessions,
+    a published snapshot and refreshed regimes (lightgbm only, 2 folds, to keep the suite quick)."""
+    import shutil
+
+    from app.snapshot import publish_snapshot
+    from ml.regimes.refresh import refresh_regimes
+    from ml.regimes.store import open_store
+    from ml.signals.cv import WalkForward
+    from ml.signals.score import score_latest
+    from ml.signals.train import train_signal_models
+
+    settings = make_settings(tmp_path_factory.mktemp("served"))
+    shutil.copy(clean_warehouse.path, settings.warehouse_path)
+    train_signal_models(
+        settings.warehouse_path,
+        settings.models_dir,
+        families=("lightgbm",),
+        promote_best=True,
+        cv=WalkForward(n_folds=2, embargo_dates=5, min_train_dates=252),
+    )
+    score_latest(settings.warehouse_path, last_dates=20)
+    publish_snapshot(settings.warehouse_path, settings.serving_dir)
+    store, client = open_store(None, settings.regime_store_dir)
+    refresh_regimes(settings.warehouse_path, store)
+    client.close()
+    return settings

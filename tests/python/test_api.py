@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -16,29 +15,14 @@ from fastapi.testclient import TestClient
 from app.main import build_services, create_app
 from app.services import MLSignalService, ServiceFactory
 from app.snapshot import SnapshotStore, publish_snapshot
-from ml.signals.cv import WalkForward
-from ml.signals.score import score_latest
-from ml.signals.train import train_signal_models
 from tests.python.conftest import make_settings
 
 pytestmark = pytest.mark.dbt
 
 
-@pytest.fixture(scope="module")
-def served(clean_warehouse, tmp_path_factory):
-    """A warehouse with a champion, scored and published once."""
-    settings = make_settings(tmp_path_factory.mktemp("served"))
-    shutil.copy(clean_warehouse.path, settings.warehouse_path)
-    train_signal_models(
-        settings.warehouse_path,
-        settings.models_dir,
-        families=("lightgbm",),
-        promote_best=True,
-        cv=WalkForward(n_folds=2, embargo_dates=5, min_train_dates=252),
-    )
-    score_latest(settings.warehouse_path, last_dates=20)
-    publish_snapshot(settings.warehouse_path, settings.serving_dir)
-    return settings
+@pytest.fixture()
+def served(served_stack):
+    return served_stack
 
 
 def client_for(settings, today: date | None = None) -> TestClient:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from datetime import date
 
 import pytest
@@ -10,34 +9,16 @@ from fastapi.testclient import TestClient
 
 from app.main import create_app
 from app.services import DashboardService, MLSignalService, RegimeService, ServiceFactory
-from app.snapshot import SnapshotStore, publish_snapshot
-from ml.regimes.refresh import refresh_regimes
+from app.snapshot import SnapshotStore
 from ml.regimes.store import open_store
-from ml.signals.cv import WalkForward
-from ml.signals.score import score_latest
-from ml.signals.train import train_signal_models
 from tests.python.conftest import make_settings
 
 pytestmark = pytest.mark.dbt
 
 
-@pytest.fixture(scope="module")
-def full_stack(clean_warehouse, tmp_path_factory):
-    settings = make_settings(tmp_path_factory.mktemp("full_stack"))
-    shutil.copy(clean_warehouse.path, settings.warehouse_path)
-    train_signal_models(
-        settings.warehouse_path,
-        settings.models_dir,
-        families=("lightgbm",),
-        promote_best=True,
-        cv=WalkForward(n_folds=2, embargo_dates=5, min_train_dates=252),
-    )
-    score_latest(settings.warehouse_path, last_dates=5)
-    publish_snapshot(settings.warehouse_path, settings.serving_dir)
-    store, client = open_store(None, settings.regime_store_dir)
-    refresh_regimes(settings.warehouse_path, store)
-    client.close()
-    return settings
+@pytest.fixture()
+def full_stack(served_stack):
+    return served_stack
 
 
 def client_for(settings, today: date = date(2026, 11, 2)) -> TestClient:
