@@ -4,8 +4,15 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from app.routers import dashboard, regime, signals
-from app.services import DashboardService, MLSignalService, RegimeService, ServiceFactory
+from app.routers import dashboard, portfolio, regime, signals
+from app.services import (
+    DashboardService,
+    ForecastService,
+    MLSignalService,
+    PortfolioService,
+    RegimeService,
+    ServiceFactory,
+)
 from app.snapshot import SnapshotStore
 from featurecast.config import Settings
 
@@ -26,6 +33,8 @@ def build_services(settings: Settings, *, check_interval: float = 1.0) -> Servic
         "RegimeService",
         lambda: RegimeService(lambda: open_store(settings.mongodb_uri, settings.regime_store_dir)[0]),
     )
+    factory.register("PortfolioService", lambda: PortfolioService(store))
+    factory.register("ForecastService", lambda: ForecastService(store, factory.get("PortfolioService")))
     factory.register(
         "DashboardService",
         lambda: DashboardService(factory.get("MLSignalService"), factory.get("RegimeService")),
@@ -45,6 +54,7 @@ def create_app(settings: Settings | None = None, services: ServiceFactory | None
     app.state.services = services or build_services(settings)
     app.include_router(signals.router)
     app.include_router(regime.router)
+    app.include_router(portfolio.router)
     app.include_router(dashboard.router)
 
     @app.get("/health", tags=["meta"], summary="Liveness and the registered services")

@@ -93,8 +93,53 @@ class AnomalyKpi(BaseModel):
     findings_30d: int = Field(description="Findings in the 30 days up to the newest data date.")
 
 
+class ForecastKpi(BaseModel):
+    portfolio: str
+    model: str
+    horizon: int
+    coverage_5_95: float = Field(description="Share of matured outcomes inside the 5-95 band (target 0.90).")
+    hit_rate_q05: float
+    mean_pinball_q50: float
+    kupiec_pass: bool | None
+    christoffersen_pass: bool | None
+
+
+class HorizonForecastOut(BaseModel):
+    horizon_sessions: int
+    target_date: date = Field(description="The session the forecast is about.")
+    return_q05: float = Field(description="5th percentile of the log return from as_of to target_date.")
+    return_q50: float
+    return_q95: float
+    equity_q05: float = Field(description="5th percentile of equity on target_date.")
+    equity_q50: float
+    equity_q95: float
+
+
+class PortfolioForecastOut(BaseModel):
+    portfolio: str
+    as_of: date = Field(description="Issue date: the forecast uses data up to this close.")
+    equity_at_issue: float
+    equity_last_date: date
+    model: str
+    model_version: str
+    horizons: list[HorizonForecastOut]
+
+
+class ForecastEvaluationOut(BaseModel):
+    portfolio: str
+    calibration: list[dict[str, object]] = Field(
+        description="marts.fct_forecast_calibration rows: coverage, hit "
+        "rates, pinball, Winkler, CRPS per model and horizon."
+    )
+    var_backtest: list[dict[str, object]] = Field(
+        description="marts.fct_var_backtest rows: exceedances, Kupiec and "
+        "Christoffersen statistics per model and horizon."
+    )
+
+
 class DashboardKpisOut(BaseModel):
     regime: dict[str, object] | None = Field(description="Current market regime with its metadata.")
     signals: SignalKpis | None
     data: DataKpis | None
     anomalies: list[AnomalyKpi] | None
+    forecasts: list[ForecastKpi] | None = Field(description="Forecast calibration and VaR backtest per horizon.")

@@ -209,7 +209,7 @@ class DashboardService:
         self.regimes = regimes
 
     def kpis(self) -> dict[str, Any]:
-        panel: dict[str, Any] = {"regime": None, "signals": None, "data": None, "anomalies": None}
+        panel: dict[str, Any] = {"regime": None, "signals": None, "data": None, "anomalies": None, "forecasts": None}
         try:
             current = self.regimes.regime("market")
             panel["regime"] = {
@@ -243,4 +243,117 @@ class DashboardService:
                 "published_at": snapshot.published_at,
             }
             panel["anomalies"] = snapshot.quality
+            calibration = snapshot.forecast_calibration
+            backtest = snapshot.var_backtest
+            if not calibration.empty:
+                merged = calibration.merge(backtest, on=["portfolio", "model", "model_version", "horizon"])
+                panel["forecasts"] = _records(
+                    merged[
+                        [
+                            "portfolio",
+                            "model",
+                            "horizon",
+                            "coverage_5_95",
+                            "hit_rate_q05",
+                            "mean_pinball_q50",
+                            "kupiec_pass",
+                            "christoffersen_pass",
+                        ]
+                    ]
+                )
         return panel
+
+
+class UnknownPortfolioError(LookupError):
+    pass
+
+
+class ForecastsUnavailableError(RuntimeError):
+    """No forecasts have been published yet."""
+
+
+def _records(frame: Any) -> list[dict[str, Any]]:
+    """DataFrame rows as plain dicts with Python scalars (dates as date, NaN as None)."""
+    out = []
+    for row in frame.to_dict(orient="records"):
+        clean = {}
+        for key, value in row.items():
+            if hasattr(value, "date") and callable(value.date):
+                value = value.date()
+            elif isinstance(value, float) and np.isnan(value):
+                value = None
+            elif isinstance(value, np.generic):
+                value = value.item()
+            clean[key] = value
+        out.append(clean)
+    return out
+
+
+class PortfolioService:
+    """The named portfolios (equal_weight over the universe, plus seeds/portfolio_weights.csv)."""
+
+    def __init__(self, store: SnapshotStore) -> None:
+        self.store = store
+
+    def portfolio(self, name: str) -> dict[str, Any]:
+        snapshot = self.store.current()
+        if snapshot is None:
+            raise SignalsUnavailableError("no serving snapshot has been published yet: run `featurecast run`")
+        found = snapshot.portfolios[snapshot.portfolios["portfolio"] == name]
+        if found.empty:
+            known = ", ".join(snapshot.portfolios["portfolio"]) or "none"
+            raise UnknownPortfolioError(f"unknown portfolio {name!r}; known: {known}")
+        return _records(found)[0]
+
+
+class ForecastService:
+    """The latest percentile forecasts of a portfolio and the evaluation of past ones, from the snapshot."""
+
+    def __init__(self, store: SnapshotStore, portfolios: PortfolioService) -> None:
+        self.store = store
+        self.portfolios = portfolios
+
+    def forecast(self, name: str, *, model: str = "conformal", horizon: int | None = None) -> dict[str, Any]:
+        portfolio = self.portfolios.portfolio(name)
+        snapshot = self.store.current()
+        rows = snapshot.forecasts[(snapshot.forecasts["portfolio"] == name) & (snapshot.forecasts["model"] == model)]
+        if rows.empty:
+            raise ForecastsUnavailableError(f"no {model} forecasts published for {name} yet: run `featurecast run`")
+        available = sorted(int(h) for h in rows["horizon"].unique())
+        if horizon is not None:
+            if horizon not in available:
+                raise ValueError(f"horizon must be one of {', '.join(map(str, available))} sessions, got {horizon}")
+            rows = rows[rows["horizon"] == horizon]
+        first = rows.iloc[0]
+        return {
+            "portfolio": name,
+            "as_of": first["issue_date"].date(),
+            "equity_at_issue": float(first["equity_at_issue"]),
+            "equity_last_date": portfolio["last_date"],
+            "model": model,
+            "model_version": first["model_version"],
+            "horizons": [
+                {
+                    "horizon_sessions": int(r["horizon"]),
+                    "target_date": r["target_date"].date(),
+                    "return_q05": float(r["q05"]),
+                    "return_q50": float(r["q50"]),
+                    "return_q95": float(r["q95"]),
+                    "equity_q05": float(r["equity_q05"]),
+                    "equity_q50": float(r["equity_q50"]),
+                    "equity_q95": float(r["equity_q95"]),
+                }
+                for _, r in rows.sort_values("horizon").iterrows()
+            ],
+        }
+
+    def evaluation(self, name: str) -> dict[str, Any]:
+        self.portfolios.portfolio(name)
+        snapshot = self.store.current()
+        calibration = snapshot.forecast_calibration
+        backtest = snapshot.var_backtest
+        return {
+            "portfolio": name,
+            "calibration": _records(calibration[calibration["portfolio"] == name].drop(columns="portfolio")),
+            "var_backtest": _records(backtest[backtest["portfolio"] == name].drop(columns="portfolio")),
+        }

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import duckdb
 import numpy as np
+import pandas as pd
 
 log = logging.getLogger(__name__)
 POINTER = "CURRENT"
@@ -62,6 +63,27 @@ def publish_snapshot(warehouse: Path, serving_dir: Path, *, horizon: int = 5) ->
             "(where date >= (select max(date) from wh.marts.fct_daily_features) - interval 30 day) as findings_30d "
             "from wh.marts.fct_price_quarantine group by all"
         )
+        has_forecasts = con.execute(
+            "select count(*) from information_schema.tables where table_catalog = 'wh' and table_schema = 'ml' "
+            "and table_name = 'forecasts'"
+        ).fetchone()[0]
+        if has_forecasts:
+            con.execute(
+                "create table forecasts as select * exclude (issued_at) from wh.ml.forecasts "
+                "qualify issue_date = max(issue_date) over (partition by portfolio)"
+            )
+        else:
+            con.execute(
+                "create table forecasts (portfolio varchar, issue_date date, horizon integer, target_date date, "
+                "model varchar, model_version varchar, equity_at_issue double, daily_volatility double, q05 double, "
+                "q50 double, q95 double, equity_q05 double, equity_q50 double, equity_q95 double)"
+            )
+        con.execute("create table forecast_calibration as select * from wh.marts.fct_forecast_calibration")
+        con.execute("create table var_backtest as select * from wh.marts.fct_var_backtest")
+        con.execute(
+            "create table portfolios as select portfolio, min(date) as first_date, max(date) as last_date, "
+            "arg_max(equity, date) as equity from wh.marts.fct_portfolio_daily group by portfolio"
+        )
         con.execute(
             "create table meta as select (select max(date) from wh.marts.fct_daily_features) as data_last_date, "
             "current_timestamp::timestamp as published_at"
@@ -101,6 +123,10 @@ class Snapshot:
     symbols: dict[str, SymbolSignals]
     symbol_freshness: dict[str, tuple[date, int, bool]]
     quality: list[dict[str, object]]
+    forecasts: pd.DataFrame  # the latest issue date's forecasts per portfolio
+    forecast_calibration: pd.DataFrame
+    var_backtest: pd.DataFrame
+    portfolios: pd.DataFrame
 
 
 def load_snapshot(path: Path) -> Snapshot:
@@ -110,6 +136,10 @@ def load_snapshot(path: Path) -> Snapshot:
         data_last_date, published_at = con.execute("select * from meta").fetchone()
         frame = con.execute("select * from signals order by symbol, date").df()
         freshness = {s: (d, int(b or 0), bool(st)) for s, d, b, st in con.execute("select * from symbols").fetchall()}
+        forecasts = con.execute("select * from forecasts order by portfolio, horizon, model").df()
+        forecast_calibration = con.execute("select * from forecast_calibration order by all").df()
+        var_backtest = con.execute("select * from var_backtest order by all").df()
+        portfolios = con.execute("select * from portfolios order by portfolio").df()
         quality = [
             dict(zip(["rule", "action", "findings", "findings_30d"], row, strict=True))
             for row in con.execute("select * from quality order by rule, action").fetchall()
@@ -138,6 +168,10 @@ def load_snapshot(path: Path) -> Snapshot:
         symbols,
         freshness,
         quality,
+        forecasts,
+        forecast_calibration,
+        var_backtest,
+        portfolios,
     )
 
 

@@ -117,6 +117,12 @@ def _cmd_run(args: argparse.Namespace, settings: Settings) -> int:
         print(f"signals skipped: not enough history to train with walk-forward validation ({exc})")
     _refresh_regimes(settings)
     _issue_forecasts(settings)
+    from app.snapshot import publish_snapshot
+    from ml.signals.registry import champion
+
+    if champion(settings.warehouse_path, settings.signal_horizon) is not None:
+        path = publish_snapshot(settings.warehouse_path, settings.serving_dir, horizon=settings.signal_horizon)
+        print(f"published serving snapshot {path.name}; serve it with `featurecast serve`")
     print(
         f"\nwarehouse: {settings.warehouse_path}\n"
         'query it:  featurecast sql "select * from marts.fct_daily_features order by date desc limit 5"'
@@ -125,8 +131,7 @@ def _cmd_run(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _refresh_signals(settings: Settings, *, train_if_missing: bool) -> None:
-    """Score with the champion (training and promoting one first if there is none), then publish."""
-    from app.snapshot import publish_snapshot
+    """Score with the champion, training and promoting one first if there is none."""
     from ml.signals.registry import champion
     from ml.signals.score import score_latest
     from ml.signals.train import train_signal_models
@@ -143,8 +148,6 @@ def _refresh_signals(settings: Settings, *, train_if_missing: bool) -> None:
         f"scored {report.rows:,} signals ({report.first_date:%Y-%m-%d} to {report.last_date:%Y-%m-%d}) "
         f"with {report.model_version}"
     )
-    path = publish_snapshot(settings.warehouse_path, settings.serving_dir, horizon=horizon)
-    print(f"published serving snapshot {path.name}; serve it with `featurecast serve`")
 
 
 def _print_trained(trained) -> None:

@@ -114,10 +114,12 @@ def defect_warehouse(tmp_path_factory: pytest.TempPathFactory) -> BuiltWarehouse
 @pytest.fixture(scope="session")
 def served_stack(clean_warehouse, tmp_path_factory) -> Settings:
     """The clean warehouse with everything the API serves: a champion signal model, 20 scored sessions,
-    a published snapshot and refreshed regimes (lightgbm only, 2 folds, to keep the suite quick)."""
+    refreshed regimes, issued and evaluated forecasts, and a published snapshot (lightgbm only, 2 folds,
+    to keep the suite quick)."""
     import shutil
 
     from app.snapshot import publish_snapshot
+    from ml.forecasts.issue import issue_forecasts
     from ml.regimes.refresh import refresh_regimes
     from ml.regimes.store import open_store
     from ml.signals.cv import WalkForward
@@ -134,8 +136,10 @@ def served_stack(clean_warehouse, tmp_path_factory) -> Settings:
         cv=WalkForward(n_folds=2, embargo_dates=5, min_train_dates=252),
     )
     score_latest(settings.warehouse_path, last_dates=20)
-    publish_snapshot(settings.warehouse_path, settings.serving_dir)
     store, client = open_store(None, settings.regime_store_dir)
     refresh_regimes(settings.warehouse_path, store)
     client.close()
+    issue_forecasts(settings.warehouse_path)
+    build(settings, select="stg_ml__forecasts+", quiet=True)
+    publish_snapshot(settings.warehouse_path, settings.serving_dir)
     return settings

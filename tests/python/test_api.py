@@ -97,16 +97,22 @@ def test_no_snapshot_yet_is_503(tmp_path) -> None:
 
 def test_service_factory_registers_the_signal_service(served) -> None:
     factory = build_services(served)
-    assert factory.names() == ["DashboardService", "MLSignalService", "RegimeService"]
+    assert factory.names() == [
+        "DashboardService",
+        "ForecastService",
+        "MLSignalService",
+        "PortfolioService",
+        "RegimeService",
+    ]
     assert isinstance(factory.get("MLSignalService"), MLSignalService)
     assert factory.get("MLSignalService") is factory.get("MLSignalService")
     with pytest.raises(ValueError, match="already registered"):
         factory.register("MLSignalService", lambda: None)
     with pytest.raises(KeyError):
-        factory.get("ForecastService")
+        factory.get("BacktestService")  # issue 6
     assert TestClient(create_app(served)).get("/health").json() == {
         "status": "ok",
-        "services": ["DashboardService", "MLSignalService", "RegimeService"],
+        "services": ["DashboardService", "ForecastService", "MLSignalService", "PortfolioService", "RegimeService"],
     }
 
 

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import math
 from datetime import date
 
 import pytest
 from fastapi.testclient import TestClient
 
 from app.main import create_app
-from app.services import DashboardService, MLSignalService, RegimeService, ServiceFactory
+from app.services import (
+    DashboardService,
+    ForecastService,
+    MLSignalService,
+    PortfolioService,
+    RegimeService,
+    ServiceFactory,
+)
 from app.snapshot import SnapshotStore
 from ml.regimes.store import open_store
 from tests.python.conftest import make_settings
@@ -27,6 +35,9 @@ def client_for(settings, today: date = date(2026, 11, 2)) -> TestClient:
     regimes = RegimeService(lambda: open_store(None, settings.regime_store_dir)[0])
     factory.register("MLSignalService", lambda: signals)
     factory.register("RegimeService", lambda: regimes)
+    portfolios = PortfolioService(signals.store)
+    factory.register("PortfolioService", lambda: portfolios)
+    factory.register("ForecastService", lambda: ForecastService(signals.store, portfolios))
     factory.register("DashboardService", lambda: DashboardService(signals, regimes))
     return TestClient(create_app(settings, factory))
 
@@ -87,7 +98,14 @@ def test_empty_store_is_503_and_the_panel_still_answers(tmp_path) -> None:
     client = client_for(settings)
     response = client.get("/market-data/regime")
     assert response.status_code == 503 and "no regime labels yet" in response.json()["detail"]
-    assert client.get("/dashboard/kpis").json() == {"regime": None, "signals": None, "data": None, "anomalies": None}
+    assert client.get("/dashboard/kpis").json() == {
+        "regime": None,
+        "signals": None,
+        "data": None,
+        "anomalies": None,
+        "forecasts": None,
+    }
+    assert client.get("/portfolio/equal_weight/forecast").status_code == 503
 
 
 def test_dashboard_kpi_panel(full_stack) -> None:
@@ -106,5 +124,69 @@ def test_every_service_is_registered_by_name(full_stack) -> None:
     from app.main import build_services
 
     factory = build_services(full_stack)
-    assert factory.names() == ["DashboardService", "MLSignalService", "RegimeService"]
+    assert factory.names() == [
+        "DashboardService",
+        "ForecastService",
+        "MLSignalService",
+        "PortfolioService",
+        "RegimeService",
+    ]
     assert factory.get("DashboardService").signals is factory.get("MLSignalService")
+
+
+def test_portfolio_forecast_contract(full_stack) -> None:
+    body = client_for(full_stack).get("/portfolio/equal_weight/forecast").json()
+    assert set(body) == {
+        "portfolio",
+        "as_of",
+        "equity_at_issue",
+        "equity_last_date",
+        "model",
+        "model_version",
+        "horizons",
+    }
+    assert body["model"] == "conformal" and body["as_of"] == "2026-10-30"
+    assert [h["horizon_sessions"] for h in body["horizons"]] == [5, 21, 63]
+    for h in body["horizons"]:
+        assert h["target_date"] > body["as_of"]
+        assert h["return_q05"] <= h["return_q50"] <= h["return_q95"]
+        assert h["equity_q05"] <= h["equity_q50"] <= h["equity_q95"]
+        assert abs(h["equity_q50"] - body["equity_at_issue"] * math.exp(h["return_q50"])) < 1e-9
+    assert body["horizons"][0]["target_date"] == "2026-11-06"  # five sessions after Friday 30 October
+    one = (
+        client_for(full_stack)
+        .get("/portfolio/equal_weight/forecast", params={"horizon": 21, "model": "vol_normal"})
+        .json()
+    )
+    assert [h["horizon_sessions"] for h in one["horizons"]] == [21] and one["model"] == "vol_normal"
+
+
+@pytest.mark.parametrize(
+    ("path", "params", "status", "detail"),
+    [
+        ("/portfolio/nope/forecast", {}, 404, "unknown portfolio 'nope'"),
+        ("/portfolio/nope/forecast/evaluation", {}, 404, "unknown portfolio 'nope'"),
+        ("/portfolio/equal_weight/forecast", {"horizon": 7}, 422, "horizon must be one of 5, 21, 63"),
+        ("/portfolio/equal_weight/forecast", {"horizon": "soon"}, 422, None),
+        ("/portfolio/equal_weight/forecast", {"model": "crystal_ball"}, 422, None),
+        ("/portfolio/Bad-Name/forecast", {}, 422, None),
+    ],
+)
+def test_portfolio_forecast_errors(full_stack, path, params, status, detail) -> None:
+    response = client_for(full_stack).get(path, params=params)
+    assert response.status_code == status
+    if detail:
+        assert detail in response.json()["detail"]
+
+
+def test_forecast_evaluation_and_kpis(full_stack) -> None:
+    client = client_for(full_stack)
+    body = client.get("/portfolio/equal_weight/forecast/evaluation").json()
+    assert {(r["model"], r["horizon"]) for r in body["calibration"]} == {
+        (m, h) for m in ("conformal", "vol_normal") for h in (5, 21, 63)
+    }
+    for row in body["calibration"]:
+        assert 0 <= row["coverage_5_95"] <= 1 and row["forecasts"] > 0
+    assert all(isinstance(r["kupiec_pass"], bool) for r in body["var_backtest"])
+    kpis = client.get("/dashboard/kpis").json()["forecasts"]
+    assert len(kpis) == 6 and {k["horizon"] for k in kpis} == {5, 21, 63}

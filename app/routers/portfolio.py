@@ -1,0 +1,62 @@
+"""GET /portfolio/{name}/forecast and /portfolio/{name}/forecast/evaluation."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
+
+from app.schemas import ErrorOut, ForecastEvaluationOut, PortfolioForecastOut
+from app.services import ForecastService, ForecastsUnavailableError, SignalsUnavailableError, UnknownPortfolioError
+
+router = APIRouter(tags=["portfolio"])
+NAME = Path(pattern=r"^[a-z0-9_]{1,40}$", description="Portfolio name, e.g. equal_weight")
+ERRORS = {
+    404: {"model": ErrorOut, "description": "Unknown portfolio"},
+    503: {"model": ErrorOut, "description": "Nothing published yet"},
+}
+
+
+def forecast_service(request: Request) -> ForecastService:
+    return request.app.state.services.get("ForecastService")
+
+
+def _unavailable(exc: Exception) -> HTTPException:
+    if isinstance(exc, UnknownPortfolioError):
+        return HTTPException(404, str(exc))
+    return HTTPException(503, str(exc))
+
+
+@router.get(
+    "/portfolio/{name}/forecast",
+    response_model=PortfolioForecastOut,
+    responses=ERRORS,
+    summary="5th/50th/95th percentile projections of a portfolio's equity",
+)
+def get_forecast(
+    service: Annotated[ForecastService, Depends(forecast_service)],
+    name: Annotated[str, NAME],
+    horizon: Annotated[int | None, Query(description="Trading sessions ahead (default: every horizon)")] = None,
+    model: Annotated[Literal["conformal", "vol_normal"], Query(description="Forecaster")] = "conformal",
+) -> PortfolioForecastOut:
+    try:
+        return PortfolioForecastOut(**service.forecast(name, model=model, horizon=horizon))
+    except ValueError as exc:
+        raise HTTPException(422, str(exc)) from None
+    except (UnknownPortfolioError, ForecastsUnavailableError, SignalsUnavailableError) as exc:
+        raise _unavailable(exc) from None
+
+
+@router.get(
+    "/portfolio/{name}/forecast/evaluation",
+    response_model=ForecastEvaluationOut,
+    responses=ERRORS,
+    summary="How past forecasts of the portfolio scored",
+)
+def get_evaluation(
+    service: Annotated[ForecastService, Depends(forecast_service)], name: Annotated[str, NAME]
+) -> ForecastEvaluationOut:
+    try:
+        return ForecastEvaluationOut(**service.evaluation(name))
+    except (UnknownPortfolioError, SignalsUnavailableError) as exc:
+        raise _unavailable(exc) from None
