@@ -16,7 +16,6 @@ import os
 import platform
 import tempfile
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import duckdb
@@ -123,7 +122,7 @@ def main() -> None:
     args = parser.parse_args()
     os.environ.setdefault("DO_NOT_TRACK", "1")
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="featurecast-bench-"))
-    settings = replace(Settings.from_env(), data_dir=workdir, warehouse_path=workdir / "warehouse.duckdb")
+    settings = Settings.from_env().with_warehouse(workdir / "warehouse.duckdb")
     t: dict[str, float] = {}
 
     market = timed(

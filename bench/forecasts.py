@@ -10,7 +10,6 @@ import argparse
 import os
 import tempfile
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import duckdb
@@ -29,7 +28,7 @@ def main() -> None:
     args = parser.parse_args()
     os.environ.setdefault("DO_NOT_TRACK", "1")
     workdir = Path(tempfile.mkdtemp(prefix="featurecast-bench-forecasts-"))
-    settings = replace(Settings.from_env(), data_dir=workdir, warehouse_path=workdir / "warehouse.duckdb")
+    settings = Settings.from_env().with_warehouse(workdir / "warehouse.duckdb")
     land(
         settings.warehouse_path,
         generate(SyntheticSpec(n_symbols=args.symbols, years=args.years)).prices,

@@ -14,7 +14,6 @@ import argparse
 import os
 import tempfile
 import time
-from dataclasses import replace
 from pathlib import Path
 
 from dbt_project.runner import build
@@ -33,7 +32,7 @@ def main() -> None:
     args = parser.parse_args()
     os.environ.setdefault("DO_NOT_TRACK", "1")
     workdir = Path(tempfile.mkdtemp(prefix="featurecast-bench-regimes-"))
-    settings = replace(Settings.from_env(), data_dir=workdir, warehouse_path=workdir / "warehouse.duckdb")
+    settings = Settings.from_env().with_warehouse(workdir / "warehouse.duckdb")
     prices = generate(SyntheticSpec(n_symbols=args.symbols, years=args.years)).prices
     last = prices["date"].max()
     land(settings.warehouse_path, prices[prices["date"] < last], source="synthetic")

@@ -18,7 +18,6 @@ import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import replace
 from pathlib import Path
 
 import httpx
@@ -91,7 +90,7 @@ def main() -> None:
     args = parser.parse_args()
     os.environ.setdefault("DO_NOT_TRACK", "1")
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="featurecast-bench-signals-"))
-    settings = replace(Settings.from_env(), data_dir=workdir, warehouse_path=workdir / "warehouse.duckdb")
+    settings = Settings.from_env().with_warehouse(workdir / "warehouse.duckdb")
 
     prices = generate(SyntheticSpec(n_symbols=args.symbols, years=args.years)).prices
     land(settings.warehouse_path, prices, source="synthetic")

@@ -112,7 +112,7 @@ def _cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     from ml.signals.cv import InsufficientHistoryError
 
     try:
-        _refresh_signals(settings, train_if_missing=True)
+        _refresh_signals(settings)
     except InsufficientHistoryError as exc:
         print(f"signals skipped: not enough history to train with walk-forward validation ({exc})")
     _refresh_regimes(settings)
@@ -130,14 +130,14 @@ def _cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _refresh_signals(settings: Settings, *, train_if_missing: bool) -> None:
+def _refresh_signals(settings: Settings) -> None:
     """Score with the champion, training and promoting one first if there is none."""
     from ml.signals.registry import champion
     from ml.signals.score import score_latest
     from ml.signals.train import train_signal_models
 
     horizon = settings.signal_horizon
-    if champion(settings.warehouse_path, horizon) is None and train_if_missing:
+    if champion(settings.warehouse_path, horizon) is None:
         print(f"no champion signal model for horizon {horizon}: training LightGBM and CatBoost ...", flush=True)
         for trained in train_signal_models(
             settings.warehouse_path, settings.models_dir, horizon=horizon, promote_best=True

@@ -29,14 +29,8 @@ STATISTICAL_DEFECTS = DefectSpec(gaps=4, spikes=4, volume_spikes=2, stale_runs=2
 
 def make_settings(directory: Path) -> Settings:
     """Settings whose warehouse and artifacts live under `directory`."""
-    base = Settings.from_env()
-    return replace(
-        base,
-        data_dir=directory,
-        warehouse_path=directory / "warehouse.duckdb",
-        alphavantage_api_key=None,
-        mongodb_uri=None,
-    )
+    located = Settings.from_env().with_warehouse(directory / "warehouse.duckdb")
+    return replace(located, alphavantage_api_key=None, mongodb_uri=None)
 
 
 def read_table(warehouse: Path, table: str, order: str = "symbol, date") -> pd.DataFrame:
