@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from app.routers import dashboard, portfolio, regime, signals
+from app.routers import backtests, dashboard, portfolio, regime, signals
 from app.services import (
+    BacktestService,
     DashboardService,
     ForecastService,
     MLSignalService,
@@ -35,9 +36,12 @@ def build_services(settings: Settings, *, check_interval: float = 1.0) -> Servic
     )
     factory.register("PortfolioService", lambda: PortfolioService(store))
     factory.register("ForecastService", lambda: ForecastService(store, factory.get("PortfolioService")))
+    factory.register("BacktestService", lambda: BacktestService(store))
     factory.register(
         "DashboardService",
-        lambda: DashboardService(factory.get("MLSignalService"), factory.get("RegimeService")),
+        lambda: DashboardService(
+            factory.get("MLSignalService"), factory.get("RegimeService"), factory.get("BacktestService")
+        ),
     )
     return factory
 
@@ -55,6 +59,7 @@ def create_app(settings: Settings | None = None, services: ServiceFactory | None
     app.include_router(signals.router)
     app.include_router(regime.router)
     app.include_router(portfolio.router)
+    app.include_router(backtests.router)
     app.include_router(dashboard.router)
 
     @app.get("/health", tags=["meta"], summary="Liveness and the registered services")

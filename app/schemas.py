@@ -137,9 +137,49 @@ class ForecastEvaluationOut(BaseModel):
     )
 
 
+class BacktestMetricOut(BaseModel):
+    metric: str
+    value: float | None
+    ci_low: float | None = Field(description="Lower end of the 90% stationary-bootstrap interval, where computed.")
+    ci_high: float | None
+
+
+class BacktestBookOut(BaseModel):
+    book: str = Field(description="strategy, momentum (same rules on the baseline's signals) or buy_and_hold.")
+    metrics: list[BacktestMetricOut]
+
+
+class BacktestOut(BaseModel):
+    run_id: str
+    created_at: datetime
+    model_version: str = Field(description="The champion whose out-of-fold probabilities were traded.")
+    horizon_sessions: int
+    strategy: dict[str, object] = Field(description="The rules: selection, limits, rebalancing, costs, gates.")
+    start_date: date
+    end_date: date
+    sessions: int
+    symbols: int
+    books: list[BacktestBookOut]
+    sharpe_improvement_vs_buy_and_hold: BacktestMetricOut
+    sharpe_improvement_vs_momentum: BacktestMetricOut
+
+
+class BacktestKpi(BaseModel):
+    run_id: str
+    sharpe: float | None
+    buy_and_hold_sharpe: float | None
+    momentum_sharpe: float | None
+    sharpe_improvement_vs_buy_and_hold: float | None
+    ci_low: float | None
+    ci_high: float | None
+    max_drawdown: float | None
+    annual_turnover: float | None
+
+
 class DashboardKpisOut(BaseModel):
     regime: dict[str, object] | None = Field(description="Current market regime with its metadata.")
     signals: SignalKpis | None
     data: DataKpis | None
     anomalies: list[AnomalyKpi] | None
     forecasts: list[ForecastKpi] | None = Field(description="Forecast calibration and VaR backtest per horizon.")
+    backtest: BacktestKpi | None = Field(default=None, description="The newest backtest of the champion's signals.")

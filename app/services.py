@@ -6,6 +6,7 @@ dependency, so tests and later phases (regimes, forecasts, backtests) plug in th
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -204,12 +205,22 @@ class RegimeService:
 class DashboardService:
     """The KPI panel: regime metadata beside signal quality, coverage, data freshness and anomalies."""
 
-    def __init__(self, signals: MLSignalService, regimes: RegimeService) -> None:
+    def __init__(
+        self, signals: MLSignalService, regimes: RegimeService, backtests: BacktestService | None = None
+    ) -> None:
         self.signals = signals
         self.regimes = regimes
+        self.backtests = backtests
 
     def kpis(self) -> dict[str, Any]:
-        panel: dict[str, Any] = {"regime": None, "signals": None, "data": None, "anomalies": None, "forecasts": None}
+        panel: dict[str, Any] = {
+            "regime": None,
+            "signals": None,
+            "data": None,
+            "anomalies": None,
+            "forecasts": None,
+            "backtest": self.backtests.kpi() if self.backtests else None,
+        }
         try:
             current = self.regimes.regime("market")
             panel["regime"] = {
@@ -356,4 +367,62 @@ class ForecastService:
             "portfolio": name,
             "calibration": _records(calibration[calibration["portfolio"] == name].drop(columns="portfolio")),
             "var_backtest": _records(backtest[backtest["portfolio"] == name].drop(columns="portfolio")),
+        }
+
+
+class BacktestsUnavailableError(RuntimeError):
+    """No backtest has been published yet."""
+
+
+class BacktestService:
+    """The newest backtest of the champion's signals (run by the daily flow), from the snapshot."""
+
+    def __init__(self, store: SnapshotStore) -> None:
+        self.store = store
+
+    def latest(self) -> dict[str, Any]:
+        snapshot = self.store.current()
+        if snapshot is None or snapshot.backtest_run.empty:
+            raise BacktestsUnavailableError("no backtest has been published yet: run `featurecast run`")
+        run = _records(snapshot.backtest_run)[0]
+        metrics = snapshot.backtest_metrics
+        books = [
+            {"book": book, "metrics": _records(group.drop(columns="book"))}
+            for book, group in metrics.groupby("book", sort=True)
+        ]
+        improvement = {
+            m["metric"]: m for m in _records(metrics[metrics["metric"].str.startswith("sharpe_improvement")])
+        }
+        return {
+            "run_id": run["run_id"],
+            "created_at": run["created_at"],
+            "model_version": run["model_version"],
+            "horizon_sessions": run["horizon"],
+            "strategy": json.loads(run["strategy"]),
+            "start_date": run["start_date"],
+            "end_date": run["end_date"],
+            "sessions": run["sessions"],
+            "symbols": run["symbols"],
+            "books": books,
+            "sharpe_improvement_vs_buy_and_hold": improvement["sharpe_improvement_vs_buy_and_hold"],
+            "sharpe_improvement_vs_momentum": improvement["sharpe_improvement_vs_momentum"],
+        }
+
+    def kpi(self) -> dict[str, Any] | None:
+        try:
+            latest = self.latest()
+        except BacktestsUnavailableError:
+            return None
+        value = {(b["book"], m["metric"]): m["value"] for b in latest["books"] for m in b["metrics"]}
+        improvement = latest["sharpe_improvement_vs_buy_and_hold"]
+        return {
+            "run_id": latest["run_id"],
+            "sharpe": value.get(("strategy", "sharpe")),
+            "buy_and_hold_sharpe": value.get(("buy_and_hold", "sharpe")),
+            "momentum_sharpe": value.get(("momentum", "sharpe")),
+            "sharpe_improvement_vs_buy_and_hold": improvement["value"],
+            "ci_low": improvement["ci_low"],
+            "ci_high": improvement["ci_high"],
+            "max_drawdown": value.get(("strategy", "max_drawdown")),
+            "annual_turnover": value.get(("strategy", "annual_turnover")),
         }

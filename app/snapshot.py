@@ -84,6 +84,7 @@ def publish_snapshot(warehouse: Path, serving_dir: Path, *, horizon: int = 5) ->
             "create table portfolios as select portfolio, min(date) as first_date, max(date) as last_date, "
             "arg_max(equity, date) as equity from wh.marts.fct_portfolio_daily group by portfolio"
         )
+        _copy_backtest(con)
         con.execute(
             "create table meta as select (select max(date) from wh.marts.fct_daily_features) as data_last_date, "
             "current_timestamp::timestamp as published_at"
@@ -98,6 +99,41 @@ def publish_snapshot(warehouse: Path, serving_dir: Path, *, horizon: int = 5) ->
     for old in sorted(serving_dir.glob("snapshot-*.duckdb"))[:-KEEP_SNAPSHOTS]:
         old.unlink(missing_ok=True)
     return path
+
+
+BACKTEST_TABLES = {
+    "backtest_run": "create table backtest_run (run_id varchar, created_at timestamp, model_version varchar, "
+    "horizon integer, strategy json, start_date date, end_date date, sessions integer, symbols integer, "
+    "seconds double)",
+    "backtest_metrics": "create table backtest_metrics (book varchar, metric varchar, value double, "
+    "ci_low double, ci_high double)",
+    "backtest_daily": "create table backtest_daily (book varchar, date date, net_return double, "
+    "turnover double, exposure double, equity double, drawdown double)",
+}
+
+
+def _copy_backtest(con: duckdb.DuckDBPyConnection) -> None:
+    """The newest backtest run of the champion, its metrics and daily equity (empty tables if none)."""
+    found = con.execute(
+        "select count(*) from information_schema.tables where table_catalog = 'wh' and table_schema = 'ml' "
+        "and table_name = 'backtest_runs'"
+    ).fetchone()[0]
+    for ddl in BACKTEST_TABLES.values():
+        con.execute(ddl)
+    if not found:
+        return
+    con.execute(
+        "insert into backtest_run select * from wh.ml.backtest_runs where model_version = "
+        "(select model_version from model) order by created_at desc limit 1"
+    )
+    con.execute(
+        "insert into backtest_metrics select book, metric, value, ci_low, ci_high from wh.ml.backtest_metrics "
+        "where run_id = (select run_id from backtest_run)"
+    )
+    con.execute(
+        "insert into backtest_daily select book, date, net_return, turnover, exposure, equity, drawdown "
+        "from wh.ml.backtest_daily where run_id = (select run_id from backtest_run) order by book, date"
+    )
 
 
 @dataclass(frozen=True)
@@ -127,6 +163,9 @@ class Snapshot:
     forecast_calibration: pd.DataFrame
     var_backtest: pd.DataFrame
     portfolios: pd.DataFrame
+    backtest_run: pd.DataFrame  # zero or one row
+    backtest_metrics: pd.DataFrame
+    backtest_daily: pd.DataFrame
 
 
 def load_snapshot(path: Path) -> Snapshot:
@@ -140,6 +179,7 @@ def load_snapshot(path: Path) -> Snapshot:
         forecast_calibration = con.execute("select * from forecast_calibration order by all").df()
         var_backtest = con.execute("select * from var_backtest order by all").df()
         portfolios = con.execute("select * from portfolios order by portfolio").df()
+        backtest = {name: con.execute(f"select * from {name} order by all").df() for name in BACKTEST_TABLES}
         quality = [
             dict(zip(["rule", "action", "findings", "findings_30d"], row, strict=True))
             for row in con.execute("select * from quality order by rule, action").fetchall()
@@ -172,6 +212,9 @@ def load_snapshot(path: Path) -> Snapshot:
         forecast_calibration,
         var_backtest,
         portfolios,
+        backtest["backtest_run"],
+        backtest["backtest_metrics"],
+        backtest["backtest_daily"],
     )
 
 

@@ -104,8 +104,12 @@ def run_dbt(
     target_path: Path | None = None,
     raise_on_failure: bool = True,
     quiet: bool = False,
+    node_tasks: bool = False,
 ) -> DbtRunSummary:
     """Run `dbt <args>` in-process against `settings.warehouse_path` and summarise it.
+
+    `node_tasks=True` runs dbt through prefect-dbt's `PrefectDbtRunner`, which (inside a Prefect flow)
+    makes every dbt node its own Prefect task run with its status as dbt reports it.
 
     `target_path` separates the artifacts of different warehouses (tests, benchmarks); by default they
     go to `<data dir>/dbt_target` so the repository stays clean.
@@ -130,7 +134,7 @@ def run_dbt(
         saved = {k: os.environ.get(k) for k in dbt_env(settings)}
         os.environ.update(dbt_env(settings))
         try:
-            result = dbtRunner().invoke(command)
+            result = _invoke_with_node_tasks(command) if node_tasks else dbtRunner().invoke(command)
         finally:
             _release_duckdb()
             for key, value in saved.items():
@@ -164,6 +168,22 @@ def run_dbt(
     return summary
 
 
+def _invoke_with_node_tasks(command: list[str]):
+    from prefect_dbt import PrefectDbtRunner, PrefectDbtSettings
+
+    runner = PrefectDbtRunner(
+        settings=PrefectDbtSettings(project_dir=PROJECT_ROOT, profiles_dir=PROFILES_DIR),
+        raise_on_failure=False,
+        disable_assets=True,
+    )
+    try:
+        return runner.invoke(command)
+    except ValueError as exc:  # prefect-dbt raises on an exception inside dbt; report it like dbtRunner
+        from dbt.cli.main import dbtRunnerResult
+
+        return dbtRunnerResult(success=False, exception=exc)
+
+
 def build(
     settings: Settings,
     *,
@@ -172,6 +192,7 @@ def build(
     target_path: Path | None = None,
     raise_on_failure: bool = True,
     quiet: bool = False,
+    node_tasks: bool = False,
 ) -> DbtRunSummary:
     """`dbt build`: seeds, models, data tests and unit tests, in DAG order."""
     args = ["build"]
@@ -179,4 +200,6 @@ def build(
         args.append("--full-refresh")
     if select:
         args += ["--select", select]
-    return run_dbt(args, settings, target_path=target_path, raise_on_failure=raise_on_failure, quiet=quiet)
+    return run_dbt(
+        args, settings, target_path=target_path, raise_on_failure=raise_on_failure, quiet=quiet, node_tasks=node_tasks
+    )

@@ -1,5 +1,8 @@
 """Model artifacts on disk and the model registry in DuckDB (`ml.model_registry`).
 
+`ml.oof_predictions` keeps every version's walk-forward out-of-fold probabilities: the promotion rule
+compares a candidate with the champion on them, and the backtest trades them.
+
 One folder per model version under the models directory: the model file, `calibrator.json` and
 `metadata.json` (features and their spec hash, training window, parameters, library versions, metrics,
 data snapshot). The registry table names at most one champion per horizon; promotion is explicit.
@@ -50,6 +53,17 @@ create table if not exists ml.reliability (
     model_version varchar not null,
     bin integer not null,
     bin_low double, bin_high double, mean_predicted double, observed double, count bigint
+);
+create table if not exists ml.oof_predictions (
+    model_version varchar not null,
+    fold integer not null,
+    date date not null,
+    symbol varchar not null,
+    label integer not null,
+    forward_return double not null,
+    p_raw double not null,
+    p_calibrated double,              -- null in fold 1 (no earlier folds to calibrate on)
+    p_baseline double not null
 );
 create table if not exists ml.signals (
     symbol varchar not null,
@@ -125,3 +139,67 @@ def load_model(entry: RegisteredModel) -> tuple[SignalModel, PlattCalibrator]:
     model = FAMILIES[entry.family].load(entry.path, entry.features, entry.params)
     calibrator = PlattCalibrator.from_json((entry.path / "calibrator.json").read_text())
     return model, calibrator
+
+
+@dataclass(frozen=True)
+class PromotionDecision:
+    """Whether a candidate may replace the champion, and the evidence."""
+
+    candidate: str
+    champion: str | None
+    promote: bool
+    reason: str
+    rows_compared: int = 0
+    candidate_auc: float | None = None
+    champion_auc: float | None = None
+
+
+def promotion_decision(warehouse: Path, candidate: str, horizon: int) -> PromotionDecision:
+    """The promotion rule: a candidate replaces the champion only if it is not worse on the same folds.
+
+    "The same folds" are the (symbol, date) rows both versions predicted out of fold, each with its own
+    walk-forward-calibrated probability. The candidate is promoted when its AUC on those rows is at least
+    the champion's (a tie promotes: retraining on the same data is not a regression). With no champion the
+    candidate is promoted; with no common rows it is not, and the reason says so.
+    """
+    from sklearn.metrics import roc_auc_score
+
+    current = champion(warehouse, horizon)
+    if current is None:
+        return PromotionDecision(candidate, None, True, f"no champion for horizon {horizon}")
+    if current.version == candidate:
+        return PromotionDecision(
+            candidate, current.version, True, "the candidate is the champion (same data, same model)"
+        )
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        common = con.execute(
+            """
+            select c.label, c.p_calibrated as p_candidate, h.p_calibrated as p_champion
+            from ml.oof_predictions c
+            join ml.oof_predictions h using (symbol, date)
+            where c.model_version = ? and h.model_version = ?
+              and c.p_calibrated is not null and h.p_calibrated is not null
+            """,
+            [candidate, current.version],
+        ).df()
+    finally:
+        con.close()
+    if common.empty or common["label"].nunique() < 2:
+        return PromotionDecision(
+            candidate, current.version, False, "no out-of-fold rows in common with the champion: not compared"
+        )
+    auc_candidate = float(roc_auc_score(common["label"], common["p_candidate"]))
+    auc_champion = float(roc_auc_score(common["label"], common["p_champion"]))
+    promote_it = auc_candidate >= auc_champion
+    verdict = "not worse than" if promote_it else "worse than"
+    return PromotionDecision(
+        candidate,
+        current.version,
+        promote_it,
+        f"AUC {auc_candidate:.4f} {verdict} the champion's {auc_champion:.4f} "
+        f"on {len(common):,} common out-of-fold rows",
+        len(common),
+        auc_candidate,
+        auc_champion,
+    )

@@ -33,7 +33,7 @@ from ml.signals.dataset import feature_columns, feature_spec_hash, training_fram
 from ml.signals.metrics import reliability_table, summarize
 from ml.signals.model_card import render_model_card
 from ml.signals.models import FAMILIES, MomentumBaseline, PlattCalibrator
-from ml.signals.registry import ensure_schema, promote
+from ml.signals.registry import PromotionDecision, ensure_schema, promote, promotion_decision
 
 log = logging.getLogger(__name__)
 
@@ -233,8 +233,11 @@ def train_family(
     try:
         ensure_schema(con)
         con.execute("begin transaction")
-        for table in ("ml.cv_metrics", "ml.reliability"):
+        for table in ("ml.cv_metrics", "ml.reliability", "ml.oof_predictions"):
             con.execute(f"delete from {table} where model_version = ?", [version])
+        oof = cv_result.predictions.assign(model_version=version)
+        con.register("oof_rows", oof)
+        con.execute("insert into ml.oof_predictions by name select * from oof_rows")
         con.register("metric_rows", metrics)
         con.execute("insert into ml.cv_metrics by name select * from metric_rows")
         con.register("reliability_rows", reliability)
@@ -278,13 +281,26 @@ def train_signal_models(
     cv: WalkForward | None = None,
     promote_best: bool = False,
 ) -> list[TrainedModel]:
-    """Train every family on marts.fct_training_set; optionally promote the best (calibrated AUC)."""
+    """Train every family on marts.fct_training_set; optionally promote the best (calibrated AUC).
+
+    Promotion goes through the rule in `promotion_decision`: the best candidate replaces the champion
+    only if it is not worse on the same out-of-fold rows. `select_and_promote` returns the decision.
+    """
     cv = cv or WalkForward(embargo_dates=horizon)
     features = feature_columns(warehouse)
     frame = training_frame(warehouse, horizon)
     spec_hash = feature_spec_hash(warehouse, features)
     trained = [train_family(frame, features, f, horizon, cv, warehouse, models_dir, spec_hash) for f in families]
     if promote_best:
-        best = max(trained, key=lambda t: t.metrics["model"]["auc"])
-        promote(warehouse, best.version)
+        select_and_promote(warehouse, trained, horizon)
     return trained
+
+
+def select_and_promote(warehouse: Path, trained: list[TrainedModel], horizon: int) -> PromotionDecision:
+    """Take the candidate with the best out-of-sample calibrated AUC; promote it if the rule allows."""
+    best = max(trained, key=lambda t: t.metrics["model"]["auc"])
+    decision = promotion_decision(warehouse, best.version, horizon)
+    log.info("promotion of %s: %s (%s)", best.version, "yes" if decision.promote else "no", decision.reason)
+    if decision.promote:
+        promote(warehouse, best.version)
+    return decision

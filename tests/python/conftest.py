@@ -108,11 +108,12 @@ def defect_warehouse(tmp_path_factory: pytest.TempPathFactory) -> BuiltWarehouse
 @pytest.fixture(scope="session")
 def served_stack(clean_warehouse, tmp_path_factory) -> Settings:
     """The clean warehouse with everything the API serves: a champion signal model, 20 scored sessions,
-    refreshed regimes, issued and evaluated forecasts, and a published snapshot (lightgbm only, 2 folds,
+    refreshed regimes, issued and evaluated forecasts, a backtest, and a published snapshot (lightgbm only, 2 folds,
     to keep the suite quick)."""
     import shutil
 
     from app.snapshot import publish_snapshot
+    from ml.backtest.run import run_backtest
     from ml.forecasts.issue import issue_forecasts
     from ml.regimes.refresh import refresh_regimes
     from ml.regimes.store import open_store
@@ -135,5 +136,6 @@ def served_stack(clean_warehouse, tmp_path_factory) -> Settings:
     client.close()
     issue_forecasts(settings.warehouse_path)
     build(settings, select="stg_ml__forecasts+", quiet=True)
+    run_backtest(settings.warehouse_path, samples=200)
     publish_snapshot(settings.warehouse_path, settings.serving_dir)
     return settings

@@ -98,6 +98,7 @@ def test_no_snapshot_yet_is_503(tmp_path) -> None:
 def test_service_factory_registers_the_signal_service(served) -> None:
     factory = build_services(served)
     assert factory.names() == [
+        "BacktestService",
         "DashboardService",
         "ForecastService",
         "MLSignalService",
@@ -109,10 +110,17 @@ def test_service_factory_registers_the_signal_service(served) -> None:
     with pytest.raises(ValueError, match="already registered"):
         factory.register("MLSignalService", lambda: None)
     with pytest.raises(KeyError):
-        factory.get("BacktestService")  # issue 6
+        factory.get("NoSuchService")
     assert TestClient(create_app(served)).get("/health").json() == {
         "status": "ok",
-        "services": ["DashboardService", "ForecastService", "MLSignalService", "PortfolioService", "RegimeService"],
+        "services": [
+            "BacktestService",
+            "DashboardService",
+            "ForecastService",
+            "MLSignalService",
+            "PortfolioService",
+            "RegimeService",
+        ],
     }
 
 

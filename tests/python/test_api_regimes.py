@@ -104,6 +104,7 @@ def test_empty_store_is_503_and_the_panel_still_answers(tmp_path) -> None:
         "data": None,
         "anomalies": None,
         "forecasts": None,
+        "backtest": None,
     }
     assert client.get("/portfolio/equal_weight/forecast").status_code == 503
 
@@ -125,6 +126,7 @@ def test_every_service_is_registered_by_name(full_stack) -> None:
 
     factory = build_services(full_stack)
     assert factory.names() == [
+        "BacktestService",
         "DashboardService",
         "ForecastService",
         "MLSignalService",

@@ -193,3 +193,35 @@ def test_promotion_is_explicit(trained_warehouse) -> None:
     with pytest.raises(ValueError, match="no model version"):
         promote(settings.warehouse_path, "nope")
     promote(settings.warehouse_path, current.version)
+
+
+@pytest.mark.dbt
+def test_promotion_rule_compares_with_the_champion_on_the_same_out_of_fold_rows(served_stack, tmp_path):
+    import shutil
+
+    from ml.signals.registry import champion, promotion_decision
+
+    warehouse = tmp_path / "warehouse.duckdb"
+    shutil.copy(served_stack.warehouse_path, warehouse)
+    current = champion(warehouse, 5)
+    assert promotion_decision(warehouse, current.version, 5).promote  # re-training the same is not a regression
+    con = duckdb.connect(str(warehouse))
+    try:
+        for version, probability in (("perfect", "label"), ("inverted", "1 - label")):
+            con.execute(
+                f"insert into ml.oof_predictions select '{version}', fold, date, symbol, label, forward_return, "
+                f"p_raw, {probability}, p_baseline from ml.oof_predictions where model_version = ?",
+                [current.version],
+            )
+        common = con.execute(
+            "select count(*) from ml.oof_predictions where model_version = ? and p_calibrated is not null",
+            [current.version],
+        ).fetchone()[0]
+    finally:
+        con.close()
+    better = promotion_decision(warehouse, "perfect", 5)
+    worse = promotion_decision(warehouse, "inverted", 5)
+    assert better.promote and better.candidate_auc == 1.0 and better.rows_compared == common
+    assert not worse.promote and worse.candidate_auc == 0.0 and "worse than" in worse.reason
+    unrelated = promotion_decision(warehouse, "never-trained", 5)
+    assert not unrelated.promote and "no out-of-fold rows in common" in unrelated.reason

@@ -1,0 +1,1 @@
+"""The backtest of the direction signals (BacktestService batch side)."""

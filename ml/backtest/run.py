@@ -1,0 +1,284 @@
+"""BacktestService's batch side: run the signal strategy and its baselines, write the results to DuckDB.
+
+The signals traded are the champion's walk-forward out-of-fold probabilities (`ml.oof_predictions`,
+calibrated on earlier folds only): every one of them comes from a model that never saw its date's label,
+which is what an honest backtest needs. The final model's scores in `ml.signals` are in-sample for the
+dates it was trained on, so they are not traded here.
+
+Books, all on the same sessions, with the same rules and frictions:
+- `strategy`: the rules in StrategyConfig over the model's calibrated probabilities;
+- `momentum`: the same rules over the momentum baseline's out-of-fold probabilities (same folds);
+- `buy_and_hold`: the universe bought in equal parts on the first session, never traded.
+
+Tables (schema `ml`): backtest_runs, backtest_daily (book, date, returns, costs, turnover, exposure,
+equity, drawdown), backtest_trades (the strategy's fills), backtest_metrics (book, metric, value and,
+for the Sharpe improvement, a bootstrap interval). The run id hashes the rules, the model and the data,
+so a re-run replaces its own rows and never duplicates them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from ml.backtest.engine import StrategyConfig, apply_gates, buy_and_hold, rebalance, simulate, target_weights
+from ml.backtest.metrics import information_ratio, performance, sharpe_difference_interval
+from ml.signals.registry import champion
+
+DDL = """
+create schema if not exists ml;
+create table if not exists ml.backtest_runs (
+    run_id varchar primary key,
+    created_at timestamp not null,
+    model_version varchar not null,
+    horizon integer not null,
+    strategy json not null,
+    start_date date not null,
+    end_date date not null,
+    sessions integer not null,
+    symbols integer not null,
+    seconds double not null
+);
+create table if not exists ml.backtest_daily (
+    run_id varchar not null, book varchar not null, date date not null,
+    gross_return double not null, cost double not null, net_return double not null,
+    turnover double not null, exposure double not null, positions integer not null,
+    equity double not null, drawdown double not null,
+    primary key (run_id, book, date)
+);
+create table if not exists ml.backtest_trades (
+    run_id varchar not null, date date not null, symbol varchar not null,
+    weight_before double not null, weight_after double not null, traded double not null, cost double not null,
+    primary key (run_id, date, symbol)
+);
+create table if not exists ml.backtest_metrics (
+    run_id varchar not null, book varchar not null, metric varchar not null,
+    value double, ci_low double, ci_high double,
+    primary key (run_id, book, metric)
+);
+"""
+BOOKS = ("strategy", "momentum", "buy_and_hold")
+
+
+@dataclass(frozen=True)
+class BacktestInputs:
+    probability: pd.DataFrame  # signal date x symbol, the model's calibrated out-of-fold probability
+    baseline_probability: pd.DataFrame  # same shape, the momentum baseline's
+    returns: pd.DataFrame  # session x symbol, simple close-to-close returns
+    regimes: pd.Series  # signal date -> market regime name
+    forecast_q05: pd.Series  # signal date -> 5th percentile of the 5-session equal-weight portfolio return
+    model_version: str
+    horizon: int
+
+
+@dataclass(frozen=True)
+class BacktestReport:
+    run_id: str
+    model_version: str
+    start_date: object
+    end_date: object
+    metrics: pd.DataFrame  # book, metric, value, ci_low, ci_high
+    seconds: float
+
+    def value(self, book: str, metric: str) -> float:
+        row = self.metrics[(self.metrics["book"] == book) & (self.metrics["metric"] == metric)]
+        return float(row["value"].iloc[0])
+
+
+def load_inputs(warehouse: Path, horizon: int) -> BacktestInputs:
+    entry = champion(warehouse, horizon)
+    if entry is None:
+        raise LookupError(f"no champion signal model for horizon {horizon}: run `featurecast signals train --promote`")
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        oof = con.execute(
+            "select date, symbol, p_calibrated, p_baseline from ml.oof_predictions "
+            "where model_version = ? and p_calibrated is not null order by date, symbol",
+            [entry.version],
+        ).df()
+        if oof.empty:
+            raise LookupError(
+                f"champion {entry.version} has no stored out-of-fold predictions: retrain it "
+                "(`featurecast signals train --promote`)"
+            )
+        first, last = oof["date"].min(), oof["date"].max()
+        returns = con.execute(
+            "select date, symbol, exp(ret_1d) - 1 as ret from marts.fct_daily_features "
+            "where date >= ? order by date, symbol",
+            [first],
+        ).df()
+        regimes = _optional(
+            con,
+            "regime_labels",
+            "select date, arg_max(regime, model_version) as regime from ml.regime_labels where scope = 'market' "
+            "and model_version = (select model_version from ml.regime_models where scope = 'market' "
+            "order by fitted_at desc limit 1) group by date order by date",
+        )
+        forecasts = _optional(
+            con,
+            "forecasts",
+            "select issue_date as date, any_value(q05) as q05 from ml.forecasts where portfolio = 'equal_weight' "
+            "and model = 'conformal' and horizon = 5 group by issue_date order by issue_date",
+        )
+    finally:
+        con.close()
+    probability = oof.pivot(index="date", columns="symbol", values="p_calibrated")
+    baseline = oof.pivot(index="date", columns="symbol", values="p_baseline")
+    wide_returns = returns.pivot(index="date", columns="symbol", values="ret")
+    # The tradable window: from the first signal to the last session whose return a held position can earn.
+    wide_returns = wide_returns.loc[
+        (wide_returns.index >= first) & (wide_returns.index <= last + pd.Timedelta(days=10))
+    ]
+    wide_returns = wide_returns.iloc[: _sessions_after(wide_returns.index, last, 2)]
+    return BacktestInputs(
+        probability,
+        baseline,
+        wide_returns,
+        regimes.set_index("date")["regime"] if not regimes.empty else pd.Series(dtype=object),
+        forecasts.set_index("date")["q05"] if not forecasts.empty else pd.Series(dtype=float),
+        entry.version,
+        horizon,
+    )
+
+
+def _sessions_after(index: pd.Index, last: object, extra: int) -> int:
+    """Position just past `extra` sessions after `last` (the fill session and the first earning session)."""
+    return int(np.searchsorted(index.to_numpy(), np.datetime64(last), side="right")) + extra
+
+
+def _optional(con: duckdb.DuckDBPyConnection, table: str, query: str) -> pd.DataFrame:
+    found = con.execute(
+        "select count(*) from information_schema.tables where table_schema = 'ml' and table_name = ?", [table]
+    ).fetchone()[0]
+    return con.execute(query).df() if found else pd.DataFrame(columns=["date"])
+
+
+def run_books(inputs: BacktestInputs, config: StrategyConfig) -> tuple[dict[str, pd.DataFrame], pd.DataFrame]:
+    """Daily results of the strategy, the momentum baseline and buy-and-hold on the same sessions, and the
+    strategy's trades."""
+    gate = pd.Series(False, index=inputs.probability.index)
+    if config.regime_gate and not inputs.regimes.empty:
+        gate |= inputs.regimes.reindex(gate.index).isin(config.regime_gate)
+    if config.risk_gate_q05 is not None and not inputs.forecast_q05.empty:
+        gate |= inputs.forecast_q05.reindex(gate.index) < config.risk_gate_q05
+    books, trades = {}, pd.DataFrame()
+    for book, probability in (("strategy", inputs.probability), ("momentum", inputs.baseline_probability)):
+        targets = rebalance(apply_gates(target_weights(probability, config), gate), config.rebalance_every)
+        result = simulate(targets, inputs.returns, config)
+        books[book] = result.daily
+        if book == "strategy":
+            trades = result.trades
+    hold = buy_and_hold(inputs.returns)
+    books["buy_and_hold"] = pd.DataFrame(
+        {
+            "gross_return": hold,
+            "cost": 0.0,
+            "net_return": hold,
+            "turnover": 0.0,
+            "exposure": 1.0,
+            "positions": inputs.returns.shape[1],
+        }
+    )
+    return books, trades
+
+
+def book_metrics(books: dict[str, pd.DataFrame], *, samples: int = 1000, seed: int = 0) -> pd.DataFrame:
+    """Every book's performance, information ratios and the strategy's Sharpe improvement with its interval."""
+    rows = []
+    net = {name: frame["net_return"] for name, frame in books.items()}
+    for name, frame in books.items():
+        for metric, value in performance(net[name], frame["turnover"]).items():
+            rows.append((name, metric, value, None, None))
+        for other in ("buy_and_hold", "momentum"):
+            if other != name:
+                rows.append(
+                    (name, f"information_ratio_vs_{other}", information_ratio(net[name], net[other]), None, None)
+                )
+    for other in ("buy_and_hold", "momentum"):
+        point, low, high = sharpe_difference_interval(net["strategy"], net[other], samples=samples, seed=seed)
+        rows.append(("strategy", f"sharpe_improvement_vs_{other}", point, low, high))
+    return pd.DataFrame(rows, columns=["book", "metric", "value", "ci_low", "ci_high"])
+
+
+def _run_id(config: StrategyConfig, inputs: BacktestInputs) -> str:
+    fingerprint = [
+        config.as_dict(),
+        inputs.model_version,
+        str(inputs.returns.index.min()),
+        str(inputs.returns.index.max()),
+        list(inputs.returns.columns),
+        float(np.nansum(inputs.returns.to_numpy())),
+    ]
+    digest = hashlib.sha256(json.dumps(fingerprint, sort_keys=True, default=str).encode()).hexdigest()
+    return f"bt-{digest[:12]}"
+
+
+def run_backtest(
+    warehouse: Path, config: StrategyConfig | None = None, *, horizon: int = 5, samples: int = 1000
+) -> BacktestReport:
+    """Backtest the champion's out-of-fold signals and write the run to DuckDB (idempotent by run id)."""
+    config = config or StrategyConfig(rebalance_every=horizon)
+    started = time.perf_counter()
+    inputs = load_inputs(warehouse, horizon)
+    books, trades = run_books(inputs, config)
+    metrics = book_metrics(books, samples=samples)
+    run_id = _run_id(config, inputs)
+    daily = []
+    for name, frame in books.items():
+        equity = (1.0 + frame["net_return"]).cumprod()
+        daily.append(
+            frame.drop(columns=["long", "short"], errors="ignore").assign(
+                run_id=run_id,
+                book=name,
+                date=frame.index,
+                equity=equity,
+                drawdown=equity / equity.cummax().clip(lower=1.0) - 1.0,
+            )
+        )
+    daily_rows = pd.concat(daily, ignore_index=True)
+    trades = trades.assign(run_id=run_id)
+    metrics = metrics.assign(run_id=run_id)
+    seconds = time.perf_counter() - started
+    con = duckdb.connect(str(warehouse))
+    try:
+        con.execute(DDL)
+        con.execute("begin transaction")
+        for table in ("backtest_runs", "backtest_daily", "backtest_trades", "backtest_metrics"):
+            con.execute(f"delete from ml.{table} where run_id = ?", [run_id])
+        con.execute(
+            "insert into ml.backtest_runs values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                run_id,
+                datetime.now(UTC).replace(tzinfo=None),
+                inputs.model_version,
+                horizon,
+                json.dumps(config.as_dict()),
+                inputs.returns.index.min(),
+                inputs.returns.index.max(),
+                len(inputs.returns),
+                inputs.returns.shape[1],
+                seconds,
+            ],
+        )
+        for table, frame in (
+            ("backtest_daily", daily_rows),
+            ("backtest_trades", trades),
+            ("backtest_metrics", metrics),
+        ):
+            con.register("rows_in", frame)
+            con.execute(f"insert into ml.{table} by name select * from rows_in")
+            con.unregister("rows_in")
+        con.execute("commit")
+    finally:
+        con.close()
+    return BacktestReport(
+        run_id, inputs.model_version, inputs.returns.index.min(), inputs.returns.index.max(), metrics, seconds
+    )

@@ -1,0 +1,199 @@
+"""The backtest: timing (no look-ahead), frictions, the rules, hand-checked metrics, and the stored run."""
+
+from __future__ import annotations
+
+import math
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pytest
+
+from ml.backtest.engine import StrategyConfig, apply_gates, buy_and_hold, rebalance, simulate, target_weights
+from ml.backtest.metrics import information_ratio, performance, sharpe, sharpe_difference_interval
+from tests.python.conftest import make_settings
+
+DATES = pd.bdate_range("2024-01-01", periods=8)
+
+
+def frame(values: dict[str, list[float]]) -> pd.DataFrame:
+    return pd.DataFrame(values, index=DATES[: len(next(iter(values.values())))])
+
+
+def test_a_signal_at_t_fills_at_t_plus_1_and_never_earns_that_days_return():
+    # B jumps 50% on session 3; a perfect-foresight signal for B is dated session 2.
+    returns = frame({"A": [0.0] * 6, "B": [0.0, 0.0, 0.0, 0.5, 0.0, 0.0]})
+    probability = frame({"A": [0.9, 0.9, 0.1, 0.9, 0.9, 0.9], "B": [0.1, 0.1, 0.9, 0.1, 0.1, 0.1]})
+    config = StrategyConfig(k=1, rebalance_every=1, max_weight=1.0, cost_bps=0, slippage_bps=0)
+    result = simulate(target_weights(probability, config), returns, config)
+    # The fill for the signal dated session 2 happens at session 3's close: B is held over session 4, not 3.
+    assert result.executed.loc[DATES[3], "B"] == 1.0
+    assert result.daily["gross_return"].tolist() == [0.0] * 6
+    # Had the fill been on the signal's own bar (look-ahead), the 50% jump would have been earned.
+    leaky = target_weights(probability, config).shift(1).fillna(0.0)
+    assert (leaky * returns).sum(axis=1).iloc[3] == 0.5
+
+
+def test_held_weights_are_the_targets_of_two_sessions_earlier():
+    rng = np.random.default_rng(3)
+    returns = pd.DataFrame(rng.normal(0, 0.01, (8, 3)), index=DATES, columns=list("XYZ"))
+    probability = pd.DataFrame(rng.uniform(size=(8, 3)), index=DATES, columns=list("XYZ"))
+    config = StrategyConfig(k=1, rebalance_every=1, max_weight=1.0, cost_bps=0, slippage_bps=0)
+    targets = target_weights(probability, config)
+    result = simulate(targets, returns, config)
+    expected = (targets.shift(2).fillna(0.0) * returns).sum(axis=1)
+    np.testing.assert_allclose(result.daily["gross_return"], expected, atol=1e-15)
+
+
+def test_costs_reduce_returns_by_turnover_times_basis_points():
+    returns = frame({"A": [0.01] * 6, "B": [0.02] * 6})
+    # Top-1 switches A -> B -> A on sessions 0, 2, 4: fills on sessions 1 (buy A: 1.0),
+    # 3 (sell A, buy B: 2.0) and 5 (2.0).
+    probability = frame({"A": [0.9, 0.9, 0.1, 0.1, 0.9, 0.9], "B": [0.1, 0.1, 0.9, 0.9, 0.1, 0.1]})
+    free = StrategyConfig(k=1, rebalance_every=1, max_weight=1.0, cost_bps=0, slippage_bps=0)
+    costly = StrategyConfig(k=1, rebalance_every=1, max_weight=1.0, cost_bps=7, slippage_bps=3)
+    gross = simulate(target_weights(probability, free), returns, free).daily
+    net = simulate(target_weights(probability, costly), returns, costly).daily
+    assert net["turnover"].tolist() == [0.0, 1.0, 0.0, 2.0, 0.0, 2.0]
+    np.testing.assert_allclose(gross["net_return"] - net["net_return"], net["turnover"] * 0.0010, atol=1e-15)
+    assert net["cost"].sum() == pytest.approx(5.0 * 0.0010)
+    trades = simulate(target_weights(probability, costly), returns, costly).trades
+    assert trades["traded"].abs().sum() == pytest.approx(5.0)
+    assert trades["cost"].sum() == pytest.approx(0.005)
+
+
+def test_rules_top_k_threshold_long_short_and_position_limit():
+    probability = frame({"A": [0.9], "B": [0.7], "C": [0.5], "D": [0.2]})
+    top2 = target_weights(probability, StrategyConfig(k=2, max_weight=1.0)).iloc[0]
+    assert top2.to_dict() == {"A": 0.5, "B": 0.5, "C": 0.0, "D": 0.0}
+    capped = target_weights(probability, StrategyConfig(k=2, max_weight=0.3)).iloc[0]
+    assert capped.to_dict() == {"A": 0.3, "B": 0.3, "C": 0.0, "D": 0.0}  # the other 40% stays in cash
+    long_short = target_weights(probability, StrategyConfig(k=1, long_short=True, max_weight=1.0)).iloc[0]
+    assert long_short.to_dict() == {"A": 1.0, "B": 0.0, "C": 0.0, "D": -1.0}
+    threshold = target_weights(probability, StrategyConfig(rule="threshold", threshold=0.6, max_weight=1.0)).iloc[0]
+    assert threshold.to_dict() == {"A": 0.5, "B": 0.5, "C": 0.0, "D": 0.0}
+    nobody = target_weights(frame({"A": [0.4], "B": [0.3]}), StrategyConfig(rule="threshold", threshold=0.6))
+    assert nobody.to_numpy().sum() == 0.0
+
+
+def test_gates_move_to_cash_and_rebalancing_holds_targets_between_dates():
+    probability = frame({"A": [0.9, 0.1, 0.9, 0.1, 0.9, 0.1], "B": [0.1, 0.9, 0.1, 0.9, 0.1, 0.9]})
+    weights = target_weights(probability, StrategyConfig(k=1, max_weight=1.0))
+    held = rebalance(weights, every=3)
+    assert held["A"].tolist() == [1.0, 1.0, 1.0, 0.0, 0.0, 0.0]  # rebalanced on sessions 0 and 3 only
+    gate = pd.Series([False, True, False, False, False, False], index=probability.index)
+    gated = apply_gates(weights, gate)
+    assert gated.iloc[1].abs().sum() == 0.0 and gated.iloc[0]["A"] == 1.0
+
+
+@pytest.mark.parametrize(
+    ("bad", "message"),
+    [
+        ({"execution_lag": 0}, "no same-bar fills"),
+        ({"rule": "best"}, "rule must be"),
+        ({"max_weight": 1.5}, "max_weight"),
+        ({"cost_bps": -1}, "cannot be negative"),
+    ],
+)
+def test_invalid_rules_are_rejected(bad, message):
+    with pytest.raises(ValueError, match=message):
+        StrategyConfig(**bad)
+
+
+def test_metrics_match_a_hand_checked_example():
+    r = pd.Series([0.01, -0.02, 0.03, 0.0])
+    m = performance(r, turnover=pd.Series([1.0, 0.0, 0.5, 0.0]))
+    mean, sd = 0.005, math.sqrt((0.005**2 + 0.025**2 + 0.025**2 + 0.005**2) / 3)
+    equity = 1.01 * 0.98 * 1.03 * 1.0  # 1.019494
+    assert m["total_return"] == pytest.approx(equity - 1)
+    assert m["annual_return"] == pytest.approx(equity ** (252 / 4) - 1)
+    assert m["annual_volatility"] == pytest.approx(sd * math.sqrt(252))
+    assert m["sharpe"] == pytest.approx(mean / sd * math.sqrt(252))
+    assert m["sortino"] == pytest.approx(mean / math.sqrt(0.02**2 / 4) * math.sqrt(252))
+    assert m["max_drawdown"] == pytest.approx(0.98 - 1)  # peak 1.01 -> trough 1.01 * 0.98
+    assert m["calmar"] == pytest.approx(m["annual_return"] / 0.02)
+    assert m["hit_rate"] == pytest.approx(2 / 3)  # the flat day is not counted
+    assert m["annual_turnover"] == pytest.approx(0.375 * 252)
+    assert information_ratio(r, r) != information_ratio(r, r)  # zero tracking error: undefined (NaN)
+    active = r - pd.Series([0.0, 0.01, 0.0, 0.0])
+    assert information_ratio(r, pd.Series([0.0, 0.01, 0.0, 0.0])) == pytest.approx(
+        active.mean() / active.std() * math.sqrt(252)
+    )
+
+
+def test_buy_and_hold_drifts_and_never_rebalances():
+    returns = frame({"A": [0.10, 0.10], "B": [0.0, 0.0]})
+    hold = buy_and_hold(returns)
+    assert hold.iloc[0] == pytest.approx(0.05)
+    assert hold.iloc[1] == pytest.approx((0.5 * 1.21 + 0.5) / (0.5 * 1.1 + 0.5) - 1)  # A's weight grew
+
+
+def test_sharpe_improvement_interval_brackets_the_estimate_and_is_reproducible():
+    rng = np.random.default_rng(5)
+    a = pd.Series(rng.normal(0.0005, 0.01, 750))
+    b = pd.Series(rng.normal(0.0, 0.01, 750))
+    point, low, high = sharpe_difference_interval(a, b, samples=300, seed=1)
+    assert point == pytest.approx(sharpe(a.to_numpy()) - sharpe(b.to_numpy()))
+    assert low < point < high
+    assert (point, low, high) == sharpe_difference_interval(a, b, samples=300, seed=1)
+    # Three years of noise: the interval is wide and must not exclude zero skill by accident.
+    same_skill = sharpe_difference_interval(b, pd.Series(rng.normal(0.0, 0.01, 750)), samples=300, seed=1)
+    assert same_skill[1] < 0 < same_skill[2]
+
+
+@pytest.mark.dbt
+def test_stored_run_trades_out_of_fold_signals_and_reruns_idempotently(served_stack):
+    from ml.backtest.run import run_backtest
+
+    warehouse = served_stack.warehouse_path
+    first = run_backtest(warehouse, samples=200)
+    second = run_backtest(warehouse, samples=200)
+    assert first.run_id == second.run_id
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        counts = {
+            t: con.execute(f"select count(*) from ml.{t} where run_id = ?", [first.run_id]).fetchone()[0]
+            for t in ("backtest_runs", "backtest_daily", "backtest_trades", "backtest_metrics")
+        }
+        books = [b for (b,) in con.execute("select distinct book from ml.backtest_daily order by 1").fetchall()]
+        first_signal = con.execute(
+            "select min(date) from ml.oof_predictions where p_calibrated is not null and model_version = ?",
+            [first.model_version],
+        ).fetchone()[0]
+        first_fill = con.execute(
+            "select min(date) from ml.backtest_trades where run_id = ?", [first.run_id]
+        ).fetchone()[0]
+        sessions_between = con.execute(
+            "select count(*) from marts.dim_trading_calendar where is_trading_day and date > ? and date <= ?",
+            [first_signal, first_fill],
+        ).fetchone()[0]
+    finally:
+        con.close()
+    assert counts["backtest_runs"] == 1
+    assert counts["backtest_daily"] == 3 * int(first.value("strategy", "sessions"))
+    assert counts["backtest_trades"] > 0 and counts["backtest_metrics"] > 0
+    assert books == ["buy_and_hold", "momentum", "strategy"]
+    assert sessions_between == 1  # the first fill is on the session after the first signal
+    assert not math.isnan(first.value("strategy", "sharpe_improvement_vs_buy_and_hold"))
+
+
+@pytest.mark.dbt
+def test_latest_backtest_route_and_kpi(served_stack, tmp_path):
+    from fastapi.testclient import TestClient
+
+    from app.main import create_app
+
+    client = TestClient(create_app(served_stack))
+    body = client.get("/backtests/latest").json()
+    assert [b["book"] for b in body["books"]] == ["buy_and_hold", "momentum", "strategy"]
+    assert body["strategy"]["execution_lag"] == 1 and body["strategy"]["cost_bps"] == 5.0
+    improvement = body["sharpe_improvement_vs_buy_and_hold"]
+    assert improvement["ci_low"] <= improvement["value"] <= improvement["ci_high"]
+    strategy = {m["metric"]: m["value"] for m in body["books"][2]["metrics"]}
+    assert body["sessions"] == strategy["sessions"]
+    kpi = client.get("/dashboard/kpis").json()["backtest"]
+    assert kpi["run_id"] == body["run_id"] and kpi["sharpe"] == pytest.approx(strategy["sharpe"])
+
+    empty = TestClient(create_app(make_settings(tmp_path)))
+    response = empty.get("/backtests/latest")
+    assert response.status_code == 503 and "featurecast run" in response.json()["detail"]
