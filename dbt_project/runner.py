@@ -169,10 +169,13 @@ def run_dbt(
 
 
 def _invoke_with_node_tasks(command: list[str]):
+    from dbt_common.events.base_types import EventLevel
     from prefect_dbt import PrefectDbtRunner, PrefectDbtSettings
 
     runner = PrefectDbtRunner(
-        settings=PrefectDbtSettings(project_dir=PROJECT_ROOT, profiles_dir=PROFILES_DIR),
+        # dbt's own log lines go to the flow's log from WARN up (warnings and errors); each node's status
+        # is its task run's state.
+        settings=PrefectDbtSettings(project_dir=PROJECT_ROOT, profiles_dir=PROFILES_DIR, log_level=EventLevel.WARN),
         raise_on_failure=False,
         disable_assets=True,
     )
@@ -189,6 +192,7 @@ def build(
     *,
     full_refresh: bool = False,
     select: str | None = None,
+    exclude: str | None = None,
     target_path: Path | None = None,
     raise_on_failure: bool = True,
     quiet: bool = False,
@@ -200,6 +204,8 @@ def build(
         args.append("--full-refresh")
     if select:
         args += ["--select", select]
+    if exclude:
+        args += ["--exclude", exclude]
     return run_dbt(
         args, settings, target_path=target_path, raise_on_failure=raise_on_failure, quiet=quiet, node_tasks=node_tasks
     )

@@ -1,6 +1,8 @@
 """The `featurecast` command.
 
-    featurecast run                      ingest the embedded synthetic market, dbt build, print a summary
+    featurecast run                      the main job: daily_refresh on the embedded synthetic market
+    featurecast flow daily-refresh|train-models|serve   Prefect flows now, or their scheduled deployments
+    featurecast backtest [--k 5 --cost-bps 5 ...]       backtest the champion's out-of-fold signals
     featurecast ingest synthetic|csv|alphavantage ...
     featurecast build [--full-refresh]   dbt build (features, guardrails, unit tests)
     featurecast docs                     dbt docs generate + docs/feature_spec.md from the manifest
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 import time
 from collections.abc import Sequence
@@ -97,57 +100,74 @@ def _print_build(summary, seconds: float) -> None:
         print(f"  warning: {node.name} ({node.failures} rows)")
 
 
+def _quiet_prefect(verbose: bool) -> None:
+    """Prefect logs every task run at INFO; the CLI shows warnings only unless --verbose."""
+    if not verbose:
+        os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+
+
 def _cmd_run(args: argparse.Namespace, settings: Settings) -> int:
-    from dbt_project.runner import build
-    from dbt_project.warehouse_summary import summarize
-    from featurecast.marketdata.service import MarketDataService
+    """The main job: the daily_refresh flow on the embedded synthetic market (training first if needed)."""
+    _quiet_prefect(args.verbose)
+    from flows.daily_refresh import daily_refresh
 
-    started = time.perf_counter()
-    report = MarketDataService(settings).ingest_synthetic()
-    _print_load(report)
-    print("running dbt build (staging, guardrails, intermediate, marts, unit tests) ...", flush=True)
-    summary = build(settings, quiet=not args.verbose)
-    _print_build(summary, time.perf_counter() - started)
-    print(summarize(settings.warehouse_path))
-    from ml.signals.cv import InsufficientHistoryError
-
-    try:
-        _refresh_signals(settings)
-    except InsufficientHistoryError as exc:
-        print(f"signals skipped: not enough history to train with walk-forward validation ({exc})")
-    _refresh_regimes(settings)
-    _issue_forecasts(settings)
-    from app.snapshot import publish_snapshot
-    from ml.signals.registry import champion
-
-    if champion(settings.warehouse_path, settings.signal_horizon) is not None:
-        path = publish_snapshot(settings.warehouse_path, settings.serving_dir, horizon=settings.signal_horizon)
-        print(f"published serving snapshot {path.name}; serve it with `featurecast serve`")
+    print(
+        "running the daily_refresh flow on the embedded synthetic market (a temporary local Prefect server "
+        "starts first; the first run also trains the signal models) ...",
+        flush=True,
+    )
+    summary = daily_refresh(source="synthetic")
+    print(summary.text())
     print(
         f"\nwarehouse: {settings.warehouse_path}\n"
-        'query it:  featurecast sql "select * from marts.fct_daily_features order by date desc limit 5"'
+        'query it:  featurecast sql "select * from marts.fct_daily_features order by date desc limit 5"\n'
+        "dashboard: featurecast serve, then open http://127.0.0.1:8000/dashboard"
     )
     return 0
 
 
-def _refresh_signals(settings: Settings) -> None:
-    """Score with the champion, training and promoting one first if there is none."""
-    from ml.signals.registry import champion
-    from ml.signals.score import score_latest
-    from ml.signals.train import train_signal_models
+def _cmd_flow(args: argparse.Namespace, settings: Settings) -> int:
+    _quiet_prefect(args.verbose)
+    if args.name == "daily-refresh":
+        from flows.daily_refresh import daily_refresh
 
-    horizon = settings.signal_horizon
-    if champion(settings.warehouse_path, horizon) is None:
-        print(f"no champion signal model for horizon {horizon}: training LightGBM and CatBoost ...", flush=True)
-        for trained in train_signal_models(
-            settings.warehouse_path, settings.models_dir, horizon=horizon, promote_best=True
-        ):
-            _print_trained(trained)
-    report = score_latest(settings.warehouse_path, horizon=horizon, last_dates=settings.score_dates)
-    print(
-        f"scored {report.rows:,} signals ({report.first_date:%Y-%m-%d} to {report.last_date:%Y-%m-%d}) "
-        f"with {report.model_version}"
+        print(daily_refresh(source=args.source, symbols=args.symbols or None).text())
+    elif args.name == "train-models":
+        from flows.train_models import train_models
+
+        result = train_models()
+        print(result["decision"]["reason"], "->", "promoted" if result["decision"]["promoted"] else "kept the champion")
+    else:
+        from flows.deployments import serve_deployments
+
+        serve_deployments()
+    return 0
+
+
+def _cmd_backtest(args: argparse.Namespace, settings: Settings) -> int:
+    from ml.backtest.engine import StrategyConfig
+    from ml.backtest.run import run_backtest
+
+    config = StrategyConfig(
+        rule=args.rule,
+        k=args.k,
+        threshold=args.threshold,
+        long_short=args.long_short,
+        max_weight=args.max_weight,
+        rebalance_every=args.rebalance_every or settings.signal_horizon,
+        cost_bps=args.cost_bps,
+        slippage_bps=args.slippage_bps,
+        regime_gate=tuple(args.regime_gate),
+        risk_gate_q05=args.risk_gate_q05,
     )
+    report = run_backtest(settings.warehouse_path, config, horizon=settings.signal_horizon)
+    table = report.metrics.pivot(index="metric", columns="book", values="value")
+    window = f"{report.start_date:%Y-%m-%d} to {report.end_date:%Y-%m-%d}"
+    print(f"backtest {report.run_id} of {report.model_version}, {window}")
+    print(table.to_string(float_format=lambda v: f"{v:.4f}"))
+    for row in report.metrics.dropna(subset=["ci_low"]).itertuples():
+        print(f"{row.metric}: {row.value:+.3f} (90% bootstrap interval {row.ci_low:+.3f} to {row.ci_high:+.3f})")
+    return 0
 
 
 def _print_trained(trained) -> None:
@@ -335,7 +355,22 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    sub.add_parser("run", help="ingest the embedded synthetic market, dbt build, print a summary")
+    sub.add_parser("run", help="the main job: the daily_refresh flow on the embedded synthetic market")
+    flow = sub.add_parser("flow", help="run a Prefect flow now, or serve the scheduled deployments")
+    flow.add_argument("name", choices=["daily-refresh", "train-models", "serve"])
+    flow.add_argument("--source", choices=["synthetic", "alphavantage", "none"], default="synthetic")
+    flow.add_argument("--symbols", nargs="*", help="Alpha Vantage symbols (with --source alphavantage)")
+    backtest = sub.add_parser("backtest", help="backtest the champion's out-of-fold signals")
+    backtest.add_argument("--rule", choices=["top_k", "threshold"], default="top_k")
+    backtest.add_argument("--k", type=int, default=5)
+    backtest.add_argument("--threshold", type=float, default=0.55)
+    backtest.add_argument("--long-short", action="store_true")
+    backtest.add_argument("--max-weight", type=float, default=0.20)
+    backtest.add_argument("--rebalance-every", type=int, help="sessions (default: the signal horizon)")
+    backtest.add_argument("--cost-bps", type=float, default=5.0)
+    backtest.add_argument("--slippage-bps", type=float, default=5.0)
+    backtest.add_argument("--regime-gate", action="append", default=[], metavar="REGIME", help="cash in this regime")
+    backtest.add_argument("--risk-gate-q05", type=float, help="cash when the 5-session q05 forecast is below this")
 
     ingest = sub.add_parser("ingest", help="land market data in raw.daily_ohlcv")
     providers = ingest.add_subparsers(dest="provider", required=True)
@@ -395,6 +430,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 COMMANDS = {
     "run": _cmd_run,
+    "flow": _cmd_flow,
+    "backtest": _cmd_backtest,
     "ingest": _cmd_ingest,
     "build": _cmd_build,
     "docs": _cmd_docs,

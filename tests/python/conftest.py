@@ -139,3 +139,13 @@ def served_stack(clean_warehouse, tmp_path_factory) -> Settings:
     run_backtest(settings.warehouse_path, samples=200)
     publish_snapshot(settings.warehouse_path, settings.serving_dir)
     return settings
+
+
+@pytest.fixture()
+def unused_port() -> int:
+    """A free TCP port on the loopback interface."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

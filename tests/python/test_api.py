@@ -179,15 +179,6 @@ def test_no_request_fails_while_snapshots_are_swapped(served, unused_port) -> No
     assert len(seen) >= 2  # the new snapshots were picked up without a restart
 
 
-@pytest.fixture()
-def unused_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_concurrent_first_requests_wait_for_the_first_snapshot(served) -> None:
     """At cold start no request may be told 'no snapshot' while the first one is loading."""
     store = SnapshotStore(served.serving_dir, check_interval=1.0)

@@ -1,0 +1,185 @@
+"""`daily_refresh`: the nightly Prefect flow, from new market data to a published serving snapshot.
+
+    ingest -> dbt build (features + guardrails) -> score signals -> refresh regimes (MongoDB)
+           -> issue forecasts -> dbt build (evaluation models) -> backtest -> publish snapshot
+
+A structural guardrail failure stops the flow at the first dbt build, naming the failing rule; nothing
+after it runs (no training, no scores, no snapshot), so the API keeps serving yesterday's snapshot.
+Statistical guardrails only warn: the flow goes on and reports them. Every dbt node is its own Prefect
+task run (prefect-dbt). With no champion signal model yet, the flow runs `train_models` first.
+
+Every step is idempotent, so re-running a failed day is running the flow again (docs/runbook.md).
+Run it with `featurecast flow daily-refresh` (no server needed) or from its deployment
+(`featurecast flow serve`, see flows/deployments.py).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from prefect import flow, get_run_logger, task
+from prefect.artifacts import create_markdown_artifact
+
+from dbt_project.runner import DbtRunSummary, build
+from featurecast.config import Settings
+from flows.summary import RunSummary, collect_summary
+
+EVALUATION_MODELS = "stg_ml__forecasts+"
+
+
+@dataclass
+class StageTimes:
+    """Wall-clock seconds per stage, in the order they ran."""
+
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    def time(self, stage: str, started: float) -> None:
+        self.seconds[stage] = time.perf_counter() - started
+
+
+def _retry_only_transient(task, task_run, state) -> bool:
+    """Retry a rate limit or a network error; never bad data (it would fail the same way again)."""
+    from featurecast.marketdata.errors import IngestError, RateLimitError
+
+    try:
+        state.result()
+    except RateLimitError:
+        return True
+    except IngestError:
+        return False
+    except Exception:
+        return True
+    return False
+
+
+@task(name="ingest", retries=2, retry_delay_seconds=30, retry_condition_fn=_retry_only_transient)
+def ingest(source: str, symbols: list[str] | None) -> dict[str, object]:
+    """Land new bars (one batch, all or nothing, idempotent). `none`: the data was landed beforehand."""
+    from featurecast.marketdata.service import MarketDataService
+
+    service = MarketDataService(Settings.from_env())
+    if source == "none":
+        return {"batch_id": None, "inserted": 0, "updated": 0, "unchanged": 0}
+    if source == "synthetic":
+        report = service.ingest_synthetic()
+    elif source == "alphavantage":
+        report = service.ingest_alphavantage(symbols or [])
+    else:
+        raise ValueError(
+            f"unknown source {source!r}: synthetic, alphavantage or none (CSV files: `featurecast ingest csv`, "
+            "then source none)"
+        )
+    return {
+        "batch_id": report.batch_id,
+        "inserted": report.rows_inserted,
+        "updated": report.rows_updated,
+        "unchanged": report.rows_unchanged,
+    }
+
+
+def dbt_build(stage: str, *, select: str | None = None, exclude: str | None = None, node_tasks: bool) -> DbtRunSummary:
+    """A dbt build whose nodes show up as task runs; raises DbtBuildError naming the failing nodes."""
+    logger = get_run_logger()
+    summary = build(Settings.from_env(), select=select, exclude=exclude, quiet=True, node_tasks=node_tasks)
+    for node in summary.warned:
+        logger.warning(
+            "%s: guardrail warning %s (%s rows), see marts.fct_price_quarantine", stage, node.name, node.failures
+        )
+    return summary
+
+
+@task(name="score signals")
+def score_signals() -> str:
+    from ml.signals.score import score_latest
+
+    settings = Settings.from_env()
+    report = score_latest(settings.warehouse_path, horizon=settings.signal_horizon, last_dates=settings.score_dates)
+    return f"{report.rows} signals {report.first_date:%Y-%m-%d}..{report.last_date:%Y-%m-%d} by {report.model_version}"
+
+
+@task(name="refresh regimes", retries=2, retry_delay_seconds=10)
+def refresh_regimes_task() -> str:
+    """Label the new days and write them to MongoDB (retried: a real server may blip)."""
+    from ml.regimes.refresh import refresh_regimes
+    from ml.regimes.store import open_store
+
+    settings = Settings.from_env()
+    store, client = open_store(settings.mongodb_uri, settings.regime_store_dir)
+    try:
+        report = refresh_regimes(settings.warehouse_path, store)
+    finally:
+        client.close()
+    return f"{report.latest_date} {report.latest_regime}, {report.days_written} days written"
+
+
+@task(name="issue forecasts")
+def issue_forecasts_task() -> str:
+    from ml.forecasts.issue import issue_forecasts
+
+    report = issue_forecasts(Settings.from_env().warehouse_path)
+    return f"{report.forecasts} forecasts up to {report.latest_issue_date:%Y-%m-%d}"
+
+
+@task(name="backtest")
+def backtest_task() -> str:
+    from ml.backtest.run import run_backtest
+
+    settings = Settings.from_env()
+    report = run_backtest(settings.warehouse_path, horizon=settings.signal_horizon)
+    return f"{report.run_id}: Sharpe {report.value('strategy', 'sharpe'):.2f}"
+
+
+@task(name="publish snapshot")
+def publish_task() -> str:
+    from app.snapshot import publish_snapshot
+
+    settings = Settings.from_env()
+    return publish_snapshot(settings.warehouse_path, settings.serving_dir, horizon=settings.signal_horizon).name
+
+
+@flow(name="daily_refresh", log_prints=True)
+def daily_refresh(source: str = "synthetic", symbols: list[str] | None = None, node_tasks: bool = True) -> RunSummary:
+    """Ingest, build, score, label regimes, forecast, evaluate, backtest and publish, in that order."""
+    from ml.signals.registry import champion
+
+    settings = Settings.from_env()
+    times = StageTimes()
+
+    started = time.perf_counter()
+    ingested = ingest(source, symbols)
+    times.time("ingest", started)
+
+    started = time.perf_counter()
+    features = dbt_build("features", exclude=EVALUATION_MODELS, node_tasks=node_tasks)
+    times.time("dbt build: features and guardrails", started)
+
+    trained = None
+    if champion(settings.warehouse_path, settings.signal_horizon) is None:
+        from flows.train_models import train_models
+
+        started = time.perf_counter()
+        trained = train_models(refit_regimes_too=False)
+        times.time("train models (no champion yet)", started)
+
+    for stage, step in (
+        ("score signals", score_signals),
+        ("refresh regimes", refresh_regimes_task),
+        ("issue forecasts", issue_forecasts_task),
+    ):
+        started = time.perf_counter()
+        step()
+        times.time(stage, started)
+
+    started = time.perf_counter()
+    evaluation = dbt_build("evaluation", select=EVALUATION_MODELS, node_tasks=node_tasks)
+    times.time("dbt build: evaluation", started)
+
+    for stage, step in (("backtest", backtest_task), ("publish snapshot", publish_task)):
+        started = time.perf_counter()
+        step()
+        times.time(stage, started)
+
+    summary = collect_summary(settings, [features, evaluation], ingested, times.seconds, trained)
+    create_markdown_artifact(key="daily-refresh-summary", markdown=summary.markdown(), description="daily_refresh")
+    return summary

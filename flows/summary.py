@@ -1,0 +1,161 @@
+"""The run summary of `daily_refresh`: what was built and what it says, as text (CLI) and Markdown (artifact)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import duckdb
+
+from dbt_project.runner import DbtRunSummary
+from dbt_project.warehouse_summary import summarize
+from featurecast.config import Settings
+
+
+@dataclass
+class RunSummary:
+    ingested: dict[str, object]
+    warehouse: str  # rows per mart, the data window, guardrail findings, stale symbols
+    dbt: dict[str, int]  # node status -> count, over both builds
+    warnings: list[str]
+    signals: dict[str, Any] | None
+    regime: dict[str, Any] | None
+    forecasts: list[dict[str, Any]]
+    backtest: dict[str, Any] | None
+    stage_seconds: dict[str, float]
+    trained: dict[str, Any] | None = None
+    lines: list[str] = field(default_factory=list)
+
+    def text(self) -> str:
+        out = [
+            f"ingested batch {self.ingested.get('batch_id')}: {self.ingested.get('inserted')} rows inserted, "
+            f"{self.ingested.get('updated')} updated, {self.ingested.get('unchanged')} unchanged",
+            self.warehouse.strip(),
+            "dbt: "
+            + ", ".join(f"{n} {status}" for status, n in sorted(self.dbt.items()))
+            + (f"; warnings: {', '.join(self.warnings)}" if self.warnings else "; no guardrail warnings"),
+        ]
+        if self.trained:
+            decision = self.trained["decision"]
+            out.append(f"training: {decision['reason']} -> {'promoted' if decision['promoted'] else 'not promoted'}")
+        if self.signals:
+            s = self.signals
+            out.append(
+                f"signals: champion {s['model_version']}, out-of-fold AUC {s['auc']:.3f} vs momentum baseline "
+                f"{s['baseline_auc']:.3f} (rank IC {s['rank_ic']:+.3f} vs {s['baseline_rank_ic']:+.3f})"
+            )
+        if self.regime:
+            probs = ", ".join(f"{k} {v:.2f}" for k, v in self.regime["probabilities"].items())
+            out.append(f"regime: {self.regime['date']} is {self.regime['regime']} ({probs})")
+        for f in self.forecasts:
+            out.append(
+                f"forecast {f['portfolio']} +{f['horizon']} sessions ({f['target_date']}): equity 5/50/95% "
+                f"{f['equity_q05']:.3f} / {f['equity_q50']:.3f} / {f['equity_q95']:.3f} "
+                f"(now {f['equity_at_issue']:.3f})"
+            )
+        if self.backtest:
+            b = self.backtest
+            out.append(
+                f"backtest {b['start_date']}..{b['end_date']}: Sharpe {b['strategy']:.2f} vs buy-and-hold "
+                f"{b['buy_and_hold']:.2f} and momentum {b['momentum']:.2f}; improvement over buy-and-hold "
+                f"{b['improvement']:+.2f} (90% interval {b['ci_low']:+.2f} to {b['ci_high']:+.2f}), "
+                f"after {b['costs_bps']:.0f} bps costs+slippage per trade"
+            )
+        out.append("stages: " + ", ".join(f"{k} {v:.1f} s" for k, v in self.stage_seconds.items()))
+        return "\n".join(out)
+
+    def markdown(self) -> str:
+        return "# daily_refresh\n\n```\n" + self.text() + "\n```\n"
+
+
+def collect_summary(
+    settings: Settings,
+    builds: list[DbtRunSummary],
+    ingested: dict[str, object],
+    stage_seconds: dict[str, float],
+    trained: dict[str, Any] | None = None,
+) -> RunSummary:
+    counts: dict[str, int] = {}
+    for build in builds:
+        for status, n in build.counts().items():
+            counts[status] = counts.get(status, 0) + n
+    warnings = [f"{n.name} ({n.failures})" for b in builds for n in b.warned]
+    warehouse = summarize(settings.warehouse_path)
+    con = duckdb.connect(str(settings.warehouse_path), read_only=True)
+    try:
+        signals = None
+        found = con.execute(
+            "select model_version, metrics from ml.model_registry where horizon = ? and is_champion",
+            [settings.signal_horizon],
+        ).fetchone()
+        if found:
+            metrics = json.loads(found[1])
+            signals = {
+                "model_version": found[0],
+                "auc": metrics["model"]["auc"],
+                "baseline_auc": metrics["baseline"]["auc"],
+                "rank_ic": metrics["model"]["rank_ic"],
+                "baseline_rank_ic": metrics["baseline"]["rank_ic"],
+            }
+        regime_row = con.execute(
+            "select date::varchar, regime, probabilities from ml.regime_labels where scope = 'market' "
+            "order by date desc, model_version limit 1"
+        ).fetchone()
+        regime = (
+            {"date": regime_row[0], "regime": regime_row[1], "probabilities": json.loads(regime_row[2])}
+            if regime_row
+            else None
+        )
+        forecasts = (
+            con.execute(
+                "select portfolio, horizon, target_date::varchar as target_date, equity_at_issue, equity_q05, "
+                "equity_q50, equity_q95 from ml.forecasts where model = 'conformal' "
+                "qualify issue_date = max(issue_date) over (partition by portfolio) order by portfolio, horizon"
+            )
+            .df()
+            .to_dict(orient="records")
+        )
+        backtest = None
+        run = con.execute(
+            "select run_id, start_date::varchar, end_date::varchar, strategy from ml.backtest_runs "
+            "order by created_at desc limit 1"
+        ).fetchone()
+        if run:
+            value = dict(
+                con.execute(
+                    "select book || ':' || metric, value from ml.backtest_metrics where run_id = ?", [run[0]]
+                ).fetchall()
+            )
+            interval = con.execute(
+                "select ci_low, ci_high from ml.backtest_metrics where run_id = ? "
+                "and metric = 'sharpe_improvement_vs_buy_and_hold'",
+                [run[0]],
+            ).fetchone()
+            strategy = json.loads(run[3])
+            backtest = {
+                "run_id": run[0],
+                "start_date": run[1],
+                "end_date": run[2],
+                "strategy": value["strategy:sharpe"],
+                "buy_and_hold": value["buy_and_hold:sharpe"],
+                "momentum": value["momentum:sharpe"],
+                "improvement": value["strategy:sharpe_improvement_vs_buy_and_hold"],
+                "ci_low": interval[0],
+                "ci_high": interval[1],
+                "costs_bps": strategy["cost_bps"] + strategy["slippage_bps"],
+            }
+    finally:
+        con.close()
+    return RunSummary(
+        ingested,
+        warehouse,
+        counts,
+        warnings,
+        signals,
+        regime,
+        forecasts,
+        backtest,
+        stage_seconds,
+        trained,
+    )

@@ -1,0 +1,239 @@
+"""The Prefect flows: a structural guardrail failure stops daily_refresh before training and names the rule;
+two runs give the same tables; and a scheduled deployment fires on a real local Prefect server."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import duckdb
+import httpx
+import pytest
+
+from featurecast.marketdata.landing import land
+from featurecast.marketdata.synthetic import DefectSpec, SyntheticSpec, generate, inject_defects
+from tests.python.conftest import SMALL_SPEC
+
+pytestmark = pytest.mark.dbt
+
+FLOW_ENV = {
+    "FEATURECAST_SYNTHETIC_SYMBOLS": str(SMALL_SPEC.n_symbols),
+    "FEATURECAST_SYNTHETIC_YEARS": str(SMALL_SPEC.years),
+    "FEATURECAST_SYNTHETIC_SEED": str(SMALL_SPEC.seed),
+}
+
+
+@pytest.fixture(scope="module")
+def prefect_server():
+    """A temporary Prefect API for this module's flow runs (so their task runs can be read back)."""
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=120):
+        yield
+
+
+def use_data_dir(monkeypatch: pytest.MonkeyPatch, data_dir: Path) -> None:
+    monkeypatch.setenv("FEATURECAST_DATA_DIR", str(data_dir))
+    monkeypatch.delenv("FEATURECAST_WAREHOUSE", raising=False)
+    monkeypatch.delenv("MONGODB_URI", raising=False)
+    for key, value in FLOW_ENV.items():
+        monkeypatch.setenv(key, value)
+
+
+def task_run_states(flow_run_id, wait_for: str, seconds: float = 30) -> dict[str, str]:
+    """Task run name -> state of a flow run, once `wait_for` is recorded (task states reach the API as events)."""
+    from prefect import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+
+    deadline = time.monotonic() + seconds
+    with get_client(sync_client=True) as client:
+        while True:
+            runs = client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id])))
+            states = {run.name: run.state.type.value for run in runs if run.state}
+            if states.get(wait_for) in ("FAILED", "COMPLETED") or time.monotonic() > deadline:
+                return states
+            time.sleep(0.5)
+
+
+def test_a_structural_failure_stops_the_flow_before_training_and_names_the_rule(prefect_server, tmp_path, monkeypatch):
+    from dbt_project.runner import DbtBuildError
+    from flows.daily_refresh import daily_refresh
+
+    use_data_dir(monkeypatch, tmp_path)
+    prices, _ = inject_defects(
+        generate(SyntheticSpec(n_symbols=4, years=1.5, seed=5)).prices,
+        DefectSpec(gaps=0, spikes=0, volume_spikes=0, stale_runs=0, ohlc_inconsistent=2, duplicates=0),
+    )
+    land(tmp_path / "warehouse.duckdb", prices, source="synthetic")
+
+    state = daily_refresh(source="none", return_state=True)
+
+    assert state.is_failed()
+    error = state.result(raise_on_failure=False)
+    assert isinstance(error, DbtBuildError)
+    assert "guardrail_ohlc_consistency" in str(error) and "(2 rows)" in str(error)
+    states = task_run_states(state.state_details.flow_run_id, "test guardrail_ohlc_consistency")
+    assert states["test guardrail_ohlc_consistency"] == "FAILED"  # the dbt node is its own task run
+    assert states.get("model fct_daily_features") != "COMPLETED"  # skipped downstream of the failure
+    for later in ("train signal models", "score signals", "refresh regimes", "backtest", "publish snapshot"):
+        assert not any(name.startswith(later) for name in states), later
+    assert not (tmp_path / "models").exists() and not (tmp_path / "serving").exists()
+    con = duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True)
+    try:
+        assert con.execute("select count(*) from duckdb_tables() where schema_name = 'ml'").fetchone()[0] == 0
+    finally:
+        con.close()
+
+
+STATE_TABLES = {
+    "marts.fct_daily_features": "symbol, date",
+    "ml.signals": "symbol, date, model_version",
+    "ml.forecasts": "portfolio, issue_date, horizon, model",
+    "ml.regime_labels": "scope, date, model_version",
+    "ml.backtest_runs": "run_id",
+    "ml.backtest_daily": "run_id, book, date",
+    "ml.backtest_trades": "run_id, date, symbol",
+    "ml.backtest_metrics": "run_id, book, metric",
+    "marts.fct_forecast_evaluation": "portfolio, issue_date, horizon, model",
+    "ml.model_registry": "model_version",
+}
+
+
+def warehouse_counts(warehouse: Path) -> dict[str, tuple[int, int]]:
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        return {
+            table: con.execute(f"select count(*), count(distinct ({key})) from {table}").fetchone()
+            for table, key in STATE_TABLES.items()
+        }
+    finally:
+        con.close()
+
+
+def test_daily_refresh_twice_gives_the_same_tables_and_no_duplicates(
+    prefect_server, served_stack, tmp_path, monkeypatch
+):
+    from flows.daily_refresh import daily_refresh
+    from ml.regimes.store import open_store
+
+    shutil.copytree(served_stack.data_dir, tmp_path / "data")
+    use_data_dir(monkeypatch, tmp_path / "data")
+
+    first = daily_refresh(node_tasks=False)
+    after_first = warehouse_counts(tmp_path / "data" / "warehouse.duckdb")
+    second = daily_refresh(node_tasks=False)
+    after_second = warehouse_counts(tmp_path / "data" / "warehouse.duckdb")
+
+    assert after_first == after_second
+    for table, (rows, keys) in after_second.items():
+        assert rows == keys, f"duplicate rows in {table}"
+    assert first.ingested["inserted"] == 0 and second.ingested["unchanged"] > 0  # same data, nothing new
+    assert second.backtest["run_id"] == first.backtest["run_id"]
+    assert second.signals["model_version"] == first.signals["model_version"]  # no retraining with a champion
+    store, client = open_store(None, tmp_path / "data" / "mongo")
+    try:
+        documents = store.count("market")
+        version = store.current_model("market")["model_version"]
+        current = store.history("market", version, limit=100_000)
+    finally:
+        client.close()
+    assert documents == after_second["ml.regime_labels"][0]
+    assert len(current) == len({d["date"] for d in current}) == store.count("market", version)
+    text = second.text()
+    for part in (
+        "marts.fct_daily_features",
+        "dbt:",
+        "signals: champion",
+        "regime:",
+        "forecast equal_weight",
+        "backtest",
+    ):
+        assert part in text, part
+
+
+def _wait_for(url: str, seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    raise TimeoutError(f"{url} did not answer within {seconds} s")
+
+
+def test_a_scheduled_deployment_fires_on_a_local_prefect_server(served_stack, tmp_path, unused_port):
+    """`prefect server start`, then the project's deployments served with a 5-second schedule in place of
+    the daily cron; the scheduler creates a run and the served process completes it."""
+    shutil.copytree(served_stack.data_dir, tmp_path / "data")
+    api = f"http://127.0.0.1:{unused_port}/api"
+    env = {
+        **os.environ,
+        **FLOW_ENV,
+        "PREFECT_HOME": str(tmp_path / "prefect"),
+        "PREFECT_API_URL": api,
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "PREFECT_SERVER_SERVICES_SCHEDULER_LOOP_SECONDS": "1",
+        "PREFECT_RUNNER_POLL_FREQUENCY": "1",
+        "FEATURECAST_DATA_DIR": str(tmp_path / "data"),
+    }
+    env.pop("MONGODB_URI", None)
+    bin_dir = Path(sys.executable).parent
+    server = subprocess.Popen(
+        [str(bin_dir / "prefect"), "server", "start", "--host", "127.0.0.1", "--port", str(unused_port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    serve_code = (
+        "from datetime import timedelta\n"
+        "from prefect import serve\n"
+        "from prefect.schedules import Interval\n"
+        "from flows.deployments import deployments\n"
+        "serve(*deployments(daily=Interval(timedelta(seconds=5), parameters={'node_tasks': False})), limit=1)\n"
+    )
+    served = None
+    try:
+        _wait_for(f"{api}/health", 90)
+        served = subprocess.Popen(
+            [sys.executable, "-c", serve_code],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + 240
+        completed = None
+        while time.monotonic() < deadline and completed is None:
+            time.sleep(2)
+            finished = {
+                state: httpx.post(
+                    f"{api}/flow_runs/filter",
+                    json={
+                        "deployments": {"name": {"any_": ["daily-refresh"]}},
+                        "flow_runs": {"state": {"type": {"any_": states}}},
+                        "limit": 5,
+                    },
+                    timeout=10,
+                ).json()
+                for state, states in (("completed", ["COMPLETED"]), ("failed", ["FAILED", "CRASHED"]))
+            }
+            assert not finished["failed"], finished["failed"][0]["state"]
+            completed = finished["completed"][0] if finished["completed"] else None
+        assert completed is not None, "no scheduled run of daily-refresh completed within 240 s"
+        assert completed["auto_scheduled"] is True  # created by the server's scheduler, not by hand
+        deployments = httpx.post(f"{api}/deployments/filter", json={}, timeout=10).json()
+        crons = {d["name"]: [s["schedule"].get("cron") for s in d["schedules"]] for d in deployments}
+        assert crons["weekly-training"] == ["0 6 * * 6"]
+    finally:
+        for process in (served, server):
+            if process is not None:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait(timeout=30)
