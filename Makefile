@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | cksum |
 export DO_NOT_TRACK := 1
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 
-.PHONY: setup run test lint bench docs clean
+.PHONY: setup browser run test lint bench docs screenshot clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -20,12 +20,17 @@ $(STAMP): pyproject.toml constraints.txt
 
 setup: $(STAMP)
 
-## Ingest the embedded synthetic market, build every feature with dbt, print a summary.
+## Headless Chromium (Debian's package) for the dashboard test and screenshots; installed once.
+browser:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null)
+
+## The main job: the daily_refresh Prefect flow on the embedded synthetic market (training first if needed).
 run: setup
 	$(BIN)/featurecast run
 
-## Lint, then the whole test suite (real dbt builds on temporary DuckDB warehouses).
-test: setup
+## Lint, then the whole test suite (real dbt builds, real Prefect flows, headless Chromium).
+test: setup browser
 	$(BIN)/ruff check .
 	$(BIN)/pytest
 
@@ -35,6 +40,11 @@ lint: setup
 ## Benchmarks (not part of the tests): 500 symbols x 10 years by default.
 bench: setup
 	$(BIN)/python bench/features.py
+	$(BIN)/python bench/daily_refresh.py
+
+## A PNG of the dashboard (after `make run`), taken in headless Chromium.
+screenshot: setup browser
+	$(BIN)/featurecast screenshot --output docs/dashboard.png
 
 ## dbt docs and docs/feature_spec.md from the manifest.
 docs: setup

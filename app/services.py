@@ -275,6 +275,17 @@ class DashboardService:
         return panel
 
 
+def dashboard_page(service: DashboardService) -> str:
+    """The dashboard page's HTML: the KPI panel, the charts and the signal table (app/dashboard_page.py)."""
+    from app.dashboard_page import render_dashboard
+
+    try:
+        history = service.regimes.regime("market", limit=100_000)["history"] or []
+    except (RegimesUnavailableError, UnknownScopeError):
+        history = []
+    return render_dashboard(service.kpis(), service.signals.store.current(), history)
+
+
 class UnknownPortfolioError(LookupError):
     pass
 

@@ -85,6 +85,20 @@ def publish_snapshot(warehouse: Path, serving_dir: Path, *, horizon: int = 5) ->
             "arg_max(equity, date) as equity from wh.marts.fct_portfolio_daily group by portfolio"
         )
         _copy_backtest(con)
+        # For the dashboard's charts: equity curves, every matured forecast, the champion's reliability.
+        con.execute(
+            "create table portfolio_daily as select portfolio, date, equity from wh.marts.fct_portfolio_daily "
+            "order by portfolio, date"
+        )
+        con.execute(
+            "create table forecast_evaluation as select portfolio, issue_date, horizon, target_date, model, q05, q50, "
+            "q95, realised_return, in_band from wh.marts.fct_forecast_evaluation order by all"
+        )
+        con.execute(
+            "create table reliability as select bin, bin_low, bin_high, mean_predicted, observed, count "
+            "from wh.ml.reliability where model_version = ? order by bin",
+            [champion[0]],
+        )
         con.execute(
             "create table meta as select (select max(date) from wh.marts.fct_daily_features) as data_last_date, "
             "current_timestamp::timestamp as published_at"
@@ -166,6 +180,9 @@ class Snapshot:
     backtest_run: pd.DataFrame  # zero or one row
     backtest_metrics: pd.DataFrame
     backtest_daily: pd.DataFrame
+    portfolio_daily: pd.DataFrame
+    forecast_evaluation: pd.DataFrame
+    reliability: pd.DataFrame
 
 
 def load_snapshot(path: Path) -> Snapshot:
@@ -180,6 +197,10 @@ def load_snapshot(path: Path) -> Snapshot:
         var_backtest = con.execute("select * from var_backtest order by all").df()
         portfolios = con.execute("select * from portfolios order by portfolio").df()
         backtest = {name: con.execute(f"select * from {name} order by all").df() for name in BACKTEST_TABLES}
+        charts = {
+            name: con.execute(f"select * from {name} order by all").df()
+            for name in ("portfolio_daily", "forecast_evaluation", "reliability")
+        }
         quality = [
             dict(zip(["rule", "action", "findings", "findings_30d"], row, strict=True))
             for row in con.execute("select * from quality order by rule, action").fetchall()
@@ -215,6 +236,9 @@ def load_snapshot(path: Path) -> Snapshot:
         backtest["backtest_run"],
         backtest["backtest_metrics"],
         backtest["backtest_daily"],
+        charts["portfolio_daily"],
+        charts["forecast_evaluation"],
+        charts["reliability"],
     )
 
 

@@ -12,6 +12,7 @@
     featurecast regimes refresh [--refit]      the daily regime batch (D2)
     featurecast forecasts issue                percentile forecasts + their evaluation (D3)
     featurecast publish / serve / openapi       serving snapshot, HTTP API, OpenAPI schema
+    featurecast screenshot [--output PNG]      the dashboard page in headless Chromium
     featurecast calendar                 rewrite seeds/market_holidays.csv from featurecast/calendar.py
     featurecast config                   print the resolved configuration
 
@@ -141,6 +142,15 @@ def _cmd_flow(args: argparse.Namespace, settings: Settings) -> int:
         from flows.deployments import serve_deployments
 
         serve_deployments()
+    return 0
+
+
+def _cmd_screenshot(args: argparse.Namespace, settings: Settings) -> int:
+    from app.browser import screenshot, serving
+
+    with serving(settings) as url:
+        path = screenshot(f"{url}/dashboard", Path(args.output))
+    print(f"dashboard screenshot written to {path}")
     return 0
 
 
@@ -418,6 +428,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="start the HTTP API (FastAPI + uvicorn)")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
+    shot = sub.add_parser("screenshot", help="a PNG of the dashboard page, taken in headless Chromium")
+    shot.add_argument("--output", default=str(PROJECT_ROOT / "docs" / "dashboard.png"))
     openapi = sub.add_parser("openapi", help="write the OpenAPI schema")
     openapi.add_argument("--output", default=str(PROJECT_ROOT / "docs" / "openapi.json"))
     sql = sub.add_parser("sql", help="run a read-only SQL query against the warehouse")
@@ -443,6 +455,7 @@ COMMANDS = {
     "publish": _cmd_publish,
     "serve": _cmd_serve,
     "openapi": _cmd_openapi,
+    "screenshot": _cmd_screenshot,
     "calendar": _cmd_calendar,
     "config": _cmd_config,
 }

@@ -154,19 +154,24 @@ def daily_refresh(source: str = "synthetic", symbols: list[str] | None = None, n
     features = dbt_build("features", exclude=EVALUATION_MODELS, node_tasks=node_tasks)
     times.time("dbt build: features and guardrails", started)
 
-    trained = None
-    if champion(settings.warehouse_path, settings.signal_horizon) is None:
+    trained, notes = None, []
+    has_champion = champion(settings.warehouse_path, settings.signal_horizon) is not None
+    if not has_champion:
         from flows.train_models import train_models
+        from ml.signals.cv import InsufficientHistoryError
 
         started = time.perf_counter()
-        trained = train_models(refit_regimes_too=False)
+        try:
+            trained = train_models(refit_regimes_too=False)
+            has_champion = bool(trained["decision"]["promoted"])
+        except InsufficientHistoryError as exc:
+            notes.append(f"signals skipped: not enough history to train with walk-forward validation ({exc})")
+            get_run_logger().warning(notes[-1])
         times.time("train models (no champion yet)", started)
 
-    for stage, step in (
-        ("score signals", score_signals),
-        ("refresh regimes", refresh_regimes_task),
-        ("issue forecasts", issue_forecasts_task),
-    ):
+    steps = [("score signals", score_signals)] if has_champion else []
+    steps += [("refresh regimes", refresh_regimes_task), ("issue forecasts", issue_forecasts_task)]
+    for stage, step in steps:
         started = time.perf_counter()
         step()
         times.time(stage, started)
@@ -175,11 +180,12 @@ def daily_refresh(source: str = "synthetic", symbols: list[str] | None = None, n
     evaluation = dbt_build("evaluation", select=EVALUATION_MODELS, node_tasks=node_tasks)
     times.time("dbt build: evaluation", started)
 
-    for stage, step in (("backtest", backtest_task), ("publish snapshot", publish_task)):
+    # The backtest trades the champion's signals and the snapshot serves them: both need a champion.
+    for stage, step in (("backtest", backtest_task), ("publish snapshot", publish_task)) if has_champion else ():
         started = time.perf_counter()
         step()
         times.time(stage, started)
 
-    summary = collect_summary(settings, [features, evaluation], ingested, times.seconds, trained)
+    summary = collect_summary(settings, [features, evaluation], ingested, times.seconds, trained, notes)
     create_markdown_artifact(key="daily-refresh-summary", markdown=summary.markdown(), description="daily_refresh")
     return summary

@@ -25,7 +25,7 @@ class RunSummary:
     backtest: dict[str, Any] | None
     stage_seconds: dict[str, float]
     trained: dict[str, Any] | None = None
-    lines: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # steps skipped and why
 
     def text(self) -> str:
         out = [
@@ -36,6 +36,7 @@ class RunSummary:
             + ", ".join(f"{n} {status}" for status, n in sorted(self.dbt.items()))
             + (f"; warnings: {', '.join(self.warnings)}" if self.warnings else "; no guardrail warnings"),
         ]
+        out += self.notes
         if self.trained:
             decision = self.trained["decision"]
             out.append(f"training: {decision['reason']} -> {'promoted' if decision['promoted'] else 'not promoted'}")
@@ -75,6 +76,7 @@ def collect_summary(
     ingested: dict[str, object],
     stage_seconds: dict[str, float],
     trained: dict[str, Any] | None = None,
+    notes: list[str] | None = None,
 ) -> RunSummary:
     counts: dict[str, int] = {}
     for build in builds:
@@ -84,11 +86,17 @@ def collect_summary(
     warehouse = summarize(settings.warehouse_path)
     con = duckdb.connect(str(settings.warehouse_path), read_only=True)
     try:
+        tables = {
+            t for (t,) in con.execute("select table_name from duckdb_tables() where schema_name = 'ml'").fetchall()
+        }
         signals = None
-        found = con.execute(
-            "select model_version, metrics from ml.model_registry where horizon = ? and is_champion",
-            [settings.signal_horizon],
-        ).fetchone()
+        found = (
+            "model_registry" in tables
+            and con.execute(
+                "select model_version, metrics from ml.model_registry where horizon = ? and is_champion",
+                [settings.signal_horizon],
+            ).fetchone()
+        )
         if found:
             metrics = json.loads(found[1])
             signals = {
@@ -98,10 +106,14 @@ def collect_summary(
                 "rank_ic": metrics["model"]["rank_ic"],
                 "baseline_rank_ic": metrics["baseline"]["rank_ic"],
             }
-        regime_row = con.execute(
-            "select date::varchar, regime, probabilities from ml.regime_labels where scope = 'market' "
-            "order by date desc, model_version limit 1"
-        ).fetchone()
+        regime_row = (
+            "regime_labels" in tables
+            and con.execute(
+                "select date::varchar, regime, probabilities from ml.regime_labels where scope = 'market' and "
+                "model_version = (select model_version from ml.regime_models where scope = 'market' "
+                "order by fitted_at desc limit 1) order by date desc limit 1"
+            ).fetchone()
+        )
         regime = (
             {"date": regime_row[0], "regime": regime_row[1], "probabilities": json.loads(regime_row[2])}
             if regime_row
@@ -117,10 +129,13 @@ def collect_summary(
             .to_dict(orient="records")
         )
         backtest = None
-        run = con.execute(
-            "select run_id, start_date::varchar, end_date::varchar, strategy from ml.backtest_runs "
-            "order by created_at desc limit 1"
-        ).fetchone()
+        run = (
+            "backtest_runs" in tables
+            and con.execute(
+                "select run_id, start_date::varchar, end_date::varchar, strategy from ml.backtest_runs "
+                "order by created_at desc limit 1"
+            ).fetchone()
+        )
         if run:
             value = dict(
                 con.execute(
@@ -158,4 +173,5 @@ def collect_summary(
         backtest,
         stage_seconds,
         trained,
+        notes or [],
     )

@@ -1,15 +1,19 @@
-"""GET /dashboard/kpis: regime metadata beside the KPI panel."""
+"""GET /dashboard (the page), /dashboard/kpis (the KPI panel as JSON) and the page's local plotly.js."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
+import plotly
 from fastapi import APIRouter, Depends, Request
+from fastapi.responses import FileResponse, HTMLResponse
 
 from app.schemas import DashboardKpisOut
-from app.services import DashboardService
+from app.services import DashboardService, dashboard_page
 
 router = APIRouter(tags=["dashboard"])
+PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
 
 
 def dashboard_service(request: Request) -> DashboardService:
@@ -19,3 +23,18 @@ def dashboard_service(request: Request) -> DashboardService:
 @router.get("/dashboard/kpis", response_model=DashboardKpisOut, summary="Regime metadata and the KPI panel")
 def get_kpis(service: Annotated[DashboardService, Depends(dashboard_service)]) -> DashboardKpisOut:
     return DashboardKpisOut(**service.kpis())
+
+
+@router.get(
+    "/dashboard",
+    response_class=HTMLResponse,
+    summary="The dashboard page: KPI panel, regime timeline, forecast fan, calibration, backtest, signals",
+)
+def get_dashboard(service: Annotated[DashboardService, Depends(dashboard_service)]) -> HTMLResponse:
+    return HTMLResponse(dashboard_page(service))
+
+
+@router.get("/dashboard/plotly.min.js", include_in_schema=False)
+def get_plotly_js() -> FileResponse:
+    """The plotly.js bundled with the plotly package, so the page works offline."""
+    return FileResponse(PLOTLY_JS, media_type="application/javascript", headers={"Cache-Control": "max-age=86400"})

@@ -48,7 +48,7 @@ def test_run_builds_the_features_and_a_rerun_changes_nothing(env, capsys) -> Non
     assert "signals skipped: not enough history" in out
     assert main(["run"]) == 0
     again = capsys.readouterr().out
-    assert "0 inserted, 0 updated, 1512 unchanged" in again
+    assert "0 rows inserted, 0 updated, 1512 unchanged" in again
     assert main(["sql", "select count(*) as n from marts.fct_daily_features"]) == 0
     assert "1512" in capsys.readouterr().out
 
