@@ -21,6 +21,16 @@ from featurecast.marketdata.synthetic import DefectSpec, SyntheticSpec, generate
 
 os.environ.setdefault("DO_NOT_TRACK", "1")
 
+# Every service the app registers in its ServiceFactory, by name.
+SERVICES = [
+    "BacktestService",
+    "DashboardService",
+    "ForecastService",
+    "MLSignalService",
+    "PortfolioService",
+    "RegimeService",
+]
+
 # Small but long enough for every window (252-row returns, 63-row guardrail training windows).
 SMALL_SPEC = SyntheticSpec(n_symbols=10, years=3.0, seed=21)
 # Statistical defects only: the build passes with warnings and the quarantine table is built.

@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 from app.main import build_services, create_app
 from app.services import MLSignalService, ServiceFactory
 from app.snapshot import SnapshotStore, publish_snapshot
-from tests.python.conftest import make_settings
+from tests.python.conftest import SERVICES, make_settings
 
 pytestmark = pytest.mark.dbt
 
@@ -97,14 +97,7 @@ def test_no_snapshot_yet_is_503(tmp_path) -> None:
 
 def test_service_factory_registers_the_signal_service(served) -> None:
     factory = build_services(served)
-    assert factory.names() == [
-        "BacktestService",
-        "DashboardService",
-        "ForecastService",
-        "MLSignalService",
-        "PortfolioService",
-        "RegimeService",
-    ]
+    assert factory.names() == SERVICES
     assert isinstance(factory.get("MLSignalService"), MLSignalService)
     assert factory.get("MLSignalService") is factory.get("MLSignalService")
     with pytest.raises(ValueError, match="already registered"):
@@ -113,14 +106,7 @@ def test_service_factory_registers_the_signal_service(served) -> None:
         factory.get("NoSuchService")
     assert TestClient(create_app(served)).get("/health").json() == {
         "status": "ok",
-        "services": [
-            "BacktestService",
-            "DashboardService",
-            "ForecastService",
-            "MLSignalService",
-            "PortfolioService",
-            "RegimeService",
-        ],
+        "services": SERVICES,
     }
 
 

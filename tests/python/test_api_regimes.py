@@ -19,7 +19,7 @@ from app.services import (
 )
 from app.snapshot import SnapshotStore
 from ml.regimes.store import open_store
-from tests.python.conftest import make_settings
+from tests.python.conftest import SERVICES, make_settings
 
 pytestmark = pytest.mark.dbt
 
@@ -125,14 +125,7 @@ def test_every_service_is_registered_by_name(full_stack) -> None:
     from app.main import build_services
 
     factory = build_services(full_stack)
-    assert factory.names() == [
-        "BacktestService",
-        "DashboardService",
-        "ForecastService",
-        "MLSignalService",
-        "PortfolioService",
-        "RegimeService",
-    ]
+    assert factory.names() == SERVICES
     assert factory.get("DashboardService").signals is factory.get("MLSignalService")
 
 
