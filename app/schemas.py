@@ -135,6 +135,10 @@ class ForecastEvaluationOut(BaseModel):
         description="marts.fct_var_backtest rows: exceedances, Kupiec and "
         "Christoffersen statistics per model and horizon."
     )
+    by_regime: list[dict[str, object]] = Field(
+        description="marts.fct_forecast_calibration_by_regime rows: calibration per model, horizon and the market "
+        "regime on the issue date."
+    )
 
 
 class BacktestMetricOut(BaseModel):

@@ -374,10 +374,12 @@ class ForecastService:
         snapshot = self.store.current()
         calibration = snapshot.forecast_calibration
         backtest = snapshot.var_backtest
+        by_regime = snapshot.calibration_by_regime
         return {
             "portfolio": name,
             "calibration": _records(calibration[calibration["portfolio"] == name].drop(columns="portfolio")),
             "var_backtest": _records(backtest[backtest["portfolio"] == name].drop(columns="portfolio")),
+            "by_regime": _records(by_regime[by_regime["portfolio"] == name].drop(columns="portfolio")),
         }
 
 

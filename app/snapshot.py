@@ -80,6 +80,7 @@ def publish_snapshot(warehouse: Path, serving_dir: Path, *, horizon: int = 5) ->
             )
         con.execute("create table forecast_calibration as select * from wh.marts.fct_forecast_calibration")
         con.execute("create table var_backtest as select * from wh.marts.fct_var_backtest")
+        con.execute("create table calibration_by_regime as select * from wh.marts.fct_forecast_calibration_by_regime")
         con.execute(
             "create table portfolios as select portfolio, min(date) as first_date, max(date) as last_date, "
             "arg_max(equity, date) as equity from wh.marts.fct_portfolio_daily group by portfolio"
@@ -176,6 +177,7 @@ class Snapshot:
     forecasts: pd.DataFrame  # the latest issue date's forecasts per portfolio
     forecast_calibration: pd.DataFrame
     var_backtest: pd.DataFrame
+    calibration_by_regime: pd.DataFrame
     portfolios: pd.DataFrame
     backtest_run: pd.DataFrame  # zero or one row
     backtest_metrics: pd.DataFrame
@@ -195,6 +197,7 @@ def load_snapshot(path: Path) -> Snapshot:
         forecasts = con.execute("select * from forecasts order by portfolio, horizon, model").df()
         forecast_calibration = con.execute("select * from forecast_calibration order by all").df()
         var_backtest = con.execute("select * from var_backtest order by all").df()
+        calibration_by_regime = con.execute("select * from calibration_by_regime order by all").df()
         portfolios = con.execute("select * from portfolios order by portfolio").df()
         backtest = {name: con.execute(f"select * from {name} order by all").df() for name in BACKTEST_TABLES}
         charts = {
@@ -232,6 +235,7 @@ def load_snapshot(path: Path) -> Snapshot:
         forecasts,
         forecast_calibration,
         var_backtest,
+        calibration_by_regime,
         portfolios,
         backtest["backtest_run"],
         backtest["backtest_metrics"],

@@ -49,11 +49,15 @@ def main() -> None:
         ("next night (+1 session)", prices[prices["date"] == last], True),
         ("re-run, no node tasks", None, False),
     ):
+        landing = 0.0
         if day is not None:
+            started = time.perf_counter()
             land(settings.warehouse_path, day, source="synthetic")
+            landing = time.perf_counter() - started
         started = time.perf_counter()
         summary = daily_refresh(source="none", node_tasks=node_tasks)
-        runs.append((label, time.perf_counter() - started, summary.stage_seconds))
+        total = time.perf_counter() - started
+        runs.append((label, total + landing, {"land new bars": landing, **summary.stage_seconds}))
 
     stages = list(dict.fromkeys(stage for _, _, seconds in runs for stage in seconds))
     print(f"daily_refresh, {args.symbols} symbols x {args.years:g} years ({len(prices):,} bars), data in {workdir}")
@@ -61,7 +65,7 @@ def main() -> None:
     print(header)
     print("-" * len(header))
     for stage in stages:
-        cells = "".join(f"{seconds.get(stage, float('nan')):>25.1f}s" for _, _, seconds in runs)
+        cells = "".join(f"{seconds[stage]:>25.1f}s" if stage in seconds else f"{'-':>26}" for _, _, seconds in runs)
         print(f"{stage:<36}{cells}")
     overhead = [total - sum(seconds.values()) for _, total, seconds in runs]
     print(f"{'Prefect flow start and bookkeeping':<36}" + "".join(f"{o:>25.1f}s" for o in overhead))

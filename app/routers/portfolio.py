@@ -37,7 +37,9 @@ def get_forecast(
     service: Annotated[ForecastService, Depends(forecast_service)],
     name: Annotated[str, NAME],
     horizon: Annotated[int | None, Query(description="Trading sessions ahead (default: every horizon)")] = None,
-    model: Annotated[Literal["conformal", "vol_normal"], Query(description="Forecaster")] = "conformal",
+    model: Annotated[
+        Literal["conformal", "vol_normal", "lgbm_quantile"], Query(description="Forecaster")
+    ] = "conformal",
 ) -> PortfolioForecastOut:
     try:
         return PortfolioForecastOut(**service.forecast(name, model=model, horizon=horizon))

@@ -13,17 +13,17 @@ import pytest
 from dbt_project.runner import build
 from featurecast.calendar import trading_days
 from featurecast.marketdata.synthetic import SyntheticSpec, generate
+from ml.forecasts.calibration import attach_outcomes, calibration_table
 from ml.forecasts.engine import forecast_portfolio
 from ml.forecasts.issue import issue_forecasts
 from tests.python.conftest import make_settings
 
-SESSIONS = np.array(trading_days(date(1990, 1, 1), date(2035, 12, 31)), dtype="datetime64[ns]")
+SESSIONS = np.array(trading_days(date(1950, 1, 1), date(2035, 12, 31)), dtype="datetime64[ns]")
 
 
-@pytest.fixture(scope="module")
-def long_history() -> pd.DataFrame:
-    """20 years of an equal-weight portfolio over a synthetic market with bull/bear volatility regimes."""
-    prices = generate(SyntheticSpec(n_symbols=20, years=20.0, seed=9)).prices
+def equal_weight_history(spec: SyntheticSpec) -> pd.DataFrame:
+    """An equal-weight portfolio's daily log return and equity over a synthetic market."""
+    prices = generate(spec).prices
     wide = prices.pivot(index="date", columns="symbol", values="close")
     ret = np.log(np.exp(np.log(wide / wide.shift())).mean(axis=1)).dropna()
     daily = pd.DataFrame({"date": pd.to_datetime(ret.index), "ret_1d": ret.to_numpy()})
@@ -32,59 +32,68 @@ def long_history() -> pd.DataFrame:
 
 
 @pytest.fixture(scope="module")
+def long_history() -> pd.DataFrame:
+    """20 years of an equal-weight portfolio over a synthetic market with bull/bear volatility regimes."""
+    return equal_weight_history(SyntheticSpec(n_symbols=20, years=20.0, seed=9))
+
+
+@pytest.fixture(scope="module")
 def scored(long_history) -> pd.DataFrame:
-    forecasts = forecast_portfolio(long_history, SESSIONS)
-    equity = long_history.set_index("date")["equity"]
-    forecasts["realised"] = np.log(
-        equity.reindex(forecasts["target_date"]).to_numpy() / forecasts["equity_at_issue"].to_numpy()
-    )
-    forecasts = forecasts.dropna(subset=["realised"])
+    forecasts = attach_outcomes(forecast_portfolio(long_history, SESSIONS), long_history)
     # Skip the first year: the conformal forecaster is still gathering outcomes.
     return forecasts[forecasts["issue_date"] >= forecasts["issue_date"].min() + pd.Timedelta(days=365)]
 
 
-def calibration(frame: pd.DataFrame) -> dict[str, float]:
-    r = frame["realised"]
-    return {
-        "coverage": ((r >= frame["q05"]) & (r <= frame["q95"])).mean(),
-        "q05": (r < frame["q05"]).mean(),
-        "q50": (r < frame["q50"]).mean(),
-        "q95": (r < frame["q95"]).mean(),
-    }
+@pytest.fixture(scope="module")
+def sixty_years() -> pd.DataFrame:
+    """Sixty years of calibration outcomes. At 63 sessions twenty years hold only about 80 independent
+    outcomes (a coverage standard error of about 3.4 points, as wide as the tolerance); sixty hold about
+    240. All three forecasters, all horizons, scored on the dates they all forecast."""
+    history = equal_weight_history(SyntheticSpec(n_symbols=10, years=60.0, seed=9))
+    forecasts = attach_outcomes(forecast_portfolio(history, SESSIONS), history)
+    return calibration_table(forecasts).set_index(["model", "horizon"])
 
 
-@pytest.mark.parametrize(
-    "horizon",
-    [
-        5,
-        21,
-        pytest.param(
-            63,
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="63-session coverage is about 81 %: overlapping outcomes leave the online conformal "
-                "layer too few independent samples; quantile models with volatility and regime "
-                "features are the open part of issue 5",
-            ),
-        ),
-    ],
-)
-def test_conformal_forecasts_are_calibrated_out_of_sample(scored, horizon) -> None:
-    result = calibration(scored[(scored["model"] == "conformal") & (scored["horizon"] == horizon)])
-    assert abs(result["coverage"] - 0.90) <= 0.04, result
+def assert_calibrated(row: pd.Series) -> None:
+    assert abs(row["coverage_5_95"] - 0.90) <= 0.04, row.to_dict()
     for level in ("q05", "q50", "q95"):
-        assert abs(result[level] - float(level[1:]) / 100) <= 0.03, result
+        assert abs(row[f"hit_{level}"] - float(level[1:]) / 100) <= 0.03, row.to_dict()
+
+
+@pytest.mark.parametrize("horizon", [5, 21])
+def test_conformal_forecasts_are_calibrated_out_of_sample(scored, horizon) -> None:
+    table = calibration_table(scored[scored["model"] == "conformal"], common_dates=False)
+    assert_calibrated(table.set_index("horizon").loc[horizon])
+
+
+@pytest.mark.parametrize("horizon", [5, 21, 63])
+def test_quantile_model_is_calibrated_out_of_sample_at_every_horizon(sixty_years, horizon) -> None:
+    assert_calibrated(sixty_years.loc[("lgbm_quantile", horizon)])
+
+
+def test_at_63_sessions_the_quantile_model_fixes_what_volatility_scaling_misses(sixty_years) -> None:
+    """Measured, not tuned: the vol-scaled forecasters under-cover at 63 sessions (volatility mean-reverts
+    and bear regimes fatten the left tail); the quantile model's band is closer to 90% and its pinball
+    loss for the 5th percentile (the VaR quantile) is lower on the same outcomes."""
+    at_63 = sixty_years.xs(63, level="horizon")
+    errors = (at_63["coverage_5_95"] - 0.90).abs()
+    assert errors["lgbm_quantile"] < errors["conformal"] and errors["lgbm_quantile"] < errors["vol_normal"]
+    assert at_63.loc["conformal", "coverage_5_95"] < 0.86  # the limitation that motivated the model
+    assert at_63.loc["lgbm_quantile", "pinball_q05"] < at_63.loc["conformal", "pinball_q05"]
 
 
 def test_quantiles_never_cross(scored) -> None:
     assert ((scored["q05"] <= scored["q50"]) & (scored["q50"] <= scored["q95"])).all()
 
 
-def test_forecasts_are_walk_forward(long_history) -> None:
-    """Appending future data changes no past forecast."""
-    cut = len(long_history) - 300
-    before = forecast_portfolio(long_history.iloc[:cut], SESSIONS)
-    after = forecast_portfolio(long_history, SESSIONS)
+def test_forecasts_are_walk_forward() -> None:
+    """Appending future data changes no past forecast, for every forecaster (the quantile model's refits
+    included: eight years hold several of them before the cut)."""
+    history = equal_weight_history(SyntheticSpec(n_symbols=10, years=8.0, seed=4))
+    cut = len(history) - 300
+    before = forecast_portfolio(history.iloc[:cut], SESSIONS)
+    after = forecast_portfolio(history, SESSIONS)
+    assert set(before["model"]) == {"vol_normal", "conformal", "lgbm_quantile"}
     after = after[after["issue_date"] <= before["issue_date"].max()]
     key = ["issue_date", "horizon", "model"]
     pd.testing.assert_frame_equal(
