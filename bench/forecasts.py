@@ -15,7 +15,7 @@ from pathlib import Path
 
 import duckdb
 
-from dbt_project.runner import build
+from dbt_project.runner import EVALUATION_SELECTOR, build
 from featurecast.config import Settings
 from featurecast.marketdata.landing import land
 from featurecast.marketdata.synthetic import SyntheticSpec, generate
@@ -42,7 +42,7 @@ def main() -> None:
     report = issue_forecasts(settings.warehouse_path)
     again = issue_forecasts(settings.warehouse_path)
     started = time.perf_counter()
-    build(settings, select="stg_ml__forecasts+", quiet=True)
+    build(settings, select=EVALUATION_SELECTOR, quiet=True)
     evaluation_seconds = time.perf_counter() - started
     con = duckdb.connect(str(settings.warehouse_path), read_only=True)
     try:

@@ -17,6 +17,10 @@ from pathlib import Path
 from featurecast.config import PROJECT_ROOT, Settings
 
 PROFILES_DIR = Path(__file__).resolve().parent
+# The models that read what the Python side writes back (forecasts, regime labels) and everything
+# downstream of them: built after the forecasts are issued. Their staging views fall back to an empty
+# result while a table does not exist yet, so they are rebuilt here each time.
+EVALUATION_SELECTOR = "stg_ml__forecasts+ stg_ml__regime_labels+ stg_ml__regime_models+"
 _LOCK = threading.Lock()  # dbt's runner is not re-entrant; one invocation at a time per process.
 
 

@@ -231,11 +231,11 @@ def _refresh_regimes(settings: Settings, *, refit: bool = False) -> None:
 def _issue_forecasts(settings: Settings) -> None:
     import duckdb
 
-    from dbt_project.runner import build
+    from dbt_project.runner import EVALUATION_SELECTOR, build
     from ml.forecasts.issue import issue_forecasts
 
     report = issue_forecasts(settings.warehouse_path)
-    build(settings, select="stg_ml__forecasts+", quiet=True)
+    build(settings, select=EVALUATION_SELECTOR, quiet=True)
     con = duckdb.connect(str(settings.warehouse_path), read_only=True)
     try:
         rows = con.execute(

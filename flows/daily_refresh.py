@@ -21,11 +21,9 @@ from dataclasses import dataclass, field
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 
-from dbt_project.runner import DbtRunSummary, build
+from dbt_project.runner import EVALUATION_SELECTOR, DbtRunSummary, build
 from featurecast.config import Settings
 from flows.summary import RunSummary, collect_summary
-
-EVALUATION_MODELS = "stg_ml__forecasts+"
 
 
 @dataclass
@@ -151,7 +149,7 @@ def daily_refresh(source: str = "synthetic", symbols: list[str] | None = None, n
     times.time("ingest", started)
 
     started = time.perf_counter()
-    features = dbt_build("features", exclude=EVALUATION_MODELS, node_tasks=node_tasks)
+    features = dbt_build("features", exclude=EVALUATION_SELECTOR, node_tasks=node_tasks)
     times.time("dbt build: features and guardrails", started)
 
     trained, notes = None, []
@@ -177,7 +175,7 @@ def daily_refresh(source: str = "synthetic", symbols: list[str] | None = None, n
         times.time(stage, started)
 
     started = time.perf_counter()
-    evaluation = dbt_build("evaluation", select=EVALUATION_MODELS, node_tasks=node_tasks)
+    evaluation = dbt_build("evaluation", select=EVALUATION_SELECTOR, node_tasks=node_tasks)
     times.time("dbt build: evaluation", started)
 
     # The backtest trades the champion's signals and the snapshot serves them: both need a champion.

@@ -14,7 +14,7 @@ import duckdb
 import pandas as pd
 import pytest
 
-from dbt_project.runner import DbtRunSummary, build
+from dbt_project.runner import EVALUATION_SELECTOR, DbtRunSummary, build
 from featurecast.config import Settings
 from featurecast.marketdata.landing import land
 from featurecast.marketdata.synthetic import DefectSpec, SyntheticSpec, generate, inject_defects
@@ -145,7 +145,7 @@ def served_stack(clean_warehouse, tmp_path_factory) -> Settings:
     refresh_regimes(settings.warehouse_path, store)
     client.close()
     issue_forecasts(settings.warehouse_path)
-    build(settings, select="stg_ml__forecasts+", quiet=True)
+    build(settings, select=EVALUATION_SELECTOR, quiet=True)
     run_backtest(settings.warehouse_path, samples=200)
     publish_snapshot(settings.warehouse_path, settings.serving_dir)
     return settings

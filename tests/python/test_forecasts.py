@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from dbt_project.runner import build
+from dbt_project.runner import EVALUATION_SELECTOR, build
 from featurecast.calendar import trading_days
 from featurecast.marketdata.synthetic import SyntheticSpec, generate
 from ml.forecasts.calibration import attach_outcomes, calibration_table
@@ -110,7 +110,7 @@ def test_issued_forecasts_are_stored_once_and_evaluated_only_when_due(clean_ware
     shutil.copy(clean_warehouse.path, settings.warehouse_path)
     first = issue_forecasts(settings.warehouse_path)
     again = issue_forecasts(settings.warehouse_path)
-    build(settings, select="stg_ml__forecasts+", quiet=True)
+    build(settings, select=EVALUATION_SELECTOR, quiet=True)
     con = duckdb.connect(str(settings.warehouse_path), read_only=True)
     try:
         stored, distinct = con.execute(
