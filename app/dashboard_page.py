@@ -174,7 +174,7 @@ def _kpi_cards(panel: dict[str, Any]) -> str:
         stale = len(data["stale_symbols"])
         card("Data", str(data["data_last_date"]), f"{data['age_days']} days old; {stale} stale symbols")
     for forecast in panel.get("forecasts") or []:
-        if forecast["model"] == "conformal":
+        if forecast["model"] == "conformal" and forecast["portfolio"] == "equal_weight":
             card(
                 f"Coverage {forecast['horizon']} sessions",
                 f"{forecast['coverage_5_95']:.1%}",

@@ -21,6 +21,9 @@ PROFILES_DIR = Path(__file__).resolve().parent
 # downstream of them: built after the forecasts are issued. Their staging views fall back to an empty
 # result while a table does not exist yet, so they are rebuilt here each time.
 EVALUATION_SELECTOR = "stg_ml__forecasts+ stg_ml__regime_labels+ stg_ml__regime_models+"
+# The portfolios the Python side runs (the backtest's book) and fct_portfolio_daily: rebuilt after the
+# backtest and before the forecasts are issued (with EVALUATION_SELECTOR excluded).
+PORTFOLIO_BOOKS_SELECTOR = "stg_ml__portfolio_books+"
 _LOCK = threading.Lock()  # dbt's runner is not re-entrant; one invocation at a time per process.
 
 

@@ -177,6 +177,10 @@ def _cmd_backtest(args: argparse.Namespace, settings: Settings) -> int:
     print(table.to_string(float_format=lambda v: f"{v:.4f}"))
     for row in report.metrics.dropna(subset=["ci_low"]).itertuples():
         print(f"{row.metric}: {row.value:+.3f} (90% bootstrap interval {row.ci_low:+.3f} to {row.ci_high:+.3f})")
+    print(
+        "the strategy's book is now portfolio signal_strategy in ml.portfolio_books; "
+        "`featurecast build --select stg_ml__portfolio_books+` adds it to marts.fct_portfolio_daily"
+    )
     return 0
 
 

@@ -1,7 +1,8 @@
 """`daily_refresh`: the nightly Prefect flow, from new market data to a published serving snapshot.
 
     ingest -> dbt build (features + guardrails) -> score signals -> refresh regimes (MongoDB)
-           -> issue forecasts -> dbt build (evaluation models) -> backtest -> publish snapshot
+           -> backtest -> dbt build (portfolio books: the strategy's book joins fct_portfolio_daily)
+           -> issue forecasts -> dbt build (evaluation models) -> publish snapshot
 
 A structural guardrail failure stops the flow at the first dbt build, naming the failing rule; nothing
 after it runs (no training, no scores, no snapshot), so the API keeps serving yesterday's snapshot.
@@ -21,7 +22,7 @@ from dataclasses import dataclass, field
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 
-from dbt_project.runner import EVALUATION_SELECTOR, DbtRunSummary, build
+from dbt_project.runner import EVALUATION_SELECTOR, PORTFOLIO_BOOKS_SELECTOR, DbtRunSummary, build
 from featurecast.config import Settings
 from flows.summary import RunSummary, collect_summary
 
@@ -167,23 +168,39 @@ def daily_refresh(source: str = "synthetic", symbols: list[str] | None = None, n
             get_run_logger().warning(notes[-1])
         times.time("train models (no champion yet)", started)
 
-    steps = [("score signals", score_signals)] if has_champion else []
-    steps += [("refresh regimes", refresh_regimes_task), ("issue forecasts", issue_forecasts_task)]
-    for stage, step in steps:
+    for stage, step in (("score signals", score_signals), ("refresh regimes", refresh_regimes_task)):
+        if stage == "score signals" and not has_champion:
+            continue
         started = time.perf_counter()
         step()
         times.time(stage, started)
+
+    builds = [features]
+    if has_champion:  # the backtest trades the champion's signals; its book becomes a portfolio
+        started = time.perf_counter()
+        backtest_task()
+        times.time("backtest", started)
+        started = time.perf_counter()
+        builds.append(
+            dbt_build(
+                "portfolio books", select=PORTFOLIO_BOOKS_SELECTOR, exclude=EVALUATION_SELECTOR, node_tasks=node_tasks
+            )
+        )
+        times.time("dbt build: portfolio books", started)
 
     started = time.perf_counter()
-    evaluation = dbt_build("evaluation", select=EVALUATION_SELECTOR, node_tasks=node_tasks)
+    issue_forecasts_task()
+    times.time("issue forecasts", started)
+
+    started = time.perf_counter()
+    builds.append(dbt_build("evaluation", select=EVALUATION_SELECTOR, node_tasks=node_tasks))
     times.time("dbt build: evaluation", started)
 
-    # The backtest trades the champion's signals and the snapshot serves them: both need a champion.
-    for stage, step in (("backtest", backtest_task), ("publish snapshot", publish_task)) if has_champion else ():
+    if has_champion:  # the snapshot serves the champion's signals
         started = time.perf_counter()
-        step()
-        times.time(stage, started)
+        publish_task()
+        times.time("publish snapshot", started)
 
-    summary = collect_summary(settings, [features, evaluation], ingested, times.seconds, trained, notes)
+    summary = collect_summary(settings, builds, ingested, times.seconds, trained, notes)
     create_markdown_artifact(key="daily-refresh-summary", markdown=summary.markdown(), description="daily_refresh")
     return summary

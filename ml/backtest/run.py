@@ -14,6 +14,10 @@ Tables (schema `ml`): backtest_runs, backtest_daily (book, date, returns, costs,
 equity, drawdown), backtest_trades (the strategy's fills), backtest_metrics (book, metric, value and,
 for the Sharpe improvement, a bootstrap interval). The run id hashes the rules, the model and the data,
 so a re-run replaces its own rows and never duplicates them.
+
+The strategy book of the newest run is also published as the portfolio `signal_strategy` in
+`ml.portfolio_books` (daily log return net of costs), which dbt adds to `marts.fct_portfolio_daily`, so
+the forecast engine projects it and its forecasts are evaluated like any other portfolio's.
 """
 
 from __future__ import annotations
@@ -59,6 +63,11 @@ create table if not exists ml.backtest_trades (
     weight_before double not null, weight_after double not null, traded double not null, cost double not null,
     primary key (run_id, date, symbol)
 );
+create table if not exists ml.portfolio_books (
+    portfolio varchar not null, date date not null, ret_1d double not null, holdings integer not null,
+    run_id varchar not null,
+    primary key (portfolio, date)
+);
 create table if not exists ml.backtest_metrics (
     run_id varchar not null, book varchar not null, metric varchar not null,
     value double, ci_low double, ci_high double,
@@ -66,6 +75,7 @@ create table if not exists ml.backtest_metrics (
 );
 """
 BOOKS = ("strategy", "momentum", "buy_and_hold")
+STRATEGY_PORTFOLIO = "signal_strategy"
 
 
 @dataclass(frozen=True)
@@ -268,10 +278,22 @@ def run_backtest(
                 seconds,
             ],
         )
+        strategy = books["strategy"]
+        book = pd.DataFrame(
+            {
+                "portfolio": STRATEGY_PORTFOLIO,
+                "date": strategy.index,
+                "ret_1d": np.log1p(strategy["net_return"].to_numpy()),
+                "holdings": strategy["positions"].astype(int).to_numpy(),
+                "run_id": run_id,
+            }
+        )
+        con.execute("delete from ml.portfolio_books where portfolio = ?", [STRATEGY_PORTFOLIO])
         for table, frame in (
             ("backtest_daily", daily_rows),
             ("backtest_trades", trades),
             ("backtest_metrics", metrics),
+            ("portfolio_books", book),
         ):
             con.register("rows_in", frame)
             con.execute(f"insert into ml.{table} by name select * from rows_in")

@@ -1,5 +1,6 @@
--- Daily returns and equity of every named portfolio: `equal_weight` over the universe, plus the weight
--- sets in seeds/portfolio_weights.csv. Rebalanced daily; weights renormalised over the symbols that
+-- Daily returns and equity of every named portfolio: `equal_weight` over the universe, the weight sets
+-- in seeds/portfolio_weights.csv, and the books the Python side runs (the backtest's signal_strategy,
+-- net of costs). Rebalanced daily; weights renormalised over the symbols that
 -- traded that day. Equity starts at 1.0 on each portfolio's first day.
 with features as (
     select symbol, date, ret_1d from {{ ref('fct_daily_features') }} where ret_1d is not null
@@ -26,10 +27,16 @@ weighted as (
     group by weights.portfolio, features.date
 ),
 
+books as (
+    select portfolio, date, ret_1d, holdings from {{ ref('stg_ml__portfolio_books') }}
+),
+
 returns as (
     select * from equal_weight
     union all
     select * from weighted
+    union all
+    select * from books
 )
 
 select

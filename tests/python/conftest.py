@@ -14,7 +14,7 @@ import duckdb
 import pandas as pd
 import pytest
 
-from dbt_project.runner import EVALUATION_SELECTOR, DbtRunSummary, build
+from dbt_project.runner import EVALUATION_SELECTOR, PORTFOLIO_BOOKS_SELECTOR, DbtRunSummary, build
 from featurecast.config import Settings
 from featurecast.marketdata.landing import land
 from featurecast.marketdata.synthetic import DefectSpec, SyntheticSpec, generate, inject_defects
@@ -144,9 +144,10 @@ def served_stack(clean_warehouse, tmp_path_factory) -> Settings:
     store, client = open_store(None, settings.regime_store_dir)
     refresh_regimes(settings.warehouse_path, store)
     client.close()
+    run_backtest(settings.warehouse_path, samples=200)
+    build(settings, select=PORTFOLIO_BOOKS_SELECTOR, exclude=EVALUATION_SELECTOR, quiet=True)
     issue_forecasts(settings.warehouse_path)
     build(settings, select=EVALUATION_SELECTOR, quiet=True)
-    run_backtest(settings.warehouse_path, samples=200)
     publish_snapshot(settings.warehouse_path, settings.serving_dir)
     return settings
 

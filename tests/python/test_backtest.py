@@ -197,3 +197,30 @@ def test_latest_backtest_route_and_kpi(served_stack, tmp_path):
     empty = TestClient(create_app(make_settings(tmp_path)))
     response = empty.get("/backtests/latest")
     assert response.status_code == 503 and "featurecast run" in response.json()["detail"]
+
+
+@pytest.mark.dbt
+def test_the_strategy_book_is_a_portfolio_with_forecasts(served_stack):
+    """The newest backtest's book joins marts.fct_portfolio_daily as signal_strategy (equity equal to the
+    backtest's, net of costs) and gets percentile forecasts like any portfolio."""
+    from fastapi.testclient import TestClient
+
+    from app.main import create_app
+
+    con = duckdb.connect(str(served_stack.warehouse_path), read_only=True)
+    try:
+        joined = con.execute(
+            """
+            select p.equity as portfolio_equity, d.equity as backtest_equity
+            from marts.fct_portfolio_daily p
+            join ml.backtest_daily d on d.date = p.date and d.book = 'strategy'
+            join ml.portfolio_books b on b.date = p.date and b.run_id = d.run_id
+            where p.portfolio = 'signal_strategy'
+            """
+        ).df()
+    finally:
+        con.close()
+    assert len(joined) > 100
+    np.testing.assert_allclose(joined["portfolio_equity"], joined["backtest_equity"], rtol=1e-9)
+    body = TestClient(create_app(served_stack)).get("/portfolio/signal_strategy/forecast").json()
+    assert body["portfolio"] == "signal_strategy" and len(body["horizons"]) >= 1

@@ -101,6 +101,9 @@ STATE_TABLES = {
     "ml.backtest_metrics": "run_id, book, metric",
     "marts.fct_forecast_evaluation": "portfolio, issue_date, horizon, model",
     "ml.model_registry": "model_version",
+    "ml.portfolio_books": "portfolio, date",
+    "marts.fct_portfolio_daily": "portfolio, date",
+    "marts.fct_forecast_calibration_by_regime": "portfolio, model_version, horizon, regime",
 }
 
 
