@@ -32,8 +32,8 @@ def deployments(daily: Schedule | None = None, weekly: Schedule | None = None) -
         daily_refresh.to_deployment(
             name="daily-refresh",
             schedule=daily or Cron(DAILY_CRON, timezone=TIMEZONE),
-            description="Ingest, build features and guardrails, score, regimes, forecasts, evaluation, backtest, "
-            "publish.",
+            description="Ingest, build features and guardrails, score, regimes, backtest, portfolio books, "
+            "forecasts, evaluation, publish.",
             tags=["featurecast", "daily"],
         ),
         train_models.to_deployment(
