@@ -17,7 +17,9 @@ Run it with `featurecast flow daily-refresh` (no server needed) or from its depl
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
@@ -26,6 +28,8 @@ from dbt_project.runner import EVALUATION_SELECTOR, PORTFOLIO_BOOKS_SELECTOR, Db
 from featurecast.config import Settings
 from flows.summary import RunSummary, collect_summary
 
+T = TypeVar("T")
+
 
 @dataclass
 class StageTimes:
@@ -33,8 +37,13 @@ class StageTimes:
 
     seconds: dict[str, float] = field(default_factory=dict)
 
-    def time(self, stage: str, started: float) -> None:
-        self.seconds[stage] = time.perf_counter() - started
+    def run(self, stage: str, step: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run one stage and record its wall-clock time (also when it fails)."""
+        started = time.perf_counter()
+        try:
+            return step(*args, **kwargs)
+        finally:
+            self.seconds[stage] = time.perf_counter() - started
 
 
 def _retry_only_transient(task, task_run, state) -> bool:
@@ -144,14 +153,16 @@ def daily_refresh(source: str = "synthetic", symbols: list[str] | None = None, n
 
     settings = Settings.from_env()
     times = StageTimes()
-
-    started = time.perf_counter()
-    ingested = ingest(source, symbols)
-    times.time("ingest", started)
-
-    started = time.perf_counter()
-    features = dbt_build("features", exclude=EVALUATION_SELECTOR, node_tasks=node_tasks)
-    times.time("dbt build: features and guardrails", started)
+    ingested = times.run("ingest", ingest, source, symbols)
+    builds = [
+        times.run(
+            "dbt build: features and guardrails",
+            dbt_build,
+            "features",
+            exclude=EVALUATION_SELECTOR,
+            node_tasks=node_tasks,
+        )
+    ]
 
     trained, notes = None, []
     has_champion = champion(settings.warehouse_path, settings.signal_horizon) is not None
@@ -159,47 +170,34 @@ def daily_refresh(source: str = "synthetic", symbols: list[str] | None = None, n
         from flows.train_models import train_models
         from ml.signals.cv import InsufficientHistoryError
 
-        started = time.perf_counter()
         try:
-            trained = train_models(refit_regimes_too=False)
+            trained = times.run("train models (no champion yet)", train_models, refit_regimes_too=False)
             has_champion = bool(trained["decision"]["promoted"])
         except InsufficientHistoryError as exc:
             notes.append(f"signals skipped: not enough history to train with walk-forward validation ({exc})")
             get_run_logger().warning(notes[-1])
-        times.time("train models (no champion yet)", started)
 
-    for stage, step in (("score signals", score_signals), ("refresh regimes", refresh_regimes_task)):
-        if stage == "score signals" and not has_champion:
-            continue
-        started = time.perf_counter()
-        step()
-        times.time(stage, started)
-
-    builds = [features]
+    if has_champion:
+        times.run("score signals", score_signals)
+    times.run("refresh regimes", refresh_regimes_task)
     if has_champion:  # the backtest trades the champion's signals; its book becomes a portfolio
-        started = time.perf_counter()
-        backtest_task()
-        times.time("backtest", started)
-        started = time.perf_counter()
+        times.run("backtest", backtest_task)
         builds.append(
-            dbt_build(
-                "portfolio books", select=PORTFOLIO_BOOKS_SELECTOR, exclude=EVALUATION_SELECTOR, node_tasks=node_tasks
+            times.run(
+                "dbt build: portfolio books",
+                dbt_build,
+                "portfolio books",
+                select=PORTFOLIO_BOOKS_SELECTOR,
+                exclude=EVALUATION_SELECTOR,
+                node_tasks=node_tasks,
             )
         )
-        times.time("dbt build: portfolio books", started)
-
-    started = time.perf_counter()
-    issue_forecasts_task()
-    times.time("issue forecasts", started)
-
-    started = time.perf_counter()
-    builds.append(dbt_build("evaluation", select=EVALUATION_SELECTOR, node_tasks=node_tasks))
-    times.time("dbt build: evaluation", started)
-
+    times.run("issue forecasts", issue_forecasts_task)
+    builds.append(
+        times.run("dbt build: evaluation", dbt_build, "evaluation", select=EVALUATION_SELECTOR, node_tasks=node_tasks)
+    )
     if has_champion:  # the snapshot serves the champion's signals
-        started = time.perf_counter()
-        publish_task()
-        times.time("publish snapshot", started)
+        times.run("publish snapshot", publish_task)
 
     summary = collect_summary(settings, builds, ingested, times.seconds, trained, notes)
     create_markdown_artifact(key="daily-refresh-summary", markdown=summary.markdown(), description="daily_refresh")
