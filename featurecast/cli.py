@@ -337,7 +337,14 @@ def _cmd_release(args: argparse.Namespace, settings: Settings) -> int:
 def _cmd_sql(args: argparse.Namespace, settings: Settings) -> int:
     import duckdb
 
-    con = duckdb.connect(str(settings.warehouse_path), read_only=True)
+    if not settings.warehouse_path.exists():
+        print(f"featurecast: no warehouse at {settings.warehouse_path}: run `featurecast run` first", file=sys.stderr)
+        return 3
+    try:
+        con = duckdb.connect(str(settings.warehouse_path), read_only=True)
+    except duckdb.Error as exc:  # e.g. a flow holds the write lock
+        print(f"featurecast: cannot open the warehouse: {exc}", file=sys.stderr)
+        return 3
     try:
         con.sql(args.query).show(max_rows=args.max_rows, max_width=200)
     except duckdb.Error as exc:

@@ -77,3 +77,11 @@ def test_console_script_is_installed() -> None:
         [str(Path(sys.executable).parent / "featurecast"), "--help"], capture_output=True, text=True, check=False
     )
     assert done.returncode == 0 and "ingest" in done.stdout and "release" in done.stdout
+
+
+def test_sql_without_a_warehouse_says_so(tmp_path, monkeypatch, capsys) -> None:
+    monkeypatch.setenv("FEATURECAST_DATA_DIR", str(tmp_path))
+    monkeypatch.delenv("FEATURECAST_WAREHOUSE", raising=False)
+    assert main(["sql", "select 1"]) == 3
+    assert "no warehouse at" in capsys.readouterr().err
+    assert not (tmp_path / "warehouse.duckdb").exists()
