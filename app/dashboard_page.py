@@ -33,31 +33,21 @@ def _regime_timeline(equity: pd.DataFrame, regimes: pd.DataFrame) -> go.Figure:
     for i, (name, group) in enumerate(regimes.groupby("regime", sort=True)):
         colour = REGIME_COLOURS[i % len(REGIME_COLOURS)]
         on_equity = equity.merge(group[["date"]], on="date")
-        fig.add_trace(
-            go.Scatter(
-                x=on_equity["date"],
-                y=on_equity["equity"],
-                mode="markers",
-                name=name,
-                marker={"color": colour, "size": 4},
-                legendgroup=name,
-            ),
-            row=1,
-            col=1,
-        )
-        fig.add_trace(
-            go.Scatter(
-                x=group["date"],
-                y=group["probability"],
-                mode="markers",
-                name=name,
-                marker={"color": colour, "size": 4},
-                legendgroup=name,
-                showlegend=False,
-            ),
-            row=2,
-            col=1,
-        )
+        # The regime's days as markers on the equity curve (row 1) and its probability below (row 2).
+        for row, frame, column in ((1, on_equity, "equity"), (2, group, "probability")):
+            fig.add_trace(
+                go.Scatter(
+                    x=frame["date"],
+                    y=frame[column],
+                    mode="markers",
+                    name=name,
+                    marker={"color": colour, "size": 4},
+                    legendgroup=name,
+                    showlegend=row == 1,
+                ),
+                row=row,
+                col=1,
+            )
     fig.update_layout(title="Market regime over the equal-weight equity curve", **LAYOUT)
     fig.update_yaxes(title_text="equity", row=1, col=1)
     fig.update_yaxes(title_text="P(regime)", range=[0, 1], row=2, col=1)
