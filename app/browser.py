@@ -44,7 +44,10 @@ def serving(settings: Settings) -> Iterator[str]:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="error"))
+    # log_config=None: uvicorn must not reconfigure logging in a process that may hold Prefect's API log
+    # handler, whose flush during dictConfig deadlocks against Prefect's event-loop thread.
+    config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="error", log_config=None)
+    server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 15

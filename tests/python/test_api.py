@@ -125,7 +125,7 @@ def test_no_request_fails_while_snapshots_are_swapped(served, unused_port) -> No
 
     settings = replace(served)
     app = create_app(settings, build_services(settings, check_interval=0.0))
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=unused_port, log_level="error"))
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=unused_port, log_level="error", log_config=None))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 10
