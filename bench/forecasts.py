@@ -19,7 +19,7 @@ from dbt_project.runner import EVALUATION_SELECTOR, build
 from featurecast.config import Settings
 from featurecast.marketdata.landing import land
 from featurecast.marketdata.synthetic import SyntheticSpec, generate
-from ml.forecasts.calibration import attach_outcomes, calibration_table
+from ml.forecasts.calibration import attach_outcomes, calibration_table, equal_weight_history
 from ml.forecasts.engine import forecast_portfolio
 from ml.forecasts.issue import issue_forecasts
 
@@ -71,11 +71,7 @@ def calibration_study(years: float) -> None:
 
     from featurecast.calendar import trading_days
 
-    prices = generate(SyntheticSpec(n_symbols=10, years=years, seed=9)).prices
-    wide = prices.pivot(index="date", columns="symbol", values="close")
-    ret = np.log(np.exp(np.log(wide / wide.shift())).mean(axis=1)).dropna()
-    daily = pd.DataFrame({"date": pd.to_datetime(ret.index), "ret_1d": ret.to_numpy()})
-    daily["equity"] = np.exp(daily["ret_1d"].cumsum())
+    daily = equal_weight_history(generate(SyntheticSpec(n_symbols=10, years=years, seed=9)).prices)
     sessions = np.array(
         trading_days(daily["date"].min().date(), daily["date"].max().date() + pd.Timedelta(days=150)),
         dtype="datetime64[ns]",

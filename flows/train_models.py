@@ -30,16 +30,17 @@ def train_signals(families: list[str]) -> list[dict[str, object]]:
 
 @task(name="promotion decision")
 def decide_promotion(candidates: list[dict[str, object]]) -> dict[str, object]:
-    from ml.signals.registry import promote, promotion_decision
+    from ml.signals.train import select_and_promote
 
     settings = Settings.from_env()
-    best = max(candidates, key=lambda c: c["metrics"]["model"]["auc"])
-    decision = promotion_decision(settings.warehouse_path, best["version"], settings.signal_horizon)
-    if decision.promote:
-        promote(settings.warehouse_path, best["version"])
-    get_run_logger().info("candidate %s: %s", best["version"], decision.reason)
+    decision = select_and_promote(
+        settings.warehouse_path,
+        {c["version"]: c["metrics"]["model"]["auc"] for c in candidates},
+        settings.signal_horizon,
+    )
+    get_run_logger().info("candidate %s: %s", decision.candidate, decision.reason)
     return {
-        "candidate": best["version"],
+        "candidate": decision.candidate,
         "champion_before": decision.champion,
         "promoted": decision.promote,
         "reason": decision.reason,

@@ -12,6 +12,15 @@ import pandas as pd
 LEVELS = {"q05": 0.05, "q50": 0.5, "q95": 0.95}
 
 
+def equal_weight_history(prices: pd.DataFrame) -> pd.DataFrame:
+    """Daily log return and equity of an equal-weight, daily-rebalanced book over OHLCV `prices`."""
+    wide = prices.pivot(index="date", columns="symbol", values="close")
+    ret = np.log(np.exp(np.log(wide / wide.shift())).mean(axis=1)).dropna()
+    daily = pd.DataFrame({"date": pd.to_datetime(ret.index), "ret_1d": ret.to_numpy()})
+    daily["equity"] = np.exp(daily["ret_1d"].cumsum())
+    return daily
+
+
 def attach_outcomes(forecasts: pd.DataFrame, daily: pd.DataFrame) -> pd.DataFrame:
     """Forecasts whose target date is in `daily`, with the realised log return from issue to target."""
     equity = daily.set_index("date")["equity"]

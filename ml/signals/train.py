@@ -292,15 +292,16 @@ def train_signal_models(
     spec_hash = feature_spec_hash(warehouse, features)
     trained = [train_family(frame, features, f, horizon, cv, warehouse, models_dir, spec_hash) for f in families]
     if promote_best:
-        select_and_promote(warehouse, trained, horizon)
+        select_and_promote(warehouse, {t.version: t.metrics["model"]["auc"] for t in trained}, horizon)
     return trained
 
 
-def select_and_promote(warehouse: Path, trained: list[TrainedModel], horizon: int) -> PromotionDecision:
-    """Take the candidate with the best out-of-sample calibrated AUC; promote it if the rule allows."""
-    best = max(trained, key=lambda t: t.metrics["model"]["auc"])
-    decision = promotion_decision(warehouse, best.version, horizon)
-    log.info("promotion of %s: %s (%s)", best.version, "yes" if decision.promote else "no", decision.reason)
+def select_and_promote(warehouse: Path, candidates: dict[str, float], horizon: int) -> PromotionDecision:
+    """Take the candidate with the best out-of-sample calibrated AUC (version -> AUC); promote it if the
+    rule allows."""
+    best = max(candidates, key=candidates.__getitem__)
+    decision = promotion_decision(warehouse, best, horizon)
+    log.info("promotion of %s: %s (%s)", best, "yes" if decision.promote else "no", decision.reason)
     if decision.promote:
-        promote(warehouse, best.version)
+        promote(warehouse, best)
     return decision

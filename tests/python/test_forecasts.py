@@ -13,7 +13,7 @@ import pytest
 from dbt_project.runner import EVALUATION_SELECTOR, build
 from featurecast.calendar import trading_days
 from featurecast.marketdata.synthetic import SyntheticSpec, generate
-from ml.forecasts.calibration import attach_outcomes, calibration_table
+from ml.forecasts.calibration import attach_outcomes, calibration_table, equal_weight_history
 from ml.forecasts.engine import forecast_portfolio
 from ml.forecasts.issue import issue_forecasts
 from tests.python.conftest import make_settings
@@ -21,20 +21,10 @@ from tests.python.conftest import make_settings
 SESSIONS = np.array(trading_days(date(1950, 1, 1), date(2035, 12, 31)), dtype="datetime64[ns]")
 
 
-def equal_weight_history(spec: SyntheticSpec) -> pd.DataFrame:
-    """An equal-weight portfolio's daily log return and equity over a synthetic market."""
-    prices = generate(spec).prices
-    wide = prices.pivot(index="date", columns="symbol", values="close")
-    ret = np.log(np.exp(np.log(wide / wide.shift())).mean(axis=1)).dropna()
-    daily = pd.DataFrame({"date": pd.to_datetime(ret.index), "ret_1d": ret.to_numpy()})
-    daily["equity"] = np.exp(daily["ret_1d"].cumsum())
-    return daily
-
-
 @pytest.fixture(scope="module")
 def long_history() -> pd.DataFrame:
     """20 years of an equal-weight portfolio over a synthetic market with bull/bear volatility regimes."""
-    return equal_weight_history(SyntheticSpec(n_symbols=20, years=20.0, seed=9))
+    return equal_weight_history(generate(SyntheticSpec(n_symbols=20, years=20.0, seed=9)).prices)
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +39,7 @@ def sixty_years() -> pd.DataFrame:
     """Sixty years of calibration outcomes. At 63 sessions twenty years hold only about 80 independent
     outcomes (a coverage standard error of about 3.4 points, as wide as the tolerance); sixty hold about
     240. All three forecasters, all horizons, scored on the dates they all forecast."""
-    history = equal_weight_history(SyntheticSpec(n_symbols=10, years=60.0, seed=9))
+    history = equal_weight_history(generate(SyntheticSpec(n_symbols=10, years=60.0, seed=9)).prices)
     forecasts = attach_outcomes(forecast_portfolio(history, SESSIONS), history)
     return calibration_table(forecasts).set_index(["model", "horizon"])
 
@@ -89,7 +79,7 @@ def test_quantiles_never_cross(scored) -> None:
 def test_forecasts_are_walk_forward() -> None:
     """Appending future data changes no past forecast, for every forecaster (the quantile model's refits
     included: eight years hold several of them before the cut)."""
-    history = equal_weight_history(SyntheticSpec(n_symbols=10, years=8.0, seed=4))
+    history = equal_weight_history(generate(SyntheticSpec(n_symbols=10, years=8.0, seed=4)).prices)
     cut = len(history) - 300
     before = forecast_portfolio(history.iloc[:cut], SESSIONS)
     after = forecast_portfolio(history, SESSIONS)
