@@ -55,6 +55,12 @@ output_rows as (
     select * from symbol_features where date >= {{ start }}
 ),
 
+rank_input as (
+    select symbol, date, ret_5d, ret_21d, mom_252_21, vol_21d, volume_z_21d, ma_dist_21, rsi_14
+    from symbol_features
+    where date >= {{ start }}
+),
+
 cross_sectional as (
     select
         symbol,
@@ -66,7 +72,7 @@ cross_sectional as (
         case when volume_z_21d is not null then percent_rank() over (partition by date, volume_z_21d is null order by volume_z_21d) end as cs_rank_volume_z_21d,
         case when ma_dist_21 is not null then percent_rank() over (partition by date, ma_dist_21 is null order by ma_dist_21) end as cs_rank_ma_dist_21,
         case when rsi_14 is not null then percent_rank() over (partition by date, rsi_14 is null order by rsi_14) end as cs_rank_rsi_14
-    from output_rows
+    from rank_input
 ),
 
 ranked as (

@@ -9,6 +9,7 @@ from pathlib import Path
 import duckdb
 import pytest
 import sqlglot
+import yaml
 from sqlglot.errors import ErrorLevel
 
 from dbt_project.feature_spec import build_specs, render
@@ -81,6 +82,15 @@ def test_every_feature_is_documented_and_traced_to_raw_columns(specs) -> None:
         "market_relative",
         "cross_sectional",
     } <= families
+
+
+def test_every_documented_lookback_fits_in_the_incremental_read(specs) -> None:
+    """An incremental refresh re-reads `feature_lookback_rows` rows per symbol; a feature that looks
+    further back would be computed from a truncated history and differ from a full rebuild."""
+    project = yaml.safe_load((PROJECT_ROOT / "dbt_project.yml").read_text())
+    read_rows = project["vars"]["feature_lookback_rows"]
+    too_long = [f"{s.name} ({s.lookback_rows})" for s in specs if (s.lookback_rows or 0) > read_rows]
+    assert not too_long, f"lookback beyond feature_lookback_rows={read_rows}: {too_long}"
 
 
 def test_descriptions_are_visible_to_analysts_in_duckdb(clean_warehouse) -> None:
