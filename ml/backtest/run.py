@@ -35,6 +35,7 @@ import pandas as pd
 
 from ml.backtest.engine import StrategyConfig, apply_gates, buy_and_hold, rebalance, simulate, target_weights
 from ml.backtest.metrics import information_ratio, performance, sharpe_difference_interval
+from ml.regimes.model import walk_forward_labels
 from ml.signals.registry import champion
 
 DDL = """
@@ -83,7 +84,7 @@ class BacktestInputs:
     probability: pd.DataFrame  # signal date x symbol, the model's calibrated out-of-fold probability
     baseline_probability: pd.DataFrame  # same shape, the momentum baseline's
     returns: pd.DataFrame  # session x symbol, simple close-to-close returns
-    regimes: pd.Series  # signal date -> market regime name
+    market: pd.DataFrame  # date, mkt_ret_1d: what the regime gate's walk-forward labels are fit on
     forecast_q05: pd.Series  # signal date -> 5th percentile of the 5-session equal-weight portfolio return
     model_version: str
     horizon: int
@@ -125,13 +126,7 @@ def load_inputs(warehouse: Path, horizon: int) -> BacktestInputs:
             "where date >= ? order by date, symbol",
             [first],
         ).df()
-        regimes = _optional(
-            con,
-            "regime_labels",
-            "select date, arg_max(regime, model_version) as regime from ml.regime_labels where scope = 'market' "
-            "and model_version = (select model_version from ml.regime_models where scope = 'market' "
-            "order by fitted_at desc limit 1) group by date order by date",
-        )
+        market = con.execute("select date, mkt_ret_1d from marts.fct_market_features order by date").df()
         forecasts = _optional(
             con,
             "forecasts",
@@ -152,11 +147,21 @@ def load_inputs(warehouse: Path, horizon: int) -> BacktestInputs:
         probability,
         baseline,
         wide_returns,
-        regimes.set_index("date")["regime"] if not regimes.empty else pd.Series(dtype=object),
+        market,
         forecasts.set_index("date")["q05"] if not forecasts.empty else pd.Series(dtype=float),
         entry.version,
         horizon,
     )
+
+
+def gate_regimes(market: pd.DataFrame) -> pd.Series:
+    """Signal date -> market regime for the regime gate, from walk-forward refits: the stored labels of
+    the current regime model are in-sample for every day up to its fit, so trading on them would use
+    the future. Days before the first walk-forward model have no regime and are never gated."""
+    labels = walk_forward_labels(market)
+    if labels.empty:
+        return pd.Series(dtype=object)
+    return labels.set_index(pd.to_datetime(labels["date"]))["regime"]
 
 
 def _sessions_after(index: pd.Index, last: object, extra: int) -> int:
@@ -175,8 +180,8 @@ def run_books(inputs: BacktestInputs, config: StrategyConfig) -> tuple[dict[str,
     """Daily results of the strategy, the momentum baseline and buy-and-hold on the same sessions, and the
     strategy's trades."""
     gate = pd.Series(False, index=inputs.probability.index)
-    if config.regime_gate and not inputs.regimes.empty:
-        gate |= inputs.regimes.reindex(gate.index).isin(config.regime_gate)
+    if config.regime_gate:
+        gate |= gate_regimes(inputs.market).reindex(gate.index).isin(config.regime_gate)
     if config.risk_gate_q05 is not None and not inputs.forecast_q05.empty:
         gate |= inputs.forecast_q05.reindex(gate.index) < config.risk_gate_q05
     books, trades = {}, pd.DataFrame()

@@ -6,6 +6,10 @@ parameters of one model version. Applying a version to a longer history never ch
 a refit is a new version. States are named from what they are (volatility rank, and the sign of their
 mean when it is statistically clear), never by their number, so names stay stable across refits:
 bull_calm, neutral_volatile, bear_volatile, ...
+
+Those labels are still in-sample in parameters for the days the version was fitted on.
+`walk_forward_labels` gives labels whose model was fit before each day, for anything that acts on a
+regime (the backtest's regime gate).
 """
 
 from __future__ import annotations
@@ -141,3 +145,38 @@ def rule_labels(market: pd.DataFrame) -> pd.Series:
     )
     labels[vol.isna().to_numpy()] = None
     return labels
+
+
+def walk_forward_labels(
+    market: pd.DataFrame, k: int = 2, *, refit_every: int = 252, min_history: int = 500
+) -> pd.DataFrame:
+    """Regime labels that are point in time in data *and* parameters, for uses that act on them (the
+    backtest's regime gate).
+
+    The first model is fit on the first `min_history` days and labels the next `refit_every` days with
+    filtered probabilities; then it is refit on everything so far, and so on. Every label is made by a
+    model whose fit window ends before the labelled day, so appending later data never changes an
+    earlier label. Days before `min_history` have none. Columns: date, regime, probability,
+    model_version, fit_end.
+    """
+    data = market.dropna(subset=["mkt_ret_1d"]).sort_values("date").reset_index(drop=True)
+    segments = []
+    for start in range(min_history, len(data), refit_every):
+        end = min(start + refit_every, len(data))
+        model = fit(data.iloc[:start], k)
+        probs = filtered_probabilities(model, data.iloc[:end]).iloc[start:end]
+        values = probs[model.names]
+        segments.append(
+            pd.DataFrame(
+                {
+                    "date": probs["date"].to_numpy(),
+                    "regime": values.idxmax(axis=1).to_numpy(),
+                    "probability": values.max(axis=1).to_numpy(),
+                    "model_version": model.version,
+                    "fit_end": model.fit_end,
+                }
+            )
+        )
+    if not segments:
+        return pd.DataFrame(columns=["date", "regime", "probability", "model_version", "fit_end"])
+    return pd.concat(segments, ignore_index=True)

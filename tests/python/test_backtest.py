@@ -11,6 +11,8 @@ import pytest
 
 from ml.backtest.engine import StrategyConfig, apply_gates, buy_and_hold, rebalance, simulate, target_weights
 from ml.backtest.metrics import information_ratio, performance, sharpe, sharpe_difference_interval
+from ml.backtest.run import BacktestInputs, run_books
+from ml.regimes.model import walk_forward_labels
 from tests.python.conftest import make_settings
 
 DATES = pd.bdate_range("2024-01-01", periods=8)
@@ -84,6 +86,28 @@ def test_gates_move_to_cash_and_rebalancing_holds_targets_between_dates():
     gate = pd.Series([False, True, False, False, False, False], index=probability.index)
     gated = apply_gates(weights, gate)
     assert gated.iloc[1].abs().sum() == 0.0 and gated.iloc[0]["A"] == 1.0
+
+
+def test_the_regime_gate_trades_on_walk_forward_labels_only():
+    """The gate reads regimes from models fit before each day (never the in-sample stored labels):
+    the first 500 days have no label and are never gated; later, the book is in cash exactly two
+    sessions after each signal day labelled with a gated regime (fill next bar, earn the bar after)."""
+    rng = np.random.default_rng(3)
+    days = pd.bdate_range("2015-01-01", periods=900)
+    calm = (np.arange(900) // 150) % 2 == 0
+    market = pd.DataFrame({"date": days, "mkt_ret_1d": rng.normal(0.0005, np.where(calm, 0.006, 0.02))})
+    probability = pd.DataFrame({"A": 0.9, "B": 0.1}, index=days)
+    returns = pd.DataFrame({"A": 0.001, "B": -0.001}, index=days)
+    labels = walk_forward_labels(market).set_index("date")["regime"]
+    gated = labels.value_counts().index[0]
+    inputs = BacktestInputs(probability, probability, returns, market, pd.Series(dtype=float), "v", 5)
+    config = StrategyConfig(k=1, max_weight=1.0, rebalance_every=1, regime_gate=(gated,))
+    exposure = run_books(inputs, config)[0]["strategy"]["exposure"].reindex(days)
+    signal_label = labels.reindex(days).shift(2)  # the label of the signal that sets each day's position
+    in_cash = signal_label == gated
+    assert in_cash.sum() > 50 and (~in_cash & signal_label.notna()).sum() > 50
+    assert (exposure[in_cash] == 0).all()
+    assert (exposure[~in_cash].iloc[2:] == 1.0).all()  # ungated days hold A, including the unlabelled first 500
 
 
 @pytest.mark.parametrize(

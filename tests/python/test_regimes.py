@@ -3,6 +3,7 @@ contract on every backend (in-memory double, embedded default, real MongoDB when
 
 from __future__ import annotations
 
+import math
 import os
 import shutil
 
@@ -15,7 +16,7 @@ from sklearn.metrics import balanced_accuracy_score
 from dbt_project.runner import build
 from featurecast.marketdata.landing import land
 from featurecast.marketdata.synthetic import SyntheticSpec, generate
-from ml.regimes.model import filtered_probabilities, fit, rule_labels
+from ml.regimes.model import filtered_probabilities, fit, rule_labels, walk_forward_labels
 from ml.regimes.refresh import SCOPE, refresh_regimes
 from ml.regimes.store import RegimeStore, open_store
 from tests.python.conftest import SMALL_SPEC, make_settings
@@ -123,6 +124,20 @@ def test_labels_are_point_in_time(known_market) -> None:
     pd.testing.assert_frame_equal(before, after.iloc[:cut].reset_index(drop=True), check_exact=False, rtol=1e-12)
     rules_before, rules_after = rule_labels(market.iloc[:cut]), rule_labels(market)
     assert rules_before.equals(rules_after.iloc[:cut])
+
+
+def test_walk_forward_labels_are_point_in_time_in_parameters_too(known_market) -> None:
+    """Each label comes from a model fit only on days before it, so later data never changes it."""
+    _, market = known_market
+    labels = walk_forward_labels(market, refit_every=252, min_history=500)
+    assert labels["date"].min() == market["date"].iloc[500]  # nothing before the first fit's window ends
+    assert len(labels) == len(market) - 500 and labels["date"].is_unique
+    assert (pd.to_datetime(labels["fit_end"]) < pd.to_datetime(labels["date"])).all()
+    assert labels["model_version"].nunique() == math.ceil((len(market) - 500) / 252)
+    cut = len(market) - 300
+    earlier = walk_forward_labels(market.iloc[:cut], refit_every=252, min_history=500)
+    pd.testing.assert_frame_equal(earlier, labels.iloc[: len(earlier)].reset_index(drop=True))
+    assert walk_forward_labels(market.iloc[:500]).empty
 
 
 @pytest.fixture(scope="module")
