@@ -142,6 +142,14 @@ def _version(family: str, horizon: int, params: dict[str, object], spec_hash: st
     return f"{family}-h{horizon}-{digest[:12]}"
 
 
+def data_fingerprint(frame: pd.DataFrame) -> str:
+    """A hash of the training rows' values (load timestamps left out): the same data gives the same
+    version on any machine, and a restated bar gives a new one."""
+    values = frame.drop(columns=["source_loaded_at"], errors="ignore").sort_values(["symbol", "date"])
+    hashed = pd.util.hash_pandas_object(values, index=False).to_numpy()
+    return hashlib.sha256(hashed.tobytes()).hexdigest()[:16]
+
+
 def _library_versions() -> dict[str, str]:
     import catboost
     import lightgbm
@@ -173,7 +181,7 @@ def train_family(
         "rows": len(frame),
         "first_date": frame["date"].min(),
         "last_date": frame["date"].max(),
-        "last_loaded_at": frame["source_loaded_at"].max(),
+        "content": data_fingerprint(frame),
         "cv": vars(cv),
     }
     version = _version(family, horizon, params, spec_hash, snapshot)
