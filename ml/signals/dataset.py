@@ -42,6 +42,24 @@ def feature_spec_hash(warehouse: Path, features: list[str]) -> str:
     return hashlib.sha256("\n".join("|".join(row) for row in rows).encode()).hexdigest()
 
 
+def data_fingerprint(warehouse: Path, through: object) -> str:
+    """A hash of the cleaned bars up to `through` (the last label's end): the inputs of every feature and
+    label a model trains on, bit-exact as landed. Load times are left out, so the same data gives the
+    same model version on any machine, and a restated or released bar gives a new one. The features are
+    not hashed: DuckDB sums in parallel, so two builds can differ in a value's last bits."""
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        bars = con.execute(
+            "select symbol, date, open, high, low, close, volume from intermediate.int_prices_cleaned "
+            "where date <= ? order by symbol, date",
+            [through],
+        ).df()
+    finally:
+        con.close()
+    hashed = pd.util.hash_pandas_object(bars, index=False).to_numpy()
+    return hashlib.sha256(hashed.tobytes()).hexdigest()[:16]
+
+
 def trading_sessions(con: duckdb.DuckDBPyConnection) -> np.ndarray:
     return np.array(
         [

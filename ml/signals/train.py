@@ -9,8 +9,9 @@ For each model family:
    reliability table to `ml.reliability`;
 4. the final model is fitted on every complete row, the final calibrator on all out-of-fold
    predictions, and both are stored under the models directory and in `ml.model_registry`.
-The version is a hash of family, horizon, parameters, feature spec and data snapshot: retraining on
-the same data gives the same version and replaces it instead of adding a duplicate.
+The version is a hash of family, horizon, parameters, feature spec and data snapshot (row count, date
+range and a fingerprint of the cleaned bars, not their load times): retraining on the same data gives the
+same version, on any machine, and replaces it instead of adding a duplicate.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from ml.signals.cv import WalkForward
-from ml.signals.dataset import feature_columns, feature_spec_hash, training_frame
+from ml.signals.dataset import data_fingerprint, feature_columns, feature_spec_hash, training_frame
 from ml.signals.metrics import reliability_table, summarize
 from ml.signals.model_card import render_model_card
 from ml.signals.models import FAMILIES, MomentumBaseline, PlattCalibrator
@@ -142,14 +143,6 @@ def _version(family: str, horizon: int, params: dict[str, object], spec_hash: st
     return f"{family}-h{horizon}-{digest[:12]}"
 
 
-def data_fingerprint(frame: pd.DataFrame) -> str:
-    """A hash of the training rows' values (load timestamps left out): the same data gives the same
-    version on any machine, and a restated bar gives a new one."""
-    values = frame.drop(columns=["source_loaded_at"], errors="ignore").sort_values(["symbol", "date"])
-    hashed = pd.util.hash_pandas_object(values, index=False).to_numpy()
-    return hashlib.sha256(hashed.tobytes()).hexdigest()[:16]
-
-
 def _library_versions() -> dict[str, str]:
     import catboost
     import lightgbm
@@ -181,7 +174,7 @@ def train_family(
         "rows": len(frame),
         "first_date": frame["date"].min(),
         "last_date": frame["date"].max(),
-        "content": data_fingerprint(frame),
+        "bars": data_fingerprint(warehouse, frame["label_end_date"].max()),
         "cv": vars(cv),
     }
     version = _version(family, horizon, params, spec_hash, snapshot)

@@ -18,6 +18,7 @@ import pytest
 from dbt_project.runner import build
 from featurecast.marketdata.landing import land
 from featurecast.marketdata.synthetic import generate
+from ml.signals.dataset import data_fingerprint
 from tests.python.conftest import SMALL_SPEC, make_settings, read_table
 
 pytestmark = pytest.mark.dbt
@@ -103,6 +104,10 @@ def scenario(tmp_path_factory):
     build(b)
     state["full"] = snapshot(b)
 
+    state["fingerprints_before_correction"] = {
+        day: data_fingerprint(b.warehouse_path, day) for day in (sessions[-300], sessions[-1])
+    }
+
     # A provider correction 200 sessions back: close and bar moved by 3 %.
     corrected_day = sessions[-200]
     fix = prices[(prices["date"] == corrected_day) & (prices["symbol"] == "SYN004")].copy()
@@ -115,6 +120,21 @@ def scenario(tmp_path_factory):
     state["corrected_incremental"] = snapshot(a)
     state["corrected_full"] = snapshot(b)
     return state
+
+
+def test_the_model_version_fingerprint_is_the_data_not_how_or_when_it_was_loaded(scenario) -> None:
+    """The incremental warehouse (three loads, a tampered and repaired row) and the full one (one load)
+    hold the same bars: same fingerprint, so the same model version on any machine. The correction 200
+    sessions back changes it."""
+    last = scenario["sessions"][-1]
+    incremental = data_fingerprint(scenario["a"].warehouse_path, last)
+    full = data_fingerprint(scenario["b"].warehouse_path, last)
+    assert incremental == full
+    before = scenario["fingerprints_before_correction"]
+    assert full != before[last]
+    # A model trained only on data before the corrected day keeps its version.
+    earlier = scenario["sessions"][-300]
+    assert data_fingerprint(scenario["b"].warehouse_path, earlier) == before[earlier]
 
 
 def test_adding_one_day_does_not_recompute_history(scenario) -> None:

@@ -16,7 +16,7 @@ from ml.signals.cv import WalkForward
 from ml.signals.models import FAMILIES
 from ml.signals.registry import champion, promote
 from ml.signals.score import score_latest
-from ml.signals.train import cross_validate, data_fingerprint, metric_rows, train_signal_models
+from ml.signals.train import cross_validate, metric_rows, train_signal_models
 from tests.python.conftest import make_settings
 
 
@@ -61,23 +61,6 @@ def test_purge_and_embargo_keep_every_label_window_out_of_its_test_fold(cv) -> N
     ends = [f.test_end for f in folds]
     starts = [f.test_start for f in folds]
     assert all(e < s for e, s in zip(ends, starts[1:], strict=False))
-
-
-def test_the_version_fingerprint_depends_on_values_not_on_load_time_or_row_order() -> None:
-    """Two machines loading the same data at different times get the same model version; a restated
-    bar gets a new one."""
-    frame = pd.DataFrame(
-        {
-            "symbol": ["A", "A", "B"],
-            "date": pd.to_datetime(["2024-01-02", "2024-01-03", "2024-01-02"]),
-            "ret_1d": [0.01, -0.02, 0.005],
-            "source_loaded_at": pd.to_datetime(["2026-01-01 10:00"] * 3),
-        }
-    )
-    later = frame.assign(source_loaded_at=pd.Timestamp("2026-11-24 07:00")).iloc[::-1]
-    assert data_fingerprint(later) == data_fingerprint(frame)
-    restated = frame.assign(ret_1d=[0.01, -0.02, 0.006])
-    assert data_fingerprint(restated) != data_fingerprint(frame)
 
 
 def test_too_little_history_is_a_clear_error() -> None:
