@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +26,7 @@ EVALUATION_SELECTOR = "stg_ml__forecasts+ stg_ml__regime_labels+ stg_ml__regime_
 # backtest and before the forecasts are issued (with EVALUATION_SELECTOR excluded).
 PORTFOLIO_BOOKS_SELECTOR = "stg_ml__portfolio_books+"
 _LOCK = threading.Lock()  # dbt's runner is not re-entrant; one invocation at a time per process.
+NODE_TASK_JOIN_SECONDS = 60.0  # longest wait for prefect-dbt's node task threads after dbt returns
 
 
 @dataclass(frozen=True)
@@ -186,12 +188,26 @@ def _invoke_with_node_tasks(command: list[str]):
         raise_on_failure=False,
         disable_assets=True,
     )
+    before = set(threading.enumerate())
     try:
         return runner.invoke(command)
     except ValueError as exc:  # prefect-dbt raises on an exception inside dbt; report it like dbtRunner
         from dbt.cli.main import dbtRunnerResult
 
         return dbtRunnerResult(success=False, exception=exc)
+    finally:
+        _join_node_task_threads(before, NODE_TASK_JOIN_SECONDS)
+
+
+def _join_node_task_threads(before: set[threading.Thread], timeout: float) -> None:
+    """prefect-dbt runs each node's task run in a daemon thread (named after its target, `run_task`) and
+    returns without waiting for them. Join them: after a failed build the flow fails at once, and task
+    runs still starting while the interpreter exits make Prefect abort the process (exit 134 instead of
+    the failure's own message and code)."""
+    deadline = time.monotonic() + timeout
+    for thread in threading.enumerate():
+        if thread not in before and thread.name.endswith("(run_task)"):
+            thread.join(max(0.0, deadline - time.monotonic()))
 
 
 def build(

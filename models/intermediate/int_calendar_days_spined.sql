@@ -21,7 +21,7 @@ numbered as (
     select
         *,
         -- Sessions so far; a closed day carries the number of the last session before it.
-        cast(sum(case when is_trading_day then 1 else 0 end) over (order by date rows between unbounded preceding and current row) as integer)
+        sum(case when is_trading_day then 1 else 0 end) over (order by date rows between unbounded preceding and current row)
             as session_number
     from flagged
 )

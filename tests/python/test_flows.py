@@ -90,6 +90,40 @@ def test_a_structural_failure_stops_the_flow_before_training_and_names_the_rule(
         con.close()
 
 
+def test_a_failed_flow_from_the_cli_exits_with_its_message_and_leaves_no_server(tmp_path):
+    """The CLI process that ran a failing flow exits 1 with the rule named, not with Prefect's abort at
+    interpreter exit (node task runs still starting; it happened in about half of such runs), and it
+    leaves no temporary Prefect server behind."""
+    prices, _ = inject_defects(
+        generate(SyntheticSpec(n_symbols=4, years=1.5, seed=5)).prices,
+        DefectSpec(gaps=0, spikes=0, volume_spikes=0, stale_runs=0, ohlc_inconsistent=2, duplicates=0),
+    )
+    land(tmp_path / "warehouse.duckdb", prices, source="synthetic")
+    servers_before = _prefect_servers()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_API", "MONGODB_URI"))}
+    env |= {"FEATURECAST_DATA_DIR": str(tmp_path), "PREFECT_HOME": str(tmp_path / "prefect")}
+    env.pop("FEATURECAST_WAREHOUSE", None)
+    done = subprocess.run(
+        [sys.executable, "-m", "featurecast.cli", "flow", "daily-refresh", "--source", "none"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    output = done.stdout + done.stderr
+    assert done.returncode == 1, output[-3000:]
+    assert "featurecast: dbt build" in done.stderr and "guardrail_ohlc_consistency" in done.stderr
+    assert "can't register atexit" not in output and "FATAL" not in output
+    time.sleep(1)
+    assert _prefect_servers() <= servers_before
+
+
+def _prefect_servers() -> set[str]:
+    """Process ids of temporary Prefect API servers running on this machine."""
+    found = subprocess.run(["pgrep", "-f", "prefect.server.api.server:create_app"], capture_output=True, text=True)
+    return set(found.stdout.split())
+
+
 STATE_TABLES = {
     "marts.fct_daily_features": "symbol, date",
     "ml.signals": "symbol, date, model_version",
