@@ -40,6 +40,19 @@ class NodeResult:
     failures: int | None
     message: str | None
     execution_time: float
+    # For a failing or warning data test: its first offending rows, e.g. "SYN001 2024-03-05".
+    examples: tuple[str, ...] = ()
+
+    def describe(self) -> str:
+        """One line: the node, its status, how many rows and the first of them."""
+        text = f"{self.resource_type} {self.name}: {self.status}"
+        text += f" ({self.failures} rows)" if self.failures else ""
+        if self.examples:
+            more = (self.failures or 0) - len(self.examples)
+            text += ": " + "; ".join(self.examples) + (f"; and {more} more" if more > 0 else "")
+        if self.message and self.status == "error":
+            text += f" - {self.message}"
+        return text
 
 
 @dataclass
@@ -69,12 +82,7 @@ class DbtRunSummary:
         return out
 
     def describe_failures(self) -> str:
-        lines = [
-            f"{n.resource_type} {n.name}: {n.status}"
-            + (f" ({n.failures} rows)" if n.failures else "")
-            + (f" - {n.message}" if n.message and n.status == "error" else "")
-            for n in self.failed
-        ]
+        lines = [n.describe() for n in self.failed]
         return "\n".join(lines) if lines else (self.error or "no failing node")
 
 
@@ -94,6 +102,15 @@ def _release_duckdb() -> None:
     if env is not None:
         env.close()
     DuckDBConnectionManager.close_all_connections()
+
+
+def dbt_vars(settings: Settings) -> str:
+    """The project variables featurecast's configuration sets (FEATURECAST_MARKET_SERIES, ...), as JSON."""
+    import json
+
+    return json.dumps(
+        {"market_series": settings.market_series, "min_universe_symbols": settings.min_universe_symbols}
+    )
 
 
 def dbt_env(settings: Settings) -> dict[str, str]:
@@ -127,9 +144,11 @@ def run_dbt(
 
     settings.warehouse_path.parent.mkdir(parents=True, exist_ok=True)
     target = target_path or settings.data_dir / "dbt_target"
+    takes_vars = bool(args) and args[0] in {"build", "run", "test", "seed", "compile", "docs", "show"}
     command = [
         *(["--quiet"] if quiet else []),
         *args,
+        *(["--vars", dbt_vars(settings)] if takes_vars else []),
         "--project-dir",
         str(PROJECT_ROOT),
         "--profiles-dir",
@@ -157,15 +176,19 @@ def run_dbt(
     nodes = getattr(result.result, "results", None) or []
     for item in nodes:
         node = item.node
+        status = str(item.status)
+        compiled = getattr(node, "compiled_code", None)
+        flagged = str(node.resource_type) == "test" and status in ("fail", "warn") and compiled
         summary.nodes.append(
             NodeResult(
                 unique_id=node.unique_id,
                 name=node.name,
                 resource_type=str(node.resource_type),
-                status=str(item.status),
+                status=status,
                 failures=item.failures,
                 message=item.message,
                 execution_time=float(item.execution_time or 0.0),
+                examples=_offending_rows(settings.warehouse_path, compiled) if flagged else (),
             )
         )
     wants_nodes = args and args[0] in {"build", "run", "test", "seed"}
@@ -175,6 +198,31 @@ def run_dbt(
     if raise_on_failure and not summary.success:
         raise DbtBuildError(summary)
     return summary
+
+
+EXAMPLE_ROWS = 5
+_KEY_COLUMNS = ("symbol", "date", "source", "rule", "portfolio", "model_version")
+
+
+def _offending_rows(warehouse: Path, compiled_sql: str, limit: int = EXAMPLE_ROWS) -> tuple[str, ...]:
+    """The first rows a failing data test returned, as short strings naming their keys (symbol, date, ...):
+    a failure must say which bars broke the rule, not only how many. Best effort: () if it can't be read."""
+    import duckdb
+
+    try:
+        con = duckdb.connect(str(warehouse), read_only=True)
+    except duckdb.Error:
+        return ()
+    try:
+        failing = con.sql(f"select * from ({compiled_sql.strip().rstrip(';')}) as failing")
+        columns = list(failing.columns)
+        keys = [c for c in _KEY_COLUMNS if c in columns] or columns[:3]
+        rows = failing.order(", ".join(f'"{k}"' for k in keys)).limit(int(limit)).fetchall()
+    except duckdb.Error:
+        return ()
+    finally:
+        con.close()
+    return tuple(" ".join(str(row[columns.index(k)]) for k in keys) for row in rows)
 
 
 def _invoke_with_node_tasks(command: list[str]):
@@ -221,14 +269,24 @@ def build(
     quiet: bool = False,
     node_tasks: bool = False,
 ) -> DbtRunSummary:
-    """`dbt build`: seeds, models, data tests and unit tests, in DAG order."""
+    """`dbt build`: seeds, models, data tests and unit tests, in DAG order.
+
+    The incremental models bake the project variables in (the market series, the universe minimum), so a
+    build whose variables differ from the last successful one on this warehouse rebuilds in full."""
     args = ["build"]
-    if full_refresh:
+    vars_file = settings.warehouse_path.with_name(settings.warehouse_path.name + ".dbt_vars.json")
+    previous = vars_file.read_text() if vars_file.exists() else None
+    current = dbt_vars(settings)
+    # No record yet on an existing warehouse (built before this check existed): rebuild once, to be safe.
+    if full_refresh or (previous != current and settings.warehouse_path.exists()):
         args.append("--full-refresh")
     if select:
         args += ["--select", select]
     if exclude:
         args += ["--exclude", exclude]
-    return run_dbt(
+    summary = run_dbt(
         args, settings, target_path=target_path, raise_on_failure=raise_on_failure, quiet=quiet, node_tasks=node_tasks
     )
+    if summary.success and not select:
+        vars_file.write_text(current)
+    return summary

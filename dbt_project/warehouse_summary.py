@@ -36,8 +36,43 @@ def summarize(warehouse: Path) -> str:
             lines.append("guardrail findings: " + ", ".join(f"{rule} {n} ({action})" for rule, action, n in findings))
         else:
             lines.append("guardrail findings: none")
+        lines += _accounting_lines(con)
         stale = [s for (s,) in con.execute("select symbol from marts.dim_symbols where is_stale order by 1").fetchall()]
         lines.append(f"stale symbols: {', '.join(stale) if stale else 'none'}")
         return "\n".join(lines)
     finally:
         con.close()
+
+
+def _accounting_lines(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Where every bar went, which symbols have no volume, and how many dates are too small a universe."""
+    landed, in_features, quarantined = con.execute(
+        "select sum(bars), sum(feature_bars), sum(quarantined_bars) from marts.dim_symbols"
+    ).fetchone()
+    lines = [f"bars: {landed or 0:,} landed = {in_features or 0:,} in features + {quarantined or 0:,} quarantined"]
+    no_volume = con.execute(
+        "select symbol, volume_basis from marts.dim_symbols where not has_volume order by symbol"
+    ).fetchall()
+    gaps = con.execute(
+        "select count(*) from marts.fct_daily_features where volume_status in ('zero_volume', 'not_reported')"
+    ).fetchone()[0]
+    without = ", ".join(f"{symbol} ({basis})" for symbol, basis in no_volume) or "none"
+    lines.append(
+        f"volume: symbols without volume: {without}; {gaps:,} other bars reported zero or no volume "
+        "(volume features null there)"
+    )
+    small, dates, series, smallest = con.execute(
+        "select count(*) filter (where is_small_universe), count(*), any_value(market_series), min(n_symbols) "
+        "from marts.fct_market_features"
+    ).fetchone()
+    if small:
+        hint = ""
+        if series == "equal_weight":
+            hint = " (null there too: set FEATURECAST_MARKET_SERIES to a benchmark symbol)"
+        lines.append(
+            f"small universe: {small:,} of {dates:,} dates have too few symbols (as few as {smallest}): "
+            f"cross-sectional ranks, breadth and dispersion are null there; market series: {series}{hint}"
+        )
+    else:
+        lines.append(f"universe: every date has enough symbols; market series: {series}")
+    return lines

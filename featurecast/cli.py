@@ -13,7 +13,7 @@
     featurecast forecasts issue                percentile forecasts + their evaluation (D3)
     featurecast publish / serve / openapi       serving snapshot, HTTP API, OpenAPI schema
     featurecast screenshot [--output PNG]      the dashboard page in headless Chromium
-    featurecast calendar                 rewrite seeds/market_holidays.csv from featurecast/calendar.py
+    featurecast calendar                 rewrite seeds/market_calendar_exceptions.csv (pandas_market_calendars)
     featurecast config                   print the resolved configuration
 
 Exit codes: 0 ok, 1 the build failed (a structural guardrail, a model error, a contract), 2 the input was
@@ -32,7 +32,7 @@ from pathlib import Path
 
 from featurecast.config import PROJECT_ROOT, Settings
 from featurecast.marketdata.errors import IngestError
-from featurecast.marketdata.landing import LoadReport
+from featurecast.marketdata.landing import RELEASABLE_RULES, LoadReport
 
 log = logging.getLogger("featurecast")
 
@@ -45,6 +45,15 @@ def _parse_mapping(items: Sequence[str]) -> dict[str, str]:
         column, field = item.split("=", 1)
         mapping[column.strip()] = field.strip()
     return mapping
+
+
+def _user() -> str:
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
 
 
 def _print_load(report: LoadReport) -> None:
@@ -76,6 +85,9 @@ def _cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
             mapping=_parse_mapping(args.map),
             ignore=args.ignore,
             source=args.source,
+            date_format=args.date_format,
+            has_volume=args.volume,
+            declared_by=_user(),
         )
     else:
         report = service.ingest_alphavantage(
@@ -98,7 +110,7 @@ def _print_build(summary, seconds: float) -> None:
     counts = summary.counts()
     print(f"dbt build finished in {seconds:.1f} s: " + ", ".join(f"{v} {k}" for k, v in sorted(counts.items())))
     for node in summary.warned:
-        print(f"  warning: {node.name} ({node.failures} rows)")
+        print(f"  warning {node.describe().removeprefix('test ')}")
 
 
 def _quiet_prefect(verbose: bool) -> None:
@@ -202,7 +214,12 @@ def _cmd_signals(args: argparse.Namespace, settings: Settings) -> int:
     if args.action == "train":
         families = tuple(args.family) if args.family else ("lightgbm", "catboost")
         for trained in train_signal_models(
-            settings.warehouse_path, settings.models_dir, horizon=horizon, families=families, promote_best=args.promote
+            settings.warehouse_path,
+            settings.models_dir,
+            horizon=horizon,
+            families=families,
+            promote_best=args.promote,
+            min_ic_names=settings.min_universe_symbols,
         ):
             _print_trained(trained)
     elif args.action == "promote":
@@ -313,7 +330,6 @@ def _cmd_docs(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _cmd_release(args: argparse.Namespace, settings: Settings) -> int:
-    import getpass
     from datetime import date
 
     from featurecast.marketdata.landing import release_quarantine
@@ -325,7 +341,7 @@ def _cmd_release(args: argparse.Namespace, settings: Settings) -> int:
             date.fromisoformat(args.date),
             args.rule,
             reason=args.reason,
-            released_by=args.by or getpass.getuser(),
+            released_by=args.by or _user(),
         )
     except ValueError as exc:
         print(f"featurecast: {exc}", file=sys.stderr)
@@ -356,10 +372,10 @@ def _cmd_sql(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _cmd_calendar(args: argparse.Namespace, settings: Settings) -> int:
-    from featurecast.calendar import write_holiday_seed
+    from featurecast.calendar import write_calendar_seed
 
-    path = PROJECT_ROOT / "seeds" / "market_holidays.csv"
-    print(f"wrote {write_holiday_seed(path)} holidays to {path}")
+    path = PROJECT_ROOT / "seeds" / "market_calendar_exceptions.csv"
+    print(f"wrote {write_calendar_seed(path)} calendar exceptions to {path}")
     return 0
 
 
@@ -406,6 +422,15 @@ def build_parser() -> argparse.ArgumentParser:
     csv.add_argument("--map", action="append", default=[], metavar="COLUMN=field", help="map a header")
     csv.add_argument("--ignore", action="append", default=[], metavar="COLUMN", help="skip a column")
     csv.add_argument("--source", default="csv", help="provider name to land the rows under")
+    csv.add_argument(
+        "--date-format", help="strptime format of the date column, e.g. %%d/%%m/%%Y (default: found from all rows)"
+    )
+    volume = csv.add_mutually_exclusive_group()
+    volume.add_argument(
+        "--no-volume", dest="volume", action="store_false", default=None,
+        help="the symbols have no traded volume (an index): every volume feature is null",
+    )
+    volume.add_argument("--volume", dest="volume", action="store_true", help="the symbols' volume is traded volume")
     av = providers.add_parser("alphavantage", help="Alpha Vantage daily series (needs ALPHAVANTAGE_API_KEY)")
     av.add_argument("symbols", nargs="+")
     av.add_argument("--unadjusted", action="store_true", help="TIME_SERIES_DAILY instead of _ADJUSTED")
@@ -421,7 +446,7 @@ def build_parser() -> argparse.ArgumentParser:
     release = sub.add_parser("release", help="let a reviewed, quarantined bar back into the features")
     release.add_argument("symbol")
     release.add_argument("date", help="session date, YYYY-MM-DD")
-    release.add_argument("rule", choices=["return_spike", "stale_price"])
+    release.add_argument("rule", choices=list(RELEASABLE_RULES))
     release.add_argument("--reason", required=True, help="why the bar is genuine (kept with the release)")
     release.add_argument("--by", help="who releases it (default: the current user)")
     signals = sub.add_parser("signals", help="train, promote or score the direction signal models")
@@ -446,7 +471,7 @@ def build_parser() -> argparse.ArgumentParser:
     sql = sub.add_parser("sql", help="run a read-only SQL query against the warehouse")
     sql.add_argument("query")
     sql.add_argument("--max-rows", type=int, default=40)
-    sub.add_parser("calendar", help="rewrite the holiday seed from featurecast/calendar.py")
+    sub.add_parser("calendar", help="rewrite the calendar seed from pandas_market_calendars' NYSE calendar")
     sub.add_parser("config", help="print the resolved configuration")
     return parser
 
@@ -476,6 +501,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(message)s")
     from dbt_project.runner import DbtBuildError
+    from ml.regimes.refresh import NoMarketSeriesError
     from ml.signals.cv import InsufficientHistoryError
 
     try:
@@ -491,7 +517,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except DbtBuildError as exc:
         print(f"featurecast: {exc}", file=sys.stderr)
         return 1
-    except (LookupError, InsufficientHistoryError) as exc:  # no champion yet, or too little history
+    except (LookupError, InsufficientHistoryError, NoMarketSeriesError) as exc:  # no champion, too little history
         print(f"featurecast: {exc}", file=sys.stderr)
         return 3
 

@@ -22,6 +22,8 @@ Every setting is an environment variable with a default, so the quick start need
 | FEATURECAST_SCORE_DATES | 63 | how many recent dates the nightly scoring writes to ml.signals |
 | FEATURECAST_MAX_DATA_AGE_DAYS | 4 | a signal whose market data is older than this many days is marked stale |
 | FEATURECAST_MAX_SESSIONS_BEHIND | 3 | a signal whose symbol feed lags the market by more sessions is marked stale |
+| FEATURECAST_MARKET_SERIES | equal_weight | market for beta, correlation, regimes: equal_weight or a symbol (^GSPC) |
+| FEATURECAST_MIN_UNIVERSE_SYMBOLS | 10 | fewest symbols a date needs for ranks, an equal-weight market, rank IC |
 
 Derived paths: model artifacts in `$FEATURECAST_DATA_DIR/models`, serving snapshots in
 `$FEATURECAST_DATA_DIR/serving`, the embedded regime store (when MONGODB_URI is unset) in
@@ -32,6 +34,7 @@ Derived paths: model artifacts in `$FEATURECAST_DATA_DIR/models`, serving snapsh
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -40,9 +43,33 @@ from pathlib import Path
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
+# Fewest symbols on a date for cross-sectional features and a daily rank IC to mean anything.
+DEFAULT_MIN_UNIVERSE_SYMBOLS = 10
+_SYMBOL = re.compile(r"^[A-Z0-9^][A-Z0-9.\-^=]{0,19}$")
+
+
 def _env(name: str, default: str) -> str:
     value = os.environ.get(name)
     return default if value is None or value.strip() == "" else value.strip()
+
+
+def _market_series(value: str) -> str:
+    if value.lower() == "equal_weight":
+        return "equal_weight"
+    if not _SYMBOL.match(value.upper()):
+        raise ValueError(f"FEATURECAST_MARKET_SERIES must be equal_weight or a symbol, got {value[:40]!r}")
+    return value.upper()
+
+
+def _positive_int(name: str, default: int) -> int:
+    raw = _env(name, str(default))
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be a whole number, got {raw[:40]!r}") from None
+    if value < 1:
+        raise ValueError(f"{name} must be at least 1, got {value}")
+    return value
 
 
 @dataclass(frozen=True)
@@ -65,6 +92,8 @@ class Settings:
     score_dates: int = 63
     max_data_age_days: int = 4
     max_sessions_behind: int = 3
+    market_series: str = "equal_weight"
+    min_universe_symbols: int = DEFAULT_MIN_UNIVERSE_SYMBOLS
 
     @property
     def models_dir(self) -> Path:
@@ -100,6 +129,8 @@ class Settings:
             score_dates=int(_env("FEATURECAST_SCORE_DATES", "63")),
             max_data_age_days=int(_env("FEATURECAST_MAX_DATA_AGE_DAYS", "4")),
             max_sessions_behind=int(_env("FEATURECAST_MAX_SESSIONS_BEHIND", "3")),
+            market_series=_market_series(_env("FEATURECAST_MARKET_SERIES", "equal_weight")),
+            min_universe_symbols=_positive_int("FEATURECAST_MIN_UNIVERSE_SYMBOLS", DEFAULT_MIN_UNIVERSE_SYMBOLS),
         )
 
     def with_warehouse(self, path: Path) -> Settings:

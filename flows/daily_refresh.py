@@ -92,7 +92,7 @@ def dbt_build(stage: str, *, select: str | None = None, exclude: str | None = No
     summary = build(Settings.from_env(), select=select, exclude=exclude, quiet=True, node_tasks=node_tasks)
     for node in summary.warned:
         logger.warning(
-            "%s: guardrail warning %s (%s rows), see marts.fct_price_quarantine", stage, node.name, node.failures
+            "%s: guardrail warning %s", stage, node.describe().removeprefix("test ")
         )
     return summary
 
@@ -106,16 +106,22 @@ def score_signals() -> str:
     return f"{report.rows} signals {report.first_date:%Y-%m-%d}..{report.last_date:%Y-%m-%d} by {report.model_version}"
 
 
+SKIPPED = "skipped: "
+
+
 @task(name="refresh regimes", retries=2, retry_delay_seconds=10)
 def refresh_regimes_task() -> str:
-    """Label the new days and write them to MongoDB (retried: a real server may blip)."""
-    from ml.regimes.refresh import refresh_regimes
+    """Label the new days and write them to MongoDB (retried: a real server may blip). Without a market
+    series to label (a small universe and no benchmark) it is skipped with the reason, not retried."""
+    from ml.regimes.refresh import NoMarketSeriesError, refresh_regimes
     from ml.regimes.store import open_store
 
     settings = Settings.from_env()
     store, client = open_store(settings.mongodb_uri, settings.regime_store_dir)
     try:
         report = refresh_regimes(settings.warehouse_path, store)
+    except NoMarketSeriesError as exc:
+        return f"{SKIPPED}{exc}"
     finally:
         client.close()
     return f"{report.latest_date} {report.latest_regime}, {report.days_written} days written"
@@ -179,7 +185,10 @@ def daily_refresh(source: str = "synthetic", symbols: list[str] | None = None, n
 
     if has_champion:
         times.run("score signals", score_signals)
-    times.run("refresh regimes", refresh_regimes_task)
+    regimes = times.run("refresh regimes", refresh_regimes_task)
+    if regimes.startswith(SKIPPED):
+        notes.append(f"regimes skipped: {regimes.removeprefix(SKIPPED)}")
+        get_run_logger().warning(notes[-1])
     if has_champion:  # the backtest trades the champion's signals; its book becomes a portfolio
         times.run("backtest", backtest_task)
         builds.append(

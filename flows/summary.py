@@ -13,6 +13,11 @@ from dbt_project.warehouse_summary import summarize
 from featurecast.config import Settings
 
 
+def _ic(value: float) -> str:
+    """A rank IC, or why there is none (no date had enough names to rank)."""
+    return "n/a (too few names a day)" if value != value else f"{value:+.3f}"
+
+
 @dataclass
 class RunSummary:
     ingested: dict[str, object]
@@ -44,7 +49,7 @@ class RunSummary:
             s = self.signals
             out.append(
                 f"signals: champion {s['model_version']}, out-of-fold AUC {s['auc']:.3f} vs momentum baseline "
-                f"{s['baseline_auc']:.3f} (rank IC {s['rank_ic']:+.3f} vs {s['baseline_rank_ic']:+.3f})"
+                f"{s['baseline_auc']:.3f} (rank IC {_ic(s['rank_ic'])} vs {_ic(s['baseline_rank_ic'])})"
             )
         if self.regime:
             probs = ", ".join(f"{k} {v:.2f}" for k, v in self.regime["probabilities"].items())

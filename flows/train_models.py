@@ -23,7 +23,11 @@ def train_signals(families: list[str]) -> list[dict[str, object]]:
 
     settings = Settings.from_env()
     trained = train_signal_models(
-        settings.warehouse_path, settings.models_dir, horizon=settings.signal_horizon, families=tuple(families)
+        settings.warehouse_path,
+        settings.models_dir,
+        horizon=settings.signal_horizon,
+        families=tuple(families),
+        min_ic_names=settings.min_universe_symbols,
     )
     return [{"version": t.version, "family": t.family, "metrics": t.metrics} for t in trained]
 

@@ -9,5 +9,5 @@
         unique_key='date',
         on_schema_change='fail'
     ) }}
-    -- depends_on: {{ ref('stg_market__daily_ohlcv') }}, {{ ref('stg_market__quarantine_releases') }}
+    -- depends_on: {{ ref('stg_market__daily_ohlcv') }}, {{ ref('stg_market__quarantine_releases') }}, {{ ref('stg_market__symbol_properties') }}
 {%- endmacro %}

@@ -1,7 +1,7 @@
 {% macro sessions_before(date_expr, sessions) -%}
     {#- The trading session `sessions` sessions before `date_expr` (by dim calendar), as a scalar
         subquery; used to widen an incremental window backwards for forward-looking labels. -#}
-    (select coalesce(min(date), date '1900-01-01') from (
+    (select coalesce(min(date), date '0001-01-01') from (
         select date from {{ ref('int_calendar_days_spined') }}
         where is_trading_day and date < {{ date_expr }}
         order by date desc

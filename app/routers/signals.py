@@ -12,7 +12,7 @@ from app.schemas import ErrorOut, SignalOut
 from app.services import MLSignalService, NoSignalError, SignalsUnavailableError, UnknownSymbolError
 
 router = APIRouter(tags=["signals"])
-SYMBOL_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9.\-^=]{0,19}$"
+SYMBOL_PATTERN = r"^[A-Za-z0-9^][A-Za-z0-9.\-^=]{0,19}$"
 
 
 def signal_service(request: Request) -> MLSignalService:

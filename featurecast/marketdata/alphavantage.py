@@ -9,7 +9,9 @@ Alpha Vantage answers most problems with HTTP 200 and a JSON body instead of dat
 - `{"Information": "... premium ..."}` (premium endpoint or `outputsize=full`) -> `PremiumEndpointError`;
 - an empty object, a time series with no rows, or a CSV with only a header -> `EmptyDataError`.
 The same JSON error bodies arrive for `datatype=csv` requests, so both formats are checked for them.
-HTTP 5xx and connection errors are retried by urllib3 with backoff.
+HTTP 429 is a rate limit like the notices (bounded backoff, then `RateLimitError`); HTTP 5xx and
+connection errors are retried by urllib3 with backoff. A body for another symbol than requested, a date
+key repeated, or any body not of the documented shape is a `ProviderError`: nothing lands.
 
 The API key is sent as the query parameter Alpha Vantage requires and never appears in a log line, an
 exception message or a chained traceback: errors are rebuilt from redacted text.
@@ -125,6 +127,8 @@ class AlphaVantageClient:
             status_forcelist=(500, 502, 503, 504),
             allowed_methods=("GET",),
             raise_on_status=False,
+            # 429 is a rate limit: tenacity's bounded backoff handles it, not a server-chosen Retry-After.
+            respect_retry_after_header=False,
         )
         self._session.mount("http://", HTTPAdapter(max_retries=retry))
         self._session.mount("https://", HTTPAdapter(max_retries=retry))
@@ -150,6 +154,11 @@ class AlphaVantageClient:
             raise ProviderError(
                 f"Alpha Vantage request for {request.symbol} failed: {type(exc).__name__}: {self._redact(str(exc))}"
             ) from None
+        if response.status_code == 429:
+            retry_after = response.headers.get("Retry-After")
+            raise _TransientRateLimit(
+                f"HTTP 429 Too Many Requests{f' (Retry-After: {retry_after[:20]})' if retry_after else ''}"
+            )
         if response.status_code >= 400:
             raise ProviderError(
                 f"Alpha Vantage answered HTTP {response.status_code} for {request.symbol}: "
@@ -227,19 +236,59 @@ class AlphaVantageClient:
         return frame
 
 
+class _RepeatedKeyError(ValueError):
+    pass
+
+
+def _reject_repeated_keys(pairs: list[tuple[str, object]]) -> dict[str, object]:
+    """json object hook: a key twice in one object (a date delivered twice) is an error, not last-wins."""
+    seen: dict[str, object] = {}
+    for key, value in pairs:
+        if key in seen:
+            raise _RepeatedKeyError(key)
+        seen[key] = value
+    return seen
+
+
 def _parse_json(text: str, symbol: str) -> pd.DataFrame:
+    """Rows of an Alpha Vantage daily JSON body, or a ProviderError for anything not of its documented
+    shape: {"Meta Data": {..., "2. Symbol": ...}, "Time Series (Daily)": {date: {"1. open": ...}}}."""
     try:
-        body = json.loads(text)
-    except json.JSONDecodeError:
+        body = json.loads(text, object_pairs_hook=_reject_repeated_keys)
+    except _RepeatedKeyError as exc:
+        raise ProviderError(
+            f"Alpha Vantage response for {symbol} repeats the key {str(exc)!r} (a date delivered twice); "
+            "the feed contradicts itself, nothing was loaded"
+        ) from None
+    except (json.JSONDecodeError, RecursionError):
         raise ProviderError(f"Alpha Vantage sent malformed JSON for {symbol}") from None
+    if not isinstance(body, dict):
+        raise ProviderError(
+            f"Alpha Vantage sent a JSON {type(body).__name__} for {symbol}, not the documented object with "
+            "'Meta Data' and a time series"
+        )
     series_key = next((k for k in body if k.startswith("Time Series")), None)
     if series_key is None:
         if not body:
             raise EmptyDataError(f"Alpha Vantage returned an empty response for {symbol}")
         raise ProviderError(f"Alpha Vantage response for {symbol} has no time series (keys: {', '.join(body)})")
+    meta = body.get("Meta Data")
+    if isinstance(meta, dict):
+        answered = meta.get("2. Symbol")
+        if answered is not None and str(answered).strip().upper() != symbol.strip().upper():
+            raise ProviderError(
+                f"Alpha Vantage answered the request for {symbol} with data for {str(answered)[:40]!r}; "
+                "nothing was loaded"
+            )
     series = body[series_key] or {}
+    if not isinstance(series, dict):
+        raise ProviderError(f"Alpha Vantage's {series_key!r} for {symbol} is a {type(series).__name__}, not an object")
     rows = []
     for day, values in series.items():
+        if not isinstance(values, dict):
+            raise ProviderError(
+                f"Alpha Vantage's row for {symbol} on {str(day)[:20]!r} is a {type(values).__name__}, not an object"
+            )
         row = {"date": day}
         for field, value in values.items():
             if field in _JSON_FIELDS:

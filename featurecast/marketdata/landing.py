@@ -36,7 +36,7 @@ create table if not exists {RAW_SCHEMA}.daily_ohlcv (
     high double not null,
     low double not null,
     close double not null,
-    volume bigint not null,
+    volume bigint,
     adjusted_close double,
     dividend_amount double,
     split_coefficient double,
@@ -58,6 +58,12 @@ create table if not exists {RAW_SCHEMA}.load_batches (
     started_at timestamp not null,
     finished_at timestamp not null,
     parameters json
+);
+create table if not exists {RAW_SCHEMA}.symbol_properties (
+    symbol varchar primary key,
+    has_volume boolean not null,
+    declared_by varchar not null,
+    declared_at timestamp not null
 );
 create table if not exists {RAW_SCHEMA}.quarantine_releases (
     symbol varchar not null,
@@ -90,8 +96,15 @@ class LoadReport:
 
 
 def ensure_raw_schema(con: duckdb.DuckDBPyConnection) -> None:
-    """Create the raw landing tables if they do not exist."""
+    """Create the raw landing tables if they do not exist, and bring older warehouses up to date."""
     con.execute(DDL)
+    # Warehouses made before volume became optional (an index has none) declared it not null.
+    required = con.execute(
+        "select is_nullable = 'NO' from information_schema.columns "
+        f"where table_schema = '{RAW_SCHEMA}' and table_name = 'daily_ohlcv' and column_name = 'volume'"
+    ).fetchone()
+    if required and required[0]:
+        con.execute(f"alter table {RAW_SCHEMA}.daily_ohlcv alter column volume drop not null")
 
 
 def connect(path: Path) -> duckdb.DuckDBPyConnection:
@@ -102,37 +115,84 @@ def connect(path: Path) -> duckdb.DuckDBPyConnection:
     return con
 
 
-RELEASABLE_RULES = ("return_spike", "stale_price")
+RELEASABLE_RULES = ("return_spike", "stale_price", "volume_anomaly", "missing_session", "non_trading_day")
+
+
+class ReleaseError(ValueError):
+    """A release that cannot be recorded: unknown rule, no reason, or no such finding."""
 
 
 def release_quarantine(
     warehouse: Path, symbol: str, day: date, rule: str, *, reason: str, released_by: str, now: datetime | None = None
 ) -> None:
-    """Record that a reviewed bar may be used despite `rule` (e.g. a genuine crash, not a bad print).
-
-    The next `dbt build` recomputes every model from that date on. Releasing twice updates the reason.
+    """Record that a reviewed finding may stand (e.g. a genuine crash, not a bad print; a session the
+    calendar missed). The next `dbt build` recomputes every model from that date on and no longer counts
+    the finding as a warning. Releasing twice updates the reason. Only a finding the last build made
+    (marts.fct_price_quarantine) or an earlier release can be released.
     """
     if rule not in RELEASABLE_RULES:
-        raise ValueError(f"rule must be one of {', '.join(RELEASABLE_RULES)}, got {rule!r}")
+        raise ReleaseError(f"rule must be one of {', '.join(RELEASABLE_RULES)}, got {rule!r}")
     if not reason.strip():
-        raise ValueError("a release needs a reason")
+        raise ReleaseError("a release needs a reason")
+    symbol = symbol.strip().upper()
     released_at = (now or datetime.now(UTC)).replace(tzinfo=None)
     con = connect(warehouse)
     try:
-        found = con.execute(
-            f"select count(*) from {RAW_SCHEMA}.daily_ohlcv where symbol = ? and date = ?", [symbol.upper(), day]
+        built = con.execute(
+            "select count(*) from information_schema.tables where table_schema = 'marts' "
+            "and table_name = 'fct_price_quarantine'"
         ).fetchone()[0]
-        if not found:
-            raise ValueError(f"no bar for {symbol.upper()} on {day} in the warehouse")
+        if not built:
+            raise ReleaseError("no guardrail findings yet: run `featurecast build` first")
+        flagged = con.execute(
+            "select count(*) from marts.fct_price_quarantine where symbol = ? and date = ? and rule = ?",
+            [symbol, day, rule],
+        ).fetchone()[0]
+        released = con.execute(
+            f"select count(*) from {RAW_SCHEMA}.quarantine_releases where symbol = ? and date = ? and rule = ?",
+            [symbol, day, rule],
+        ).fetchone()[0]
+        if not flagged and not released:
+            others = [r for (r,) in con.execute(
+                "select rule from marts.fct_price_quarantine where symbol = ? and date = ? order by rule", [symbol, day]
+            ).fetchall()]
+            hint = f" (it has: {', '.join(others)})" if others else " (no rule flagged that bar)"
+            raise ReleaseError(f"{symbol} {day} was never flagged by {rule}{hint}: nothing to release")
         con.execute("begin transaction")
         con.execute(
             f"delete from {RAW_SCHEMA}.quarantine_releases where symbol = ? and date = ? and rule = ?",
-            [symbol.upper(), day, rule],
+            [symbol, day, rule],
         )
         con.execute(
             f"insert into {RAW_SCHEMA}.quarantine_releases values (?, ?, ?, ?, ?, ?)",
-            [symbol.upper(), day, rule, reason.strip(), released_by, released_at],
+            [symbol, day, rule, reason.strip(), released_by, released_at],
         )
+        con.execute("commit")
+    finally:
+        con.close()
+
+
+def declare_volume(
+    warehouse: Path, symbols: list[str], has_volume: bool, *, declared_by: str, now: datetime | None = None
+) -> None:
+    """Declare whether each symbol's feed carries a traded volume (an index does not). Idempotent: the
+    declaration time changes only when the declaration does, so re-importing rebuilds nothing."""
+    declared_at = (now or datetime.now(UTC)).replace(tzinfo=None)
+    con = connect(warehouse)
+    try:
+        con.execute("begin transaction")
+        for symbol in symbols:
+            con.execute(
+                f"""
+                insert into {RAW_SCHEMA}.symbol_properties values (?, ?, ?, ?)
+                on conflict (symbol) do update set
+                    has_volume = excluded.has_volume,
+                    declared_by = excluded.declared_by,
+                    declared_at = excluded.declared_at
+                where symbol_properties.has_volume is distinct from excluded.has_volume
+                """,
+                [symbol.upper(), has_volume, declared_by, declared_at],
+            )
         con.execute("commit")
     finally:
         con.close()

@@ -15,7 +15,7 @@ from featurecast.config import Settings
 from featurecast.marketdata.alphavantage import AlphaVantageClient, fetch_many
 from featurecast.marketdata.csv_import import read_ohlcv_csv
 from featurecast.marketdata.errors import EmptyDataError
-from featurecast.marketdata.landing import LoadReport, land
+from featurecast.marketdata.landing import LoadReport, declare_volume, land
 from featurecast.marketdata.synthetic import DefectSpec, SyntheticSpec, generate, inject_defects
 
 
@@ -60,18 +60,31 @@ class MarketDataService:
         mapping: Mapping[str, str] | None = None,
         ignore: Iterable[str] = (),
         source: str = "csv",
+        date_format: str | None = None,
+        has_volume: bool | None = None,
+        declared_by: str = "featurecast",
     ) -> LoadReport:
-        """Land one or more CSV files as one batch (all files or none)."""
+        """Land one or more CSV files as one batch (all files or none).
+
+        `has_volume=False` declares the files' symbols as having no traded volume (an index), `True` as
+        having one; `None` leaves it to auto-detection (see int_symbols_classified).
+        """
         paths = list(paths)
         if not paths:
             raise EmptyDataError("no CSV files given")
-        frames = [read_ohlcv_csv(p, symbol=symbol, mapping=mapping, ignore=list(ignore)) for p in paths]
-        return land(
+        frames = [
+            read_ohlcv_csv(p, symbol=symbol, mapping=mapping, ignore=list(ignore), date_format=date_format)
+            for p in paths
+        ]
+        report = land(
             self.settings.warehouse_path,
             pd.concat(frames, ignore_index=True),
             source=source,
-            parameters={"files": [str(p) for p in paths]},
+            parameters={"files": [str(p) for p in paths], "date_format": date_format, "has_volume": has_volume},
         )
+        if has_volume is not None:
+            declare_volume(self.settings.warehouse_path, report.symbols, has_volume, declared_by=declared_by)
+        return report
 
     def ingest_alphavantage(
         self, symbols: Iterable[str], *, adjusted: bool = True, outputsize: str = "compact", datatype: str = "json"

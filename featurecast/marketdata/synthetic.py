@@ -216,8 +216,8 @@ def inject_defects(prices: pd.DataFrame, spec: DefectSpec = DefectSpec()) -> tup
         i = pick(spec.stale_run_length)
         previous = out.loc[i - 1]
         for j in range(i, i + spec.stale_run_length):
-            for col in ("open", "high", "low", "close", "adjusted_close"):
-                out.at[j, col] = previous["close"]
+            for col in ("open", "high", "low", "close", "adjusted_close", "volume"):
+                out.at[j, col] = previous[col]
             log.append({"symbol": out.at[j, "symbol"], "date": out.at[j, "date"], "defect": "stale"})
     for _ in range(spec.ohlc_inconsistent):
         i = pick(1)

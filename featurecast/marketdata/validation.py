@@ -9,17 +9,23 @@ gaps) is judged by the dbt guardrails, which name the rule that fired; raw keeps
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
+import numpy as np
 import pandas as pd
 
+from featurecast.calendar import supported_span
 from featurecast.marketdata.errors import DuplicateRowsError, EmptyDataError, InvalidValueError, SchemaError
 
 PRICE_COLUMNS = ["open", "high", "low", "close"]
-OPTIONAL_NUMERIC = ["adjusted_close", "dividend_amount", "split_coefficient"]
-REQUIRED_COLUMNS = ["symbol", "date", *PRICE_COLUMNS, "volume"]
+# Volume is optional: an index has none. A missing column or a blank value lands as null.
+OPTIONAL_NUMERIC = ["volume", "adjusted_close", "dividend_amount", "split_coefficient"]
+REQUIRED_COLUMNS = ["symbol", "date", *PRICE_COLUMNS]
 CANONICAL_COLUMNS = [*REQUIRED_COLUMNS, *OPTIONAL_NUMERIC]
-SYMBOL_PATTERN = re.compile(r"^[A-Z0-9][A-Z0-9.\-^=]{0,19}$")
+# Date layouts a file may use; one per file, found from all its rows. Year-first means year-month-day.
+DATE_FORMATS = ("ISO8601", "%m/%d/%Y", "%d/%m/%Y", "%m-%d-%Y", "%d-%m-%Y", "%d.%m.%Y", "%Y%m%d", "%Y/%m/%d")
+_DATE_FORMAT_NAMES = {"ISO8601": "YYYY-MM-DD"}
+SYMBOL_PATTERN = re.compile(r"^[A-Z0-9^][A-Z0-9.\-^=]{0,19}$")  # ^GSPC: Yahoo writes indices with a leading ^
 
 _MAX_EXAMPLES = 5
 
@@ -31,11 +37,65 @@ def _examples(frame: pd.DataFrame, mask: pd.Series, column: str) -> str:
     return "; ".join(parts) + (f"; and {more} more" if more > 0 else "")
 
 
+def _format_name(fmt: str) -> str:
+    return _DATE_FORMAT_NAMES.get(fmt, fmt)
+
+
+def parse_dates(values: pd.Series, *, date_format: str | None = None, where: str = "input") -> pd.Series:
+    """Parse a column of date strings with one format for all of them, as `datetime64` values.
+
+    With `date_format` (a strptime pattern, or ISO8601) every value must match it. Otherwise the format
+    is found from all rows: exactly one candidate of DATE_FORMATS must parse every value. None fitting
+    (a typo, or rows in two layouts) and several fitting (02-01-2018: day or month first?) are errors
+    that show examples and name --date-format; rows are never parsed with different orders.
+    """
+    text = values.astype("string").str.strip()
+    if date_format is not None:
+        parsed = pd.to_datetime(text, format=date_format, errors="coerce")
+        bad = parsed.isna()
+        if bad.any():
+            shown = ", ".join(repr(v) for v in text[bad].unique()[:_MAX_EXAMPLES])
+            raise InvalidValueError(f"{where}: date(s) not in the format {date_format!r}: {shown}")
+        return parsed
+    fits: dict[str, pd.Series] = {}
+    best_partial: tuple[int, str] = (0, "")
+    for fmt in DATE_FORMATS:
+        parsed = pd.to_datetime(text, format=fmt, errors="coerce")
+        parsed_count = int(parsed.notna().sum())
+        if parsed_count == len(text):
+            fits[fmt] = parsed
+        elif parsed_count > best_partial[0]:
+            best_partial = (parsed_count, fmt)
+    readings = list(fits.values())
+    if readings and all(r.equals(readings[0]) for r in readings[1:]):  # e.g. 20180102 as ISO 8601 and %Y%m%d
+        return readings[0]
+    if len(fits) > 1:
+        names = " or ".join(_format_name(f) for f in fits)
+        shown = ", ".join(repr(v) for v in text.unique()[:_MAX_EXAMPLES])
+        raise InvalidValueError(
+            f"{where}: ambiguous dates ({shown}) read as {names}; say which with --date-format, e.g. "
+            f"--date-format '{next(iter(fits))}'"
+        )
+    unparsed = text
+    if best_partial[0]:
+        fmt = best_partial[1]
+        unparsed = text[pd.to_datetime(text, format=fmt, errors="coerce").isna()]
+        shown = ", ".join(repr(v) for v in unparsed.unique()[:_MAX_EXAMPLES])
+        raise InvalidValueError(
+            f"{where}: dates in more than one format or unparseable: {best_partial[0]} of {len(text)} rows read as "
+            f"{_format_name(fmt)}, but not {shown}; one format per file (or set it with --date-format)"
+        )
+    shown = ", ".join(repr(v) for v in unparsed.unique()[:_MAX_EXAMPLES])
+    raise InvalidValueError(f"{where}: unparseable date(s): {shown}; set the format with --date-format")
+
+
 def validate_ohlcv(frame: pd.DataFrame, *, today: datetime | None = None) -> tuple[pd.DataFrame, int]:
     """Return (clean canonical frame, number of exact duplicate rows collapsed), or raise an IngestError.
 
     The returned frame has CANONICAL_COLUMNS with types: symbol str (upper case), date
-    `datetime.date`, prices float64, volume int64, optional columns float64 (may be null).
+    `datetime.date`, prices float64, volume Int64 (null where the feed has none), optional columns
+    float64 (may be null). Dates outside the calendar's span, non-finite numbers and dates in mixed or
+    ambiguous formats are rejected with examples.
     """
     if frame is None or len(frame) == 0:
         raise EmptyDataError("no rows to load: the input is empty")
@@ -52,15 +112,20 @@ def validate_ohlcv(frame: pd.DataFrame, *, today: datetime | None = None) -> tup
     symbols = frame["symbol"].astype("string").str.strip().str.upper()
     bad_symbol = symbols.isna() | ~symbols.fillna("").str.match(SYMBOL_PATTERN)
     if bad_symbol.any():
-        shown = ", ".join(repr(s) for s in frame.loc[bad_symbol, "symbol"].head(_MAX_EXAMPLES))
-        raise InvalidValueError(f"invalid symbol(s): {shown} (expected 1-20 of A-Z 0-9 . - ^ =)")
+        shown = ", ".join(repr(s) for s in pd.unique(frame.loc[bad_symbol, "symbol"])[:_MAX_EXAMPLES])
+        raise InvalidValueError(
+            f"invalid symbol(s): {shown} in {int(bad_symbol.sum())} row(s) (expected 1-20 of A-Z 0-9 . - ^ =)"
+        )
     out["symbol"] = symbols.astype(str)
 
-    dates = pd.to_datetime(frame["date"], errors="coerce", format="mixed")
-    if dates.isna().any():
-        mask = dates.isna()
-        tmp = frame.assign(symbol=out["symbol"])
-        raise InvalidValueError(f"unparseable date(s) in column 'date': {_examples(tmp, mask, 'date')}")
+    raw_dates = frame["date"]
+    if pd.api.types.is_datetime64_any_dtype(raw_dates) or raw_dates.map(lambda v: isinstance(v, date)).all():
+        dates = pd.to_datetime(raw_dates, errors="coerce")
+        if dates.isna().any():
+            shown = _examples(out.assign(d=raw_dates), dates.isna(), "d")
+            raise InvalidValueError(f"missing date(s) in column 'date': {shown}")
+    else:
+        dates = parse_dates(raw_dates, where="column 'date'")
     out["date"] = dates.dt.date
     now = today or datetime.now(UTC)
     future = out["date"] > now.date()
@@ -68,17 +133,30 @@ def validate_ohlcv(frame: pd.DataFrame, *, today: datetime | None = None) -> tup
         raise InvalidValueError(
             f"date(s) in the future (after {now.date()}): {_examples(out.assign(d=out['date']), future, 'd')}"
         )
+    first, last = supported_span()
+    outside = (out["date"] < first) | (out["date"] > last)
+    if outside.any():
+        raise InvalidValueError(
+            f"date(s) outside the NYSE calendar featurecast supports ({first} to {last}): "
+            f"{_examples(out.assign(d=out['date']), outside, 'd')}"
+        )
 
-    for column in [*PRICE_COLUMNS, "volume", *[c for c in OPTIONAL_NUMERIC if c in frame.columns]]:
+    for column in [*PRICE_COLUMNS, *[c for c in OPTIONAL_NUMERIC if c in frame.columns]]:
         raw = frame[column]
-        numeric = pd.to_numeric(raw, errors="coerce")
         blank = raw.isna() | raw.astype("string").str.strip().isin(["", "None", "null", "nan", "NaN"])
+        numeric = pd.to_numeric(raw.where(~blank), errors="coerce")
         not_numeric = numeric.isna() & ~blank
         if not_numeric.any():
             tmp = out.assign(v=raw)
             raise InvalidValueError(f"non-numeric value(s) in column '{column}': {_examples(tmp, not_numeric, 'v')}")
-        required = column in PRICE_COLUMNS or column == "volume"
-        if required and numeric.isna().any():
+        infinite = numeric.notna() & ~np.isfinite(numeric.astype("float64"))
+        if infinite.any():
+            tmp = out.assign(v=raw)
+            raise InvalidValueError(
+                f"non-finite value(s) in column '{column}' (infinity or a number too large for a double): "
+                f"{_examples(tmp, infinite, 'v')}"
+            )
+        if column in PRICE_COLUMNS and numeric.isna().any():
             tmp = out.assign(v=raw)
             raise InvalidValueError(
                 f"missing value(s) in required column '{column}': {_examples(tmp, numeric.isna(), 'v')}"
@@ -87,12 +165,20 @@ def validate_ohlcv(frame: pd.DataFrame, *, today: datetime | None = None) -> tup
             if (numeric < 0).any():
                 tmp = out.assign(v=raw)
                 raise InvalidValueError(f"negative volume: {_examples(tmp, numeric < 0, 'v')}")
-            out[column] = numeric.round().astype("int64")
+            too_large = numeric >= 2**63
+            if too_large.any():
+                tmp = out.assign(v=raw)
+                raise InvalidValueError(f"volume too large: {_examples(tmp, too_large, 'v')}")
+            out[column] = numeric.round().astype("Int64")
         else:
             out[column] = numeric.astype("float64")
     for column in OPTIONAL_NUMERIC:
         if column not in out:
-            out[column] = pd.Series(float("nan"), index=out.index, dtype="float64")
+            out[column] = (
+                pd.Series(pd.NA, index=out.index, dtype="Int64")
+                if column == "volume"
+                else pd.Series(float("nan"), index=out.index, dtype="float64")
+            )
 
     out = out[CANONICAL_COLUMNS].reset_index(drop=True)
     before = len(out)

@@ -46,6 +46,14 @@ class RefreshReport:
     seconds: float
 
 
+# Fewest market days to fit a regime model on (a year of sessions).
+MIN_MARKET_DAYS = 252
+
+
+class NoMarketSeriesError(ValueError):
+    """Too few days of a market series to label regimes (a small universe and no benchmark symbol)."""
+
+
 def market_features(warehouse: Path) -> pd.DataFrame:
     con = duckdb.connect(str(warehouse), read_only=True)
     try:
@@ -86,6 +94,12 @@ def refresh_regimes(warehouse: Path, store: RegimeStore, *, refit: bool = False,
     market = market_features(warehouse)
     if market.empty:
         raise ValueError("marts.fct_market_features is empty: run `featurecast build` first")
+    if market["mkt_ret_1d"].notna().sum() < MIN_MARKET_DAYS:
+        raise NoMarketSeriesError(
+            f"the market series has {int(market['mkt_ret_1d'].notna().sum())} days, fewer than the "
+            f"{MIN_MARKET_DAYS} a regime model needs: an equal-weight market is null on dates with too few "
+            "symbols; set FEATURECAST_MARKET_SERIES to a benchmark symbol you import (e.g. ^GSPC)"
+        )
     current = store.current_model(SCOPE)
     fitted = refit or current is None
     model = fit(market, k) if fitted else RegimeModel.from_document(current)

@@ -10,7 +10,9 @@ import numpy as np
 import pandas as pd
 
 # Columns of the marts that are identifiers, raw levels or labels, never model inputs.
-NON_FEATURES = {"symbol", "date", "close", "volume", "history_rows", "source_loaded_at", "label_end_date_21d"}
+NON_FEATURES = {
+    "symbol", "date", "close", "volume", "volume_status", "history_rows", "source_loaded_at", "label_end_date_21d",
+}
 LABEL_PREFIXES = ("fwd_ret_", "direction_")
 
 
@@ -92,14 +94,25 @@ def training_frame(warehouse: Path, horizon: int) -> pd.DataFrame:
 
 
 def scoring_frame(warehouse: Path, last_dates: int) -> pd.DataFrame:
-    """The last `last_dates` dates of marts.fct_daily_features, every symbol."""
+    """The last `last_dates` dates of marts.fct_daily_features for every symbol, plus each symbol's own
+    last row where its feed ended earlier: a symbol that stopped trading keeps a latest signal (served
+    as stale) instead of vanishing."""
     con = duckdb.connect(str(warehouse), read_only=True)
     try:
         return con.execute(
             """
-            select * from marts.fct_daily_features
-            where date >= (select min(date) from (select distinct date from marts.fct_daily_features
-                                                  order by date desc limit ?))
+            with cutoff as (
+                select min(date) as first_date
+                from (select distinct date from marts.fct_daily_features order by date desc limit ?)
+            ),
+            ended as (
+                select symbol, max(date) as last_date from marts.fct_daily_features group by symbol
+                having max(date) < (select first_date from cutoff)
+            )
+            select * from marts.fct_daily_features where date >= (select first_date from cutoff)
+            union all by name
+            select features.* from marts.fct_daily_features as features
+            join ended on ended.symbol = features.symbol and ended.last_date = features.date
             order by date, symbol
             """,
             [last_dates],

@@ -11,6 +11,8 @@ import pandas as pd
 from scipy import stats
 from sklearn.metrics import accuracy_score, brier_score_loss, log_loss, roc_auc_score
 
+from featurecast.config import DEFAULT_MIN_UNIVERSE_SYMBOLS
+
 
 def reliability_table(y: np.ndarray, p: np.ndarray, bins: int = 10) -> pd.DataFrame:
     """Predicted vs observed frequency per probability bin (equal-width bins on [0, 1])."""
@@ -30,12 +32,15 @@ def expected_calibration_error(y: np.ndarray, p: np.ndarray, bins: int = 10) -> 
     return float((weights * (table["observed"] - table["mean_predicted"]).abs()).sum())
 
 
-def daily_ic(dates: np.ndarray, score: np.ndarray, forward_return: np.ndarray) -> pd.DataFrame:
-    """Per date: Pearson IC and Spearman Rank IC of the score against the realised forward return."""
+def daily_ic(
+    dates: np.ndarray, score: np.ndarray, forward_return: np.ndarray, min_names: int = DEFAULT_MIN_UNIVERSE_SYMBOLS
+) -> pd.DataFrame:
+    """Per date: Pearson IC and Spearman Rank IC of the score against the realised forward return, on dates
+    with at least `min_names` names (a correlation across two or three names is noise, not skill)."""
     frame = pd.DataFrame({"date": dates, "score": score, "ret": forward_return}).dropna()
     rows = []
     for date, group in frame.groupby("date"):
-        if len(group) < 3 or group["score"].nunique() < 2 or group["ret"].nunique() < 2:
+        if len(group) < max(3, min_names) or group["score"].nunique() < 2 or group["ret"].nunique() < 2:
             continue
         rows.append(
             {
@@ -47,9 +52,16 @@ def daily_ic(dates: np.ndarray, score: np.ndarray, forward_return: np.ndarray) -
     return pd.DataFrame(rows, columns=["date", "ic", "rank_ic"])
 
 
-def summarize(y: np.ndarray, p: np.ndarray, dates: np.ndarray, forward_return: np.ndarray) -> dict[str, float]:
-    """Every headline metric for one set of out-of-sample predictions."""
-    ic = daily_ic(dates, p, forward_return)
+def summarize(
+    y: np.ndarray,
+    p: np.ndarray,
+    dates: np.ndarray,
+    forward_return: np.ndarray,
+    min_names: int = DEFAULT_MIN_UNIVERSE_SYMBOLS,
+) -> dict[str, float]:
+    """Every headline metric for one set of out-of-sample predictions. IC figures are NaN (not reported)
+    when no date has `min_names` names."""
+    ic = daily_ic(dates, p, forward_return, min_names)
     clipped = np.clip(p, 1e-6, 1 - 1e-6)
     return {
         "n": len(y),

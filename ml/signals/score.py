@@ -27,7 +27,8 @@ class ScoreReport:
 
 
 def score_latest(warehouse: Path, *, horizon: int = 5, last_dates: int = 63) -> ScoreReport:
-    """Score the last `last_dates` dates of the feature mart with the champion of `horizon`."""
+    """Score the last `last_dates` dates of the feature mart (and each ended symbol's last date) with the
+    champion of `horizon`. Re-scoring a (symbol, date) replaces its row."""
     entry = champion(warehouse, horizon)
     if entry is None:
         raise LookupError(
@@ -59,11 +60,12 @@ def score_latest(warehouse: Path, *, horizon: int = 5, last_dates: int = 63) -> 
     try:
         ensure_schema(con)
         con.execute("begin transaction")
-        con.execute(
-            "delete from ml.signals where model_version = ? and date >= ? and date <= ?",
-            [entry.version, frame["date"].min(), frame["date"].max()],
-        )
         con.register("scored", out)
+        con.execute(
+            "delete from ml.signals s using scored where s.model_version = ? "
+            "and s.symbol = scored.symbol and s.date = scored.date",
+            [entry.version],
+        )
         con.execute("insert into ml.signals by name select * from scored")
         con.execute("commit")
     finally:

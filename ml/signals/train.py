@@ -29,6 +29,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from featurecast.config import DEFAULT_MIN_UNIVERSE_SYMBOLS
 from ml.signals.cv import WalkForward
 from ml.signals.dataset import data_fingerprint, feature_columns, feature_spec_hash, training_frame
 from ml.signals.metrics import reliability_table, summarize
@@ -90,7 +91,9 @@ def cross_validate(
     return CrossValidation(predictions, facts)
 
 
-def metric_rows(cv: CrossValidation, version: str, family: str) -> pd.DataFrame:
+def metric_rows(
+    cv: CrossValidation, version: str, family: str, min_ic_names: int = DEFAULT_MIN_UNIVERSE_SYMBOLS
+) -> pd.DataFrame:
     """Per-fold and overall metrics for the model (raw and calibrated) and the baseline, same folds."""
     rows = []
     facts = {f["fold"]: f for f in cv.folds}
@@ -111,6 +114,7 @@ def metric_rows(cv: CrossValidation, version: str, family: str) -> pd.DataFrame:
                 group[column].to_numpy(),
                 group["date"].to_numpy(),
                 group["forward_return"].to_numpy(),
+                min_ic_names,
             )
             rows.append(
                 {
@@ -168,6 +172,7 @@ def train_family(
     models_dir: Path,
     spec_hash: str,
     params: dict[str, object] | None = None,
+    min_ic_names: int = DEFAULT_MIN_UNIVERSE_SYMBOLS,
 ) -> TrainedModel:
     params = dict(params or FAMILIES[family].default_params())
     snapshot = {
@@ -180,7 +185,7 @@ def train_family(
     version = _version(family, horizon, params, spec_hash, snapshot)
     log.info("cross-validating %s", version)
     cv_result = cross_validate(frame, features, family, cv, params)
-    metrics = metric_rows(cv_result, version, family)
+    metrics = metric_rows(cv_result, version, family, min_ic_names)
     overall = metrics[metrics["fold"] == "overall"].set_index(["scorer", "calibrated"])
     metric_names = ["auc", "accuracy", "log_loss", "brier", "ece", "ic", "rank_ic", "icir", "n"]
     summary = {
@@ -281,6 +286,7 @@ def train_signal_models(
     families: tuple[str, ...] = ("lightgbm", "catboost"),
     cv: WalkForward | None = None,
     promote_best: bool = False,
+    min_ic_names: int = DEFAULT_MIN_UNIVERSE_SYMBOLS,
 ) -> list[TrainedModel]:
     """Train every family on marts.fct_training_set; optionally promote the best (calibrated AUC).
 
@@ -291,7 +297,10 @@ def train_signal_models(
     features = feature_columns(warehouse)
     frame = training_frame(warehouse, horizon)
     spec_hash = feature_spec_hash(warehouse, features)
-    trained = [train_family(frame, features, f, horizon, cv, warehouse, models_dir, spec_hash) for f in families]
+    trained = [
+        train_family(frame, features, f, horizon, cv, warehouse, models_dir, spec_hash, min_ic_names=min_ic_names)
+        for f in families
+    ]
     if promote_best:
         select_and_promote(warehouse, {t.version: t.metrics["model"]["auc"] for t in trained}, horizon)
     return trained

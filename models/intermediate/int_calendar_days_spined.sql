@@ -1,20 +1,32 @@
+-- Every calendar day of the supported span with the NYSE session flag and a running session number.
+-- Monday to Friday are sessions unless the calendar seed (written from pandas_market_calendars) says
+-- otherwise: weekday closures and weekend sessions (Saturdays until 1952). An operator's reviewed
+-- release of a `non_trading_day` finding opens that day for every symbol (the calendar was wrong).
 with days as (
     {{ date_spine(var('calendar_start'), var('calendar_end')) }}
 ),
 
-holidays as (
-    select * from {{ ref('market_holidays') }}
+exceptions as (
+    select * from {{ ref('market_calendar_exceptions') }}
+),
+
+opened_by_release as (
+    select distinct date
+    from {{ ref('stg_market__quarantine_releases') }}
+    where rule = 'non_trading_day'
 ),
 
 flagged as (
     select
         days.date_day                                          as date,
         extract(isodow from days.date_day) >= 6                as is_weekend,
-        holidays.holiday_name,
-        extract(isodow from days.date_day) < 6
-            and holidays.holiday_date is null                  as is_trading_day
+        case when not exceptions.is_session then exceptions.description end as holiday_name,
+        opened_by_release.date is not null                     as is_opened_by_release,
+        opened_by_release.date is not null
+            or coalesce(exceptions.is_session, extract(isodow from days.date_day) < 6) as is_trading_day
     from days
-    left join holidays on holidays.holiday_date = days.date_day
+    left join exceptions on exceptions.calendar_date = days.date_day
+    left join opened_by_release on opened_by_release.date = days.date_day
 ),
 
 numbered as (

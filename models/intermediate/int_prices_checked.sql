@@ -28,7 +28,7 @@ scored as (
     select
         *,
         {{ trailing_zscore('ln(volume + 1)', 'symbol', 'date', training, min_rows) }}  as volume_z,
-        {{ stale_price_flag('close', 'symbol', 'date', var('stale_price_sessions')) }}  as is_stale_price_raw
+        {{ stale_bar_flag(['open', 'high', 'low', 'close'], 'symbol', 'date', var('stale_price_sessions')) }} as is_stale_price_raw
     from spikes
 ),
 
@@ -49,6 +49,7 @@ final as (
         close,
         close_unadjusted,
         volume,
+        volume_status,
         log_return,
         judged_return,
         return_spike_z,

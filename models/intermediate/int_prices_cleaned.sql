@@ -19,6 +19,7 @@ cleaned as (
         checked.low,
         checked.close,
         checked.volume,
+        checked.volume_status,
         checked.source_loaded_at
     from checked
     join calendar on calendar.date = checked.date

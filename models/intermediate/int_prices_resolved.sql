@@ -1,8 +1,14 @@
 -- One bar per (symbol, date): where several providers delivered the same session, the one ranked
 -- first in var('source_priority') wins (then the most recently loaded). Open, high and low are put
--- on the adjusted-close basis so every price column is split- and dividend-consistent.
+-- on the adjusted-close basis so every price column is split- and dividend-consistent. Volume is
+-- kept only where it is a traded volume: null for a symbol without volume (int_symbols_classified)
+-- and on a day that reported zero or nothing, with the reason in volume_status.
 with prices as (
     select * from {{ ref('stg_market__daily_ohlcv') }}
+),
+
+symbols as (
+    select * from {{ ref('int_symbols_classified') }}
 ),
 
 ranked as (
@@ -17,18 +23,26 @@ ranked as (
 
 resolved as (
     select
-        symbol,
-        date,
-        source,
-        adjusted_close / close         as adjustment_factor,
-        open * adjusted_close / close  as open,
-        high * adjusted_close / close  as high,
-        low * adjusted_close / close   as low,
-        adjusted_close                 as close,
-        close                          as close_unadjusted,
-        volume,
-        loaded_at
+        ranked.symbol,
+        ranked.date,
+        ranked.source,
+        ranked.adjusted_close / ranked.close                 as adjustment_factor,
+        ranked.open * ranked.adjusted_close / ranked.close   as open,
+        ranked.high * ranked.adjusted_close / ranked.close   as high,
+        ranked.low * ranked.adjusted_close / ranked.close    as low,
+        ranked.adjusted_close                                as close,
+        ranked.close                                         as close_unadjusted,
+        case when symbols.has_volume and ranked.volume > 0 then ranked.volume end as volume,
+        case
+            when not symbols.has_volume then 'no_volume_symbol'
+            when ranked.volume is null then 'not_reported'
+            when ranked.volume = 0 then 'zero_volume'
+            else 'reported'
+        end                            as volume_status,
+        -- A later declaration about the symbol changes its history: it joins the incremental watermark.
+        greatest(ranked.loaded_at, coalesce(symbols.declared_at, ranked.loaded_at)) as loaded_at
     from ranked
+    join symbols on symbols.symbol = ranked.symbol
     where source_rank = 1
 )
 

@@ -40,6 +40,7 @@ windows as (
         session_number,
         close,
         volume,
+        volume_status,
         history_rows,
         source_loaded_at,
         r                                                                            as ret_1d,

@@ -11,6 +11,14 @@ quarantine as (
     select * from {{ ref('fct_price_quarantine') }}
 ),
 
+features as (
+    select symbol, count(*) as feature_bars from {{ ref('fct_daily_features') }} group by symbol
+),
+
+classified as (
+    select * from {{ ref('int_symbols_classified') }}
+),
+
 calendar as (
     select * from {{ ref('int_calendar_days_spined') }}
 ),
@@ -31,12 +39,13 @@ clean_counts as (
     select symbol, count(*) as clean_bars from cleaned group by symbol
 ),
 
+-- A bar several rules exclude counts once; released findings no longer count.
 findings as (
     select
         symbol,
-        count(*) filter (where action = 'excluded_from_features') as quarantined_bars,
-        count(*) filter (where rule = 'missing_session')          as missing_sessions,
-        count(*) filter (where rule = 'volume_anomaly')           as volume_anomalies
+        count(distinct date) filter (where action = 'excluded_from_features')               as quarantined_bars,
+        count(*) filter (where rule = 'missing_session' and action <> 'released')           as missing_sessions,
+        count(*) filter (where rule = 'volume_anomaly' and action <> 'released')            as volume_anomalies
     from quarantine
     group by symbol
 ),
@@ -59,14 +68,19 @@ select
     cast(coverage.last_date as date)                          as last_date,
     cast(coverage.bars as bigint)                             as bars,
     cast(coalesce(clean_counts.clean_bars, 0) as bigint)      as clean_bars,
+    cast(coalesce(features.feature_bars, 0) as bigint)        as feature_bars,
     cast(coalesce(findings.quarantined_bars, 0) as bigint)    as quarantined_bars,
     cast(coalesce(findings.missing_sessions, 0) as bigint)    as missing_sessions,
     cast(coalesce(findings.volume_anomalies, 0) as bigint)    as volume_anomalies,
+    cast(classified.has_volume as boolean)                    as has_volume,
+    cast(classified.volume_basis as varchar)                  as volume_basis,
     cast(coverage.primary_source as varchar)                  as primary_source,
     cast(coverage.last_loaded_at as timestamp)                as last_loaded_at,
     cast(behind.sessions_behind as integer)                   as sessions_behind,
     cast(behind.sessions_behind > {{ var('max_sessions_behind') }} as boolean) as is_stale
 from coverage
 left join clean_counts on clean_counts.symbol = coverage.symbol
+left join features on features.symbol = coverage.symbol
+left join classified on classified.symbol = coverage.symbol
 left join findings on findings.symbol = coverage.symbol
 left join behind on behind.symbol = coverage.symbol

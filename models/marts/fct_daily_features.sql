@@ -6,6 +6,8 @@
 -- Window passes run on narrow projections joined back by key: DuckDB carries every column through a
 -- window operator, and this mart is 66 columns wide.
 {%- set start = incremental_start_date() %}
+{%- set min_symbols = var('min_universe_symbols') %}
+{%- set benchmark = none if var('market_series') == 'equal_weight' else var('market_series') | upper %}
 
 with symbol_features as (
     {{ select_with_lookback(ref('int_symbol_features_computed'), start, 100, 'symbol') }}
@@ -25,8 +27,12 @@ relative_input as (
 relative as (
     select
         *,
-        {{ when_history(64, "regr_slope(ret_1d, mkt_ret_1d) " ~ trailing_window(63)) }}            as beta_63d,
-        {{ when_history(64, "corr(ret_1d, mkt_ret_1d) " ~ trailing_window(63)) }}                  as corr_mkt_63d
+        -- Against a market with a full 63-session window (an equal-weight market is null on dates with
+        -- too few symbols); never for the benchmark against itself.
+        case when count(mkt_ret_1d) {{ trailing_window(63) }} = 63 {% if benchmark %}and symbol <> '{{ benchmark }}'{% endif %}
+             then {{ when_history(64, "regr_slope(ret_1d, mkt_ret_1d) " ~ trailing_window(63)) }} end as beta_63d,
+        case when count(mkt_ret_1d) {{ trailing_window(63) }} = 63 {% if benchmark %}and symbol <> '{{ benchmark }}'{% endif %}
+             then {{ when_history(64, "corr(ret_1d, mkt_ret_1d) " ~ trailing_window(63)) }} end  as corr_mkt_63d
     from relative_input
 ),
 
@@ -55,10 +61,18 @@ output_rows as (
     select * from symbol_features where date >= {{ start }}
 ),
 
+-- Cross-sectional ranks among the symbols trading that day (the benchmark is the market, not a
+-- member), only where at least var('min_universe_symbols') of them do: a rank among two is noise.
 rank_input as (
-    select symbol, date, ret_5d, ret_21d, mom_252_21, vol_21d, volume_z_21d, ma_dist_21, rsi_14
-    from symbol_features
-    where date >= {{ start }}
+    select * from (
+        select symbol, date, ret_5d, ret_21d, mom_252_21, vol_21d, volume_z_21d, ma_dist_21, rsi_14,
+               count(*) over (partition by date) as universe_symbols
+        from symbol_features
+        where date >= {{ start }}
+        {%- if benchmark %}
+          and symbol <> '{{ benchmark }}'
+        {%- endif %}
+    ) where universe_symbols >= {{ min_symbols }}
 ),
 
 cross_sectional as (
@@ -84,7 +98,7 @@ ranked as (
         cross_sectional.* exclude (symbol, date)
     from output_rows
     join residual_windows on residual_windows.symbol = output_rows.symbol and residual_windows.date = output_rows.date
-    join cross_sectional on cross_sectional.symbol = output_rows.symbol and cross_sectional.date = output_rows.date
+    left join cross_sectional on cross_sectional.symbol = output_rows.symbol and cross_sectional.date = output_rows.date
     left join market on market.date = output_rows.date
 )
 
@@ -93,6 +107,7 @@ select
     cast(date as date) as date,
     cast(close as double) as close,
     cast(volume as bigint) as volume,
+    cast(volume_status as varchar) as volume_status,
     cast(history_rows as integer) as history_rows,
     cast(ret_1d as double) as ret_1d,
     cast(ret_5d as double) as ret_5d,

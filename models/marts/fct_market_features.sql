@@ -1,8 +1,13 @@
 {{ incremental_by_date() }}
 
--- Market-level features for regime detection: an equal-weight index of the universe and its
--- breadth, dispersion, implied average correlation and volatility, one row per session.
+-- Market-level features for regime detection, one row per session: the market series (an equal-weight
+-- index of the universe, or the benchmark symbol named by var('market_series')) and the universe's
+-- breadth, dispersion, implied average correlation and volatility. On a date with fewer than
+-- var('min_universe_symbols') symbols the cross-sectional statistics are null (is_small_universe), and
+-- so is an equal-weight market: two or three names are not a market.
 {%- set start = incremental_start_date() %}
+{%- set min_symbols = var('min_universe_symbols') %}
+{%- set benchmark = none if var('market_series') == 'equal_weight' else var('market_series') | upper %}
 
 with symbol_features as (
     select * from {{ ref('int_symbol_features_computed') }}
@@ -10,11 +15,18 @@ with symbol_features as (
       and ret_1d is not null
 ),
 
-per_date as (
+universe as (
+    select * from symbol_features
+    {%- if benchmark %}
+    where symbol <> '{{ benchmark }}'
+    {%- endif %}
+),
+
+per_date_raw as (
     select
         date,
         count(*)                                                            as n_symbols,
-        ln(avg(exp(ret_1d)))                                                as mkt_ret_1d,
+        ln(avg(exp(ret_1d)))                                                as equal_weight_ret_1d,
         avg(case when ret_1d > 0 then 1.0 else 0.0 end)                     as breadth_advancing,
         avg(case when ma_dist_21 is not null then (case when ma_dist_21 > 0 then 1.0 else 0.0 end) end)   as breadth_above_ma21,
         avg(case when ma_dist_200 is not null then (case when ma_dist_200 > 0 then 1.0 else 0.0 end) end) as breadth_above_ma200,
@@ -25,19 +37,52 @@ per_date as (
         avg(vol_63d * vol_63d)                                              as avg_symbol_var_63d,
         count(vol_63d)                                                      as n_symbols_vol_63d,
         max(source_loaded_at)                                               as source_loaded_at
-    from symbol_features
+    from universe
     group by date
+),
+
+{%- if benchmark %}
+
+benchmark as (
+    select date, ret_1d, source_loaded_at from symbol_features where symbol = '{{ benchmark }}'
+),
+{%- endif %}
+
+per_date as (
+    select
+        {%- if benchmark %}
+        -- Every date either series has: the benchmark may start before (or outlive) the universe.
+        coalesce(per_date_raw.date, benchmark.date)                         as date,
+        {%- else %}
+        per_date_raw.date,
+        {%- endif %}
+        coalesce(per_date_raw.n_symbols, 0)                                 as n_symbols,
+        coalesce(per_date_raw.n_symbols, 0) < {{ min_symbols }}             as is_small_universe,
+        per_date_raw.* exclude (date, n_symbols, source_loaded_at),
+        {%- if benchmark %}
+        benchmark.ret_1d                                                    as mkt_ret_1d,
+        greatest(per_date_raw.source_loaded_at, benchmark.source_loaded_at) as source_loaded_at
+        {%- else %}
+        case when per_date_raw.n_symbols >= {{ min_symbols }} then equal_weight_ret_1d end as mkt_ret_1d,
+        per_date_raw.source_loaded_at
+        {%- endif %}
+    from per_date_raw
+    {%- if benchmark %}
+    full outer join benchmark on benchmark.date = per_date_raw.date
+    {%- endif %}
 ),
 
 windows as (
     select
         *,
-        row_number() over (order by date)                                   as history_rows,
         {%- for n in [5, 21, 63, 252] %}
-        sum(mkt_ret_1d) {{ trailing_window(n, '1', 'date') }}                as mkt_ret_{{ n }}d_raw,
+        case when count(mkt_ret_1d) {{ trailing_window(n, '1', 'date') }} = {{ n }}
+             then sum(mkt_ret_1d) {{ trailing_window(n, '1', 'date') }} end       as mkt_ret_{{ n }}d,
         {%- endfor %}
-        stddev_samp(mkt_ret_1d) {{ trailing_window(21, '1', 'date') }} * sqrt(252) as mkt_vol_21d_raw,
-        stddev_samp(mkt_ret_1d) {{ trailing_window(63, '1', 'date') }} * sqrt(252) as mkt_vol_63d_raw
+        case when count(mkt_ret_1d) {{ trailing_window(21, '1', 'date') }} = 21
+             then stddev_samp(mkt_ret_1d) {{ trailing_window(21, '1', 'date') }} * sqrt(252) end as mkt_vol_21d,
+        case when count(mkt_ret_1d) {{ trailing_window(63, '1', 'date') }} = 63
+             then stddev_samp(mkt_ret_1d) {{ trailing_window(63, '1', 'date') }} * sqrt(252) end as mkt_vol_63d
     from per_date
 ),
 
@@ -45,25 +90,29 @@ final as (
     select
         date,
         n_symbols,
+        is_small_universe,
         mkt_ret_1d,
-        {%- for n in [5, 21, 63, 252] %}
-        {{ when_history(n, 'mkt_ret_' ~ n ~ 'd_raw') }}                        as mkt_ret_{{ n }}d,
+        mkt_ret_5d,
+        mkt_ret_21d,
+        mkt_ret_63d,
+        mkt_ret_252d,
+        mkt_vol_21d,
+        mkt_vol_63d,
+        {{ safe_divide('mkt_vol_21d', 'mkt_vol_63d') }}                      as mkt_vol_ratio_21_63,
+        {%- for column in ['breadth_advancing', 'breadth_above_ma21', 'breadth_above_ma200', 'share_at_252d_high', 'dispersion_1d', 'dispersion_21d'] %}
+        case when not is_small_universe then {{ column }} end                 as {{ column }},
         {%- endfor %}
-        {{ when_history(21, 'mkt_vol_21d_raw') }}                             as mkt_vol_21d,
-        {{ when_history(63, 'mkt_vol_63d_raw') }}                             as mkt_vol_63d,
-        {{ when_history(63, safe_divide('mkt_vol_21d_raw', 'mkt_vol_63d_raw')) }} as mkt_vol_ratio_21_63,
-        breadth_advancing,
-        breadth_above_ma21,
-        breadth_above_ma200,
-        share_at_252d_high,
-        dispersion_1d,
-        dispersion_21d,
         -- Implied average pairwise correlation of an equal-weight index (CBOE's method):
-        -- (var_index - sum w^2 var_i) / ((sum w vol_i)^2 - sum w^2 var_i), with w = 1/n.
-        {{ when_history(63, "case when n_symbols_vol_63d >= 2 then "
-            ~ safe_divide("mkt_vol_63d_raw * mkt_vol_63d_raw - avg_symbol_var_63d / n_symbols_vol_63d",
-                          "avg_symbol_vol_63d * avg_symbol_vol_63d - avg_symbol_var_63d / n_symbols_vol_63d")
-            ~ " end") }}                                                      as avg_correlation_63d,
+        -- (var_index - sum w^2 var_i) / ((sum w vol_i)^2 - sum w^2 var_i), with w = 1/n. Only for the
+        -- equal-weight market it describes, over a universe large enough to be one.
+        {%- if benchmark %}
+        cast(null as double)                                                  as avg_correlation_63d,
+        {%- else %}
+        case when not is_small_universe and n_symbols_vol_63d >= 2 then
+            {{ safe_divide("mkt_vol_63d * mkt_vol_63d - avg_symbol_var_63d / n_symbols_vol_63d",
+                           "avg_symbol_vol_63d * avg_symbol_vol_63d - avg_symbol_var_63d / n_symbols_vol_63d") }}
+        end                                                                   as avg_correlation_63d,
+        {%- endif %}
         source_loaded_at
     from windows
 )
@@ -71,6 +120,8 @@ final as (
 select
     cast(date as date)                       as date,
     cast(n_symbols as integer)               as n_symbols,
+    cast(is_small_universe as boolean)       as is_small_universe,
+    cast('{{ benchmark or "equal_weight" }}' as varchar) as market_series,
     cast(mkt_ret_1d as double)               as mkt_ret_1d,
     cast(mkt_ret_5d as double)               as mkt_ret_5d,
     cast(mkt_ret_21d as double)              as mkt_ret_21d,

@@ -29,6 +29,8 @@ class Replay:
                 status, body, content_type = script.pop(0) if len(script) > 1 else script[0]
                 payload = (FIXTURES / body).read_bytes() if (FIXTURES / body).is_file() else body.encode()
                 self.send_response(status)
+                if status == 429:  # as a rate-limiting proxy in front of the API answers
+                    self.send_header("Retry-After", "1")
                 self.send_header("Content-Type", content_type)
                 self.send_header("Content-Length", str(len(payload)))
                 self.end_headers()

@@ -11,10 +11,15 @@ What each provider answer gets:
 | {} / empty series / CSV header only            | EmptyDataError                                     |
 | HTTP 503 then 200                              | retried by urllib3, then data                      |
 | connection refused                             | ProviderError with the key redacted                |
+| HTTP 429 (then 200, or every time)             | bounded backoff, then data or RateLimitError       |
+| "2. Symbol" MSFT for a request for IBM         | ProviderError, nothing lands                       |
+| a date key twice in the series                 | ProviderError (the CSV path rejects it too)        |
+| null / [1,2] / a row that is a string          | ProviderError naming the shape, no traceback       |
 Any failure during a multi-symbol ingest leaves the warehouse unchanged.
 """
 
 import logging
+import re
 import socket
 from dataclasses import replace
 
@@ -30,7 +35,7 @@ from featurecast.marketdata.errors import (
     UnknownSymbolError,
 )
 from featurecast.marketdata.service import MarketDataService
-from tests.python.av_replay import Replay
+from tests.python.av_replay import FIXTURES, Replay
 from tests.python.conftest import make_settings, warehouse_state
 
 KEY = "SECRETKEY123"
@@ -180,6 +185,39 @@ def test_ingest_lands_all_symbols_or_none(settings, replay) -> None:
     with pytest.raises(RateLimitError):
         service.ingest_alphavantage(["IBM", "MSFT"])
     assert warehouse_state(settings.warehouse_path) == {"exists": False}
-    replay.script("MSFT", "time_series_daily_adjusted_IBM.json")
+    adjusted = (FIXTURES / "time_series_daily_adjusted_IBM.json").read_text()
+    replay.script("MSFT", adjusted.replace('"2. Symbol": "IBM"', '"2. Symbol": "MSFT"'))
     report = service.ingest_alphavantage(["ibm", "msft"])
     assert report.symbols == ["IBM", "MSFT"] and report.rows_inserted == 4 and report.source == "alphavantage"
+
+
+FIXTURE = (FIXTURES / "time_series_daily_IBM.json").read_text()
+
+
+def test_http_429_is_a_rate_limit_with_bounded_backoff(settings, replay) -> None:
+    replay.script("IBM", (429, '{"message": "Too Many Requests"}'), "time_series_daily_IBM.json")
+    sleeps: list[float] = []
+    assert len(client(settings, sleeps).fetch(AlphaVantageRequest("IBM"))) == 3
+    assert len(sleeps) == 1
+    replay.script("MSFT", (429, "Too Many Requests"))
+    with pytest.raises(RateLimitError, match=r"after 2 retries.*429"):
+        client(settings, []).fetch(AlphaVantageRequest("MSFT"))
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (FIXTURE.replace('"2. Symbol": "IBM"', '"2. Symbol": "MSFT"'), "for IBM with data for 'MSFT'"),
+        (FIXTURE.replace('"2024-06-06": {', '"2024-06-07": {'), "repeats the key '2024-06-07'"),
+        ("null", "JSON NoneType"),
+        ("[1, 2]", "JSON list"),
+        ('{"Meta Data": {}, "Time Series (Daily)": {"2024-06-07": "168.18"}}', "on '2024-06-07' is a str"),
+        ('{"Meta Data": {}, "Time Series (Daily)": [1, 2]}', "is a list, not an object"),
+    ],
+)
+def test_bodies_not_of_the_documented_shape_are_rejected(settings, replay, body, message) -> None:
+    replay.script("IBM", body)
+    service = MarketDataService(settings)
+    with pytest.raises(ProviderError, match=re.escape(message)):
+        service.ingest_alphavantage(["IBM"])
+    assert not settings.warehouse_path.exists()

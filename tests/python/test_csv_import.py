@@ -8,6 +8,13 @@
 | a text price                           | InvalidValueError naming symbol, date, value  |
 | an empty file / header only            | EmptyDataError                                |
 | binary garbage                         | SchemaError "not a text CSV"                  |
+| high = 1e309 (overflow), inf, NaN      | InvalidValueError "non-finite"                |
+| a bar dated 1800-01-02                 | InvalidValueError naming the supported span   |
+| 02-01-2018 beside 13-01-2018           | parsed day-first, the same for every row      |
+| only 02-01-2018, 03-01-2018            | InvalidValueError "ambiguous" + --date-format |
+| 2018-01-02 beside 03/01/2018           | InvalidValueError "more than one format"      |
+| a file name that is not a ticker       | SchemaError naming it and --symbol            |
+| no volume column / blank volume        | landed with volume null                       |
 Rejected files leave the warehouse unchanged.
 """
 
@@ -96,6 +103,12 @@ def test_unknown_header_is_an_error_until_mapped_or_ignored(service, tmp_path) -
         ("empty.csv", "", EmptyDataError, "empty"),
         ("header.csv", "timestamp,open,high,low,close,volume\n", EmptyDataError, "no rows"),
         ("binary.csv", b"\xff\xfe\x00\x81garbage", SchemaError, "not a text CSV"),
+        ("overflow.csv", AV_DAILY.replace("171.3050", "1e309"), InvalidValueError, "non-finite.*'high'.*IBM"),
+        ("inf.csv", AV_DAILY.replace("168.0600", "inf"), InvalidValueError, "non-finite.*'low'"),
+        ("old.csv", AV_DAILY.replace("2024-06-05", "1800-01-02"), InvalidValueError, "1885-01-01 to 2035-12-31"),
+        ("ambiguous.csv", GENERIC.replace("2024-06-05", "02-01-2018").replace("2024-06-06", "03-01-2018"),
+         InvalidValueError, "ambiguous dates.*--date-format"),
+        ("mixed.csv", GENERIC.replace("2024-06-06", "06/06/2024"), InvalidValueError, "more than one format.*06/06"),
     ],
 )
 def test_bad_files_are_rejected_and_nothing_lands(service, tmp_path, name, content, error, message) -> None:
@@ -112,3 +125,40 @@ def test_several_files_land_all_or_nothing(service, tmp_path) -> None:
     with pytest.raises(InvalidValueError):
         service.ingest_csv([good, bad])
     assert not service.settings.warehouse_path.exists()
+
+
+def test_one_date_order_per_file_found_from_all_rows(service, tmp_path) -> None:
+    text = GENERIC.replace("2024-06-05", "02-01-2018").replace("2024-06-06", "13-01-2018")
+    service.ingest_csv([write(tmp_path, "acme.csv", text)])
+    assert [r[1] for r in rows(service)] == ["2018-01-02", "2018-01-13"]
+
+
+def test_an_explicit_date_format_settles_an_ambiguous_file(service, tmp_path) -> None:
+    text = GENERIC.replace("2024-06-05", "02-01-2018").replace("2024-06-06", "03-01-2018")
+    service.ingest_csv([write(tmp_path, "acme.csv", text)], date_format="%m-%d-%Y")
+    assert [r[1] for r in rows(service)] == ["2018-02-01", "2018-03-01"]
+    with pytest.raises(InvalidValueError, match="not in the format"):
+        service.ingest_csv([write(tmp_path, "acme.csv", GENERIC)], date_format="%d.%m.%Y")
+
+
+def test_a_file_name_that_is_no_ticker_says_where_the_symbol_came_from(service, tmp_path) -> None:
+    with pytest.raises(SchemaError, match=r"yahoo_spx.csv.*'YAHOO_SPX'.*--symbol") as caught:
+        service.ingest_csv([write(tmp_path, "yahoo_spx.csv", GENERIC)])
+    assert str(caught.value).count("YAHOO_SPX") == 1
+    assert service.ingest_csv([write(tmp_path, "yahoo_spx.csv", GENERIC)], symbol="^GSPC").symbols == ["^GSPC"]
+
+
+def test_volume_is_optional_and_gzip_and_an_unnamed_index_column_are_read(service, tmp_path) -> None:
+    import gzip
+
+    no_volume = "Date,Open,High,Low,Close\n2024-06-05,10,11,9.5,10.5\n"
+    blank = ",Open,High,Low,Close,Volume\n2024-06-06,10,11,9.5,10.5,\n"
+    path = tmp_path / "blank.csv.gz"
+    path.write_bytes(gzip.compress(blank.encode()))
+    service.ingest_csv([write(tmp_path, "idx.csv", no_volume), path], symbol="^IDX", has_volume=False)
+    assert [(r[1], r[4]) for r in rows(service)] == [("2024-06-05", None), ("2024-06-06", None)]
+    con = duckdb.connect(str(service.settings.warehouse_path), read_only=True)
+    try:
+        assert con.execute("select symbol, has_volume from raw.symbol_properties").fetchall() == [("^IDX", False)]
+    finally:
+        con.close()

@@ -1,0 +1,6 @@
+{% test finite_values(model, column_name) %}
+{#- Fails on NaN or infinite values (an overflowing number such as 1e309 lands as infinity). -#}
+select *
+from {{ model }}
+where {{ column_name }} is not null and not isfinite({{ column_name }})
+{% endtest %}
