@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import shutil
+from datetime import date
 
 import duckdb
 import pandas as pd
@@ -24,7 +25,7 @@ import pytest
 from dbt_project.runner import DbtBuildError, build
 from featurecast.marketdata.landing import land, release_quarantine
 from featurecast.marketdata.synthetic import DefectSpec, SyntheticSpec, generate, inject_defects
-from tests.python.conftest import make_settings
+from tests.python.conftest import make_settings, read_table
 
 pytestmark = pytest.mark.dbt
 
@@ -226,7 +227,7 @@ def test_a_released_bar_returns_to_the_features(clean_warehouse, clean_copy) -> 
 
 def test_release_rejects_unknown_bars_and_rules(clean_copy) -> None:
     settings = clean_copy
-    with pytest.raises(ValueError, match="no bar for NOPE"):
+    with pytest.raises(ValueError, match="NOPE 2024-01-02 was never flagged by return_spike"):
         release_quarantine(
             settings.warehouse_path,
             "NOPE",
@@ -240,7 +241,101 @@ def test_release_rejects_unknown_bars_and_rules(clean_copy) -> None:
             settings.warehouse_path,
             "SYN001",
             pd.Timestamp("2024-01-02").date(),
-            "missing_session",
+            "no_such_rule",
             reason="x",
             released_by="t",
         )
+
+
+def small_market(symbols: int = 2, seed: int = 3) -> pd.DataFrame:
+    return generate(SyntheticSpec(n_symbols=symbols, years=1.0, seed=seed)).prices
+
+
+def test_staleness_means_a_repeated_bar_not_a_rounded_close(tmp_path) -> None:
+    """A busy low-priced stock quoted to a coarse tick repeats its close while its range moves: kept.
+    A feed that repeats its whole bar is quarantined."""
+    settings = make_settings(tmp_path)
+    prices = small_market()
+    rounded = prices["symbol"] == "SYN000"
+    rows = prices.index[rounded][100:110]
+    prices.loc[rows, ["close", "adjusted_close"]] = 20.0
+    prices.loc[rows, "open"] = 20.0
+    prices.loc[rows, "high"] = [20.4 + 0.01 * i for i in range(len(rows))]
+    prices.loc[rows, "low"] = [19.6 - 0.01 * i for i in range(len(rows))]
+    repeated, log = inject_defects(
+        prices, DefectSpec(gaps=0, spikes=0, volume_spikes=0, stale_runs=1, ohlc_inconsistent=0, duplicates=0)
+    )
+    land(settings.warehouse_path, repeated, source="synthetic")
+    build(settings, select="+fct_price_quarantine")
+    stale = read_table(settings.warehouse_path, "marts.fct_price_quarantine").query("rule == 'stale_price'")
+    assert set(stale["symbol"]) == set(log["symbol"])
+    flagged_rounded = stale[(stale["symbol"] == "SYN000") & stale["date"].isin(prices.loc[rows, "date"])]
+    assert flagged_rounded.empty
+
+
+def test_every_rule_can_be_released_and_a_released_closure_opens_the_day(tmp_path) -> None:
+    """A bar dated on a day the calendar calls closed is quarantined and named; after review the operator
+    releases it, the day becomes a session, the bar reaches the features and the warning is gone."""
+    settings = make_settings(tmp_path)
+    prices = small_market(symbols=1)
+    holiday = date(2026, 7, 3)  # Independence Day observed: the exchange was closed
+    extra = prices[prices["date"] == prices["date"][prices["date"] < holiday].max()].assign(date=holiday)
+    land(settings.warehouse_path, pd.concat([prices, extra], ignore_index=True), source="synthetic")
+    first = build(settings)
+    assert "guardrail_non_trading_days" in {n.name for n in first.warned}
+    warned = next(n for n in first.warned if n.name == "guardrail_non_trading_days")
+    assert warned.examples == ("SYN000 2026-07-03 non_trading_day",)
+    release_quarantine(
+        settings.warehouse_path,
+        "SYN000",
+        holiday,
+        "non_trading_day",
+        reason="the tape shows trades",
+        released_by="test",
+    )
+    second = build(settings)
+    assert "guardrail_non_trading_days" not in {n.name for n in second.warned}
+    con = duckdb.connect(str(settings.warehouse_path), read_only=True)
+    try:
+        assert con.execute(
+            "select is_trading_day from marts.dim_trading_calendar where date = ?", [holiday]
+        ).fetchone() == (True,)
+        assert con.execute(
+            "select count(*) from marts.fct_daily_features where symbol = 'SYN000' and date = ?", [holiday]
+        ).fetchone() == (1,)
+        bars, in_features, quarantined = con.execute(
+            "select bars, feature_bars, quarantined_bars from marts.dim_symbols"
+        ).fetchone()
+    finally:
+        con.close()
+    assert bars == in_features == len(prices) + 1 and quarantined == 0
+
+
+def test_a_structural_failure_names_the_offending_rows(tmp_path) -> None:
+    """One bad bar among hundreds: the error names the rule, the symbol and the date."""
+    settings = make_settings(tmp_path)
+    prices, log = inject_defects(
+        small_market(symbols=1),
+        DefectSpec(gaps=0, spikes=0, volume_spikes=0, stale_runs=0, ohlc_inconsistent=1, duplicates=0),
+    )
+    land(settings.warehouse_path, prices, source="synthetic")
+    with pytest.raises(DbtBuildError) as caught:
+        build(settings, select="stg_market__daily_ohlcv+", quiet=True)
+    bad = log.iloc[0]
+    assert f"guardrail_ohlc_consistency: fail (1 rows): SYN000 {pd.Timestamp(bad['date']).date()}" in str(caught.value)
+
+
+def test_a_non_finite_price_from_another_loader_fails_the_build(tmp_path) -> None:
+    """The loader rejects inf at the door; a row some other writer puts in raw fails the build by name."""
+    settings = make_settings(tmp_path)
+    prices = small_market(symbols=1)
+    land(settings.warehouse_path, prices, source="synthetic")
+    con = duckdb.connect(str(settings.warehouse_path))
+    con.execute(
+        "insert into raw.daily_ohlcv select symbol, date + 1, open, 'inf'::double, low, close, volume, adjusted_close, "
+        "dividend_amount, split_coefficient, 'other', batch_id, loaded_at from raw.daily_ohlcv "
+        "where date = (select max(date) from raw.daily_ohlcv)"
+    )
+    con.close()
+    with pytest.raises(DbtBuildError, match=r"guardrail_finite_high: fail \(1 rows\): SYN000"):
+        build(settings, select="stg_market__daily_ohlcv", quiet=True)
