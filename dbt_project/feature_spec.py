@@ -50,6 +50,7 @@ RAW_SCHEMA = {
         "parameters",
     ],
     "quarantine_releases": ["symbol", "date", "rule", "reason", "released_by", "released_at"],
+    "symbol_properties": ["symbol", "has_volume", "declared_by", "declared_at"],
 }
 
 
@@ -117,7 +118,7 @@ def build_specs(manifest_path: Path) -> list[FeatureSpec]:
                     family=meta.get("family", "label"),
                     lookback_rows=meta.get("lookback_rows"),
                     derives_from=raw,
-                    uses_calendar=any(leaf.startswith(("market_holidays.", "days.")) for leaf in leaves),
+                    uses_calendar=any(leaf.startswith(("market_calendar_exceptions.", "days.")) for leaf in leaves),
                     description=" ".join((column.get("description") or "").split()),
                 )
             )

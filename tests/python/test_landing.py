@@ -93,7 +93,7 @@ def _broken(kind: str) -> pd.DataFrame:
     if kind == "empty":
         return frame.iloc[0:0]
     if kind == "missing_column":
-        return frame.drop(columns=["volume"])
+        return frame.drop(columns=["close"])
     if kind == "unknown_column":
         return frame.assign(vwap=1.0)
     if kind == "non_numeric":
@@ -119,11 +119,11 @@ def _broken(kind: str) -> pd.DataFrame:
     ("kind", "error", "message"),
     [
         ("empty", EmptyDataError, "empty"),
-        ("missing_column", SchemaError, "missing required column(s): volume"),
+        ("missing_column", SchemaError, "missing required column(s): close"),
         ("unknown_column", SchemaError, "unknown column(s): vwap"),
         ("non_numeric", InvalidValueError, "non-numeric value(s) in column 'close': ABC 2025-01-03: '12,5O'"),
         ("missing_price", InvalidValueError, "missing value(s) in required column 'close'"),
-        ("bad_date", InvalidValueError, "unparseable date(s)"),
+        ("bad_date", InvalidValueError, "not '2025-13-45'; one format per file"),
         ("future_date", InvalidValueError, "in the future"),
         ("negative_volume", InvalidValueError, "negative volume"),
         ("bad_symbol", InvalidValueError, "invalid symbol(s)"),
