@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
+from fastapi_offline import FastAPIOffline
 
+from app.protocol import HeadAsGet, validation_error
 from app.routers import backtests, dashboard, portfolio, regime, signals
 from app.services import (
     BacktestService,
@@ -48,7 +51,8 @@ def build_services(settings: Settings, *, check_interval: float = 1.0) -> Servic
 
 def create_app(settings: Settings | None = None, services: ServiceFactory | None = None) -> FastAPI:
     settings = settings or Settings.from_env()
-    app = FastAPI(
+    # FastAPIOffline: /docs and /redoc load Swagger UI and ReDoc from the app, not from a CDN.
+    app = FastAPIOffline(
         title="featurecast",
         version="0.1.0",
         description="Predictive signals and market regimes over the featurecast feature store. Signals are "
@@ -56,6 +60,8 @@ def create_app(settings: Settings | None = None, services: ServiceFactory | None
         "request.",
     )
     app.state.services = services or build_services(settings)
+    app.add_exception_handler(RequestValidationError, validation_error)
+    app.add_middleware(HeadAsGet)
     app.include_router(signals.router)
     app.include_router(regime.router)
     app.include_router(portfolio.router)

@@ -44,6 +44,12 @@ class ServiceFactory:
         return self._instances[name]
 
 
+NO_SNAPSHOT = (
+    "no serving snapshot has been published yet: the daily flow's last step publishes it (`featurecast run`, "
+    "or `featurecast publish` after training a champion)"
+)
+
+
 class SignalsUnavailableError(RuntimeError):
     """No snapshot has been published yet."""
 
@@ -99,7 +105,7 @@ class MLSignalService:
     def signal(self, symbol: str, as_of: date | None = None, k: int = 5) -> Signal:
         snapshot = self.store.current()
         if snapshot is None:
-            raise SignalsUnavailableError("no serving snapshot has been published yet: run `featurecast run`")
+            raise SignalsUnavailableError(NO_SNAPSHOT)
         series = snapshot.symbols.get(symbol)
         if series is None:
             raise UnknownSymbolError(symbol)
@@ -179,7 +185,8 @@ class RegimeService:
             if scope != "market" and scope not in self.store.scopes():
                 raise UnknownScopeError(scope)
             raise RegimesUnavailableError(
-                "no regime labels yet: run `featurecast run` or `featurecast regimes refresh`"
+                "no regime labels yet: the daily flow's regime step writes them (`featurecast run`, or "
+                "`featurecast regimes refresh`)"
             )
         latest = self.store.history(scope, model["model_version"], limit=1)
         if not latest:
@@ -294,6 +301,10 @@ class ForecastsUnavailableError(RuntimeError):
     """No forecasts have been published yet."""
 
 
+class ForecastNotIssuedError(LookupError):
+    """A forecaster issues no forecasts for this portfolio (its history is too short for that model)."""
+
+
 def _records(frame: Any) -> list[dict[str, Any]]:
     """DataFrame rows as plain dicts with Python scalars (dates as date, NaN as None)."""
     out = []
@@ -320,7 +331,7 @@ class PortfolioService:
     def portfolio(self, name: str) -> dict[str, Any]:
         snapshot = self.store.current()
         if snapshot is None:
-            raise SignalsUnavailableError("no serving snapshot has been published yet: run `featurecast run`")
+            raise SignalsUnavailableError(NO_SNAPSHOT)
         found = snapshot.portfolios[snapshot.portfolios["portfolio"] == name]
         if found.empty:
             known = ", ".join(snapshot.portfolios["portfolio"]) or "none"
@@ -338,9 +349,19 @@ class ForecastService:
     def forecast(self, name: str, *, model: str = "conformal", horizon: int | None = None) -> dict[str, Any]:
         portfolio = self.portfolios.portfolio(name)
         snapshot = self.store.current()
-        rows = snapshot.forecasts[(snapshot.forecasts["portfolio"] == name) & (snapshot.forecasts["model"] == model)]
+        mine = snapshot.forecasts[snapshot.forecasts["portfolio"] == name]
+        if mine.empty:
+            raise ForecastsUnavailableError(
+                f"no forecasts published for {name} yet: the daily flow issues them (`featurecast run`, or "
+                "`featurecast forecasts issue` then `featurecast publish`)"
+            )
+        rows = mine[mine["model"] == model]
         if rows.empty:
-            raise ForecastsUnavailableError(f"no {model} forecasts published for {name} yet: run `featurecast run`")
+            issued = ", ".join(sorted(mine["model"].unique()))
+            raise ForecastNotIssuedError(
+                f"{model} issues no forecasts for {name}: the portfolio's history ({portfolio['first_date']} to "
+                f"{portfolio['last_date']}) is too short for that model; forecasters with forecasts for it: {issued}"
+            )
         available = sorted(int(h) for h in rows["horizon"].unique())
         if horizon is not None:
             if horizon not in available:
@@ -396,7 +417,10 @@ class BacktestService:
     def latest(self) -> dict[str, Any]:
         snapshot = self.store.current()
         if snapshot is None or snapshot.backtest_run.empty:
-            raise BacktestsUnavailableError("no backtest has been published yet: run `featurecast run`")
+            raise BacktestsUnavailableError(
+                "no backtest has been published yet: the daily flow runs and publishes it (`featurecast run`, or "
+                "`featurecast backtest` then `featurecast publish`)"
+            )
         run = _records(snapshot.backtest_run)[0]
         metrics = snapshot.backtest_metrics
         books = [

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import threading
 import time
 from dataclasses import dataclass
@@ -22,6 +21,9 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from featurecast.durable import remove_leftovers, replace_durably, write_text_durably
+from featurecast.errors import NotReadyError
+
 log = logging.getLogger(__name__)
 POINTER = "CURRENT"
 KEEP_SNAPSHOTS = 3
@@ -30,10 +32,10 @@ KEEP_SNAPSHOTS = 3
 def publish_snapshot(warehouse: Path, serving_dir: Path, *, horizon: int = 5) -> Path:
     """Write a new snapshot for the champion of `horizon` and make it current. Returns its path."""
     serving_dir.mkdir(parents=True, exist_ok=True)
+    remove_leftovers(serving_dir)  # what a killed publish left behind; never a snapshot CURRENT names
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
     path = serving_dir / f"snapshot-{stamp}.duckdb"
     partial = serving_dir / f".{path.name}.partial"
-    partial.unlink(missing_ok=True)
     con = duckdb.connect(str(partial))
     try:
         escaped = str(warehouse).replace("'", "''")
@@ -44,7 +46,9 @@ def publish_snapshot(warehouse: Path, serving_dir: Path, *, horizon: int = 5) ->
             [horizon],
         ).fetchone()
         if champion is None:
-            raise LookupError(f"no champion model for horizon {horizon} to publish")
+            raise NotReadyError(
+                f"no champion model for horizon {horizon} to publish: run `featurecast signals train --promote`"
+            )
         con.execute(
             "create table model as select model_version, family, horizon, features, metrics, train_start, "
             "train_end from wh.ml.model_registry where model_version = ?",
@@ -107,10 +111,10 @@ def publish_snapshot(warehouse: Path, serving_dir: Path, *, horizon: int = 5) ->
         con.execute("detach wh")
     finally:
         con.close()
-    os.replace(partial, path)
-    pointer_tmp = serving_dir / f".{POINTER}.tmp"
-    pointer_tmp.write_text(path.name)
-    os.replace(pointer_tmp, serving_dir / POINTER)
+    # Durable before visible: the snapshot is on disk before CURRENT can name it, and CURRENT changes by
+    # one atomic rename. A kill at any step leaves the previous snapshot current.
+    replace_durably(partial, path)
+    write_text_durably(serving_dir / POINTER, path.name)
     for old in sorted(serving_dir.glob("snapshot-*.duckdb"))[:-KEEP_SNAPSHOTS]:
         old.unlink(missing_ok=True)
     return path

@@ -24,15 +24,18 @@ Every setting is an environment variable with a default, so the quick start need
 | FEATURECAST_MAX_SESSIONS_BEHIND | 3 | a signal whose symbol feed lags the market by more sessions is marked stale |
 | FEATURECAST_MARKET_SERIES | equal_weight | market for beta, correlation, regimes: equal_weight or a symbol (^GSPC) |
 | FEATURECAST_MIN_UNIVERSE_SYMBOLS | 10 | fewest symbols a date needs for ranks, an equal-weight market, rank IC |
+| FEATURECAST_LOCK_TIMEOUT_SECONDS | 120 | how long a writer waits for another to finish before it gives up (exit 5) |
 
 Derived paths: model artifacts in `$FEATURECAST_DATA_DIR/models`, serving snapshots in
 `$FEATURECAST_DATA_DIR/serving`, the embedded regime store (when MONGODB_URI is unset) in
-`$FEATURECAST_DATA_DIR/mongo`.
+`$FEATURECAST_DATA_DIR/mongo`, the analysts' read-only copy of the warehouse in
+`$FEATURECAST_DATA_DIR/analyst/warehouse.duckdb`, the CLI's error log in `$FEATURECAST_DATA_DIR/logs`.
 | DO_NOT_TRACK | 1 (set by featurecast) | keeps dbt and Prefect telemetry off: the machines have no internet |
 """
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from dataclasses import dataclass, field
@@ -61,14 +64,47 @@ def _market_series(value: str) -> str:
     return value.upper()
 
 
-def _positive_int(name: str, default: int) -> int:
+def _positive_int(name: str, default: int, *, minimum: int = 1) -> int:
     raw = _env(name, str(default))
     try:
         value = int(raw)
     except ValueError:
         raise ValueError(f"{name} must be a whole number, got {raw[:40]!r}") from None
-    if value < 1:
-        raise ValueError(f"{name} must be at least 1, got {value}")
+    if value < minimum:
+        raise ValueError(f"{name} must be at least {minimum}, got {value}")
+    return value
+
+
+def _positive_float(name: str, default: float) -> float:
+    value = _non_negative_float(name, default)
+    if value == 0:
+        raise ValueError(f"{name} must be greater than 0")
+    return value
+
+
+def _horizon(name: str, default: int) -> int:
+    value = _positive_int(name, default)
+    if value not in (1, 5, 21):
+        raise ValueError(f"{name} must be 1, 5 or 21 sessions (the labels the marts carry), got {value}")
+    return value
+
+
+def _iso_date(name: str, default: str) -> date:
+    raw = _env(name, default)
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be a date as YYYY-MM-DD, got {raw[:40]!r}") from None
+
+
+def _non_negative_float(name: str, default: float) -> float:
+    raw = _env(name, str(default))
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be a number, got {raw[:40]!r}") from None
+    if not math.isfinite(value) or value < 0:
+        raise ValueError(f"{name} must be a finite number, at least 0, got {raw[:40]!r}")
     return value
 
 
@@ -94,6 +130,7 @@ class Settings:
     max_sessions_behind: int = 3
     market_series: str = "equal_weight"
     min_universe_symbols: int = DEFAULT_MIN_UNIVERSE_SYMBOLS
+    lock_timeout_seconds: float = 120.0
 
     @property
     def models_dir(self) -> Path:
@@ -102,6 +139,15 @@ class Settings:
     @property
     def serving_dir(self) -> Path:
         return self.data_dir / "serving"
+
+    @property
+    def analyst_copy_path(self) -> Path:
+        """The read-only copy of the warehouse analysts query (see featurecast.analyst_copy)."""
+        return self.data_dir / "analyst" / "warehouse.duckdb"
+
+    @property
+    def log_dir(self) -> Path:
+        return self.data_dir / "logs"
 
     @property
     def regime_store_dir(self) -> Path:
@@ -115,22 +161,23 @@ class Settings:
         return cls(
             data_dir=data_dir,
             warehouse_path=warehouse,
-            synthetic_symbols=int(_env("FEATURECAST_SYNTHETIC_SYMBOLS", "40")),
-            synthetic_years=float(_env("FEATURECAST_SYNTHETIC_YEARS", "6")),
-            synthetic_seed=int(_env("FEATURECAST_SYNTHETIC_SEED", "7")),
-            synthetic_end=date.fromisoformat(_env("FEATURECAST_SYNTHETIC_END", "2026-10-30")),
+            synthetic_symbols=_positive_int("FEATURECAST_SYNTHETIC_SYMBOLS", 40),
+            synthetic_years=_positive_float("FEATURECAST_SYNTHETIC_YEARS", 6.0),
+            synthetic_seed=_positive_int("FEATURECAST_SYNTHETIC_SEED", 7, minimum=0),
+            synthetic_end=_iso_date("FEATURECAST_SYNTHETIC_END", "2026-10-30"),
             alphavantage_api_key=os.environ.get("ALPHAVANTAGE_API_KEY") or None,
             alphavantage_base_url=_env("ALPHAVANTAGE_BASE_URL", "https://www.alphavantage.co/query"),
-            alphavantage_max_retries=int(_env("ALPHAVANTAGE_MAX_RETRIES", "3")),
-            alphavantage_backoff_seconds=float(_env("ALPHAVANTAGE_BACKOFF_SECONDS", "15")),
-            alphavantage_timeout_seconds=float(_env("ALPHAVANTAGE_TIMEOUT_SECONDS", "30")),
+            alphavantage_max_retries=_positive_int("ALPHAVANTAGE_MAX_RETRIES", 3, minimum=0),
+            alphavantage_backoff_seconds=_non_negative_float("ALPHAVANTAGE_BACKOFF_SECONDS", 15.0),
+            alphavantage_timeout_seconds=_positive_float("ALPHAVANTAGE_TIMEOUT_SECONDS", 30.0),
             mongodb_uri=os.environ.get("MONGODB_URI") or None,
-            signal_horizon=int(_env("FEATURECAST_SIGNAL_HORIZON", "5")),
-            score_dates=int(_env("FEATURECAST_SCORE_DATES", "63")),
-            max_data_age_days=int(_env("FEATURECAST_MAX_DATA_AGE_DAYS", "4")),
-            max_sessions_behind=int(_env("FEATURECAST_MAX_SESSIONS_BEHIND", "3")),
+            signal_horizon=_horizon("FEATURECAST_SIGNAL_HORIZON", 5),
+            score_dates=_positive_int("FEATURECAST_SCORE_DATES", 63),
+            max_data_age_days=_positive_int("FEATURECAST_MAX_DATA_AGE_DAYS", 4, minimum=0),
+            max_sessions_behind=_positive_int("FEATURECAST_MAX_SESSIONS_BEHIND", 3, minimum=0),
             market_series=_market_series(_env("FEATURECAST_MARKET_SERIES", "equal_weight")),
             min_universe_symbols=_positive_int("FEATURECAST_MIN_UNIVERSE_SYMBOLS", DEFAULT_MIN_UNIVERSE_SYMBOLS),
+            lock_timeout_seconds=_non_negative_float("FEATURECAST_LOCK_TIMEOUT_SECONDS", 120.0),
         )
 
     def with_warehouse(self, path: Path) -> Settings:

@@ -26,6 +26,7 @@ from prefect.artifacts import create_markdown_artifact
 
 from dbt_project.runner import EVALUATION_SELECTOR, PORTFOLIO_BOOKS_SELECTOR, DbtRunSummary, build
 from featurecast.config import Settings
+from featurecast.writer import exclusive_writer
 from flows.summary import RunSummary, collect_summary
 
 T = TypeVar("T")
@@ -154,10 +155,18 @@ def publish_task() -> str:
 
 @flow(name="daily_refresh", log_prints=True)
 def daily_refresh(source: str = "synthetic", symbols: list[str] | None = None, node_tasks: bool = True) -> RunSummary:
-    """Ingest, build, score, label regimes, forecast, evaluate, backtest and publish, in that order."""
+    """Ingest, build, score, label regimes, forecast, evaluate, backtest and publish, in that order.
+
+    The whole run holds the warehouse's writer lock (other writers wait, see featurecast.writer) and, on
+    success, refreshes the analysts' copy before letting go."""
+    settings = Settings.from_env()
+    with exclusive_writer(settings, "the daily_refresh flow"):
+        return _daily_refresh(settings, source, symbols, node_tasks)
+
+
+def _daily_refresh(settings: Settings, source: str, symbols: list[str] | None, node_tasks: bool) -> RunSummary:
     from ml.signals.registry import champion
 
-    settings = Settings.from_env()
     times = StageTimes()
     ingested = times.run("ingest", ingest, source, symbols)
     builds = [

@@ -15,6 +15,7 @@ from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 
 from featurecast.config import Settings
+from featurecast.writer import exclusive_writer
 
 
 @task(name="train signal models")
@@ -67,10 +68,11 @@ def refit_regimes() -> str:
 
 @flow(name="train_models", log_prints=True)
 def train_models(refit_regimes_too: bool = True, families: list[str] | None = None) -> dict[str, object]:
-    """Retrain the signal models, promote by rule, and refit the regime model."""
-    candidates = train_signals(families or ["lightgbm", "catboost"])
-    decision = decide_promotion(candidates)
-    regime_model = refit_regimes() if refit_regimes_too else None
+    """Retrain the signal models, promote by rule, and refit the regime model (holding the writer lock)."""
+    with exclusive_writer(Settings.from_env(), "the train_models flow"):
+        candidates = train_signals(families or ["lightgbm", "catboost"])
+        decision = decide_promotion(candidates)
+        regime_model = refit_regimes() if refit_regimes_too else None
     lines = ["| model | out-of-fold AUC | momentum baseline AUC | rank IC |", "| --- | --- | --- | --- |"]
     for c in candidates:
         m, b = c["metrics"]["model"], c["metrics"]["baseline"]

@@ -7,12 +7,18 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 
 from app.schemas import ErrorOut, ForecastEvaluationOut, PortfolioForecastOut
-from app.services import ForecastService, ForecastsUnavailableError, SignalsUnavailableError, UnknownPortfolioError
+from app.services import (
+    ForecastNotIssuedError,
+    ForecastService,
+    ForecastsUnavailableError,
+    SignalsUnavailableError,
+    UnknownPortfolioError,
+)
 
 router = APIRouter(tags=["portfolio"])
 NAME = Path(pattern=r"^[a-z0-9_]{1,40}$", description="Portfolio name, e.g. equal_weight")
 ERRORS = {
-    404: {"model": ErrorOut, "description": "Unknown portfolio"},
+    404: {"model": ErrorOut, "description": "Unknown portfolio, or a forecaster that issues none for it (says why)"},
     503: {"model": ErrorOut, "description": "Nothing published yet"},
 }
 
@@ -22,7 +28,7 @@ def forecast_service(request: Request) -> ForecastService:
 
 
 def _unavailable(exc: Exception) -> HTTPException:
-    if isinstance(exc, UnknownPortfolioError):
+    if isinstance(exc, (UnknownPortfolioError, ForecastNotIssuedError)):
         return HTTPException(404, str(exc))
     return HTTPException(503, str(exc))
 
@@ -45,7 +51,7 @@ def get_forecast(
         return PortfolioForecastOut(**service.forecast(name, model=model, horizon=horizon))
     except ValueError as exc:
         raise HTTPException(422, str(exc)) from None
-    except (UnknownPortfolioError, ForecastsUnavailableError, SignalsUnavailableError) as exc:
+    except (UnknownPortfolioError, ForecastNotIssuedError, ForecastsUnavailableError, SignalsUnavailableError) as exc:
         raise _unavailable(exc) from None
 
 

@@ -23,6 +23,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from featurecast.marketdata.errors import InvalidValueError
 from featurecast.marketdata.validation import CANONICAL_COLUMNS, validate_ohlcv
 
 RAW_SCHEMA = "raw"
@@ -208,7 +209,7 @@ def land(
 ) -> LoadReport:
     """Validate `frame` and land it under `source` in one transaction. Raises IngestError on bad input."""
     if not source or not source.replace("_", "").isalnum():
-        raise ValueError(f"invalid source name {source!r}")
+        raise InvalidValueError(f"invalid source name {source[:40]!r}: letters, digits and underscores only")
     started = now or datetime.now(UTC)
     clean, collapsed = validate_ohlcv(frame, today=started)
     batch_id = uuid.uuid4().hex

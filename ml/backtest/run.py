@@ -33,6 +33,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from featurecast.errors import NotReadyError
 from ml.backtest.engine import StrategyConfig, apply_gates, buy_and_hold, rebalance, simulate, target_weights
 from ml.backtest.metrics import information_ratio, performance, sharpe_difference_interval
 from ml.regimes.model import walk_forward_labels
@@ -107,7 +108,9 @@ class BacktestReport:
 def load_inputs(warehouse: Path, horizon: int) -> BacktestInputs:
     entry = champion(warehouse, horizon)
     if entry is None:
-        raise LookupError(f"no champion signal model for horizon {horizon}: run `featurecast signals train --promote`")
+        raise NotReadyError(
+            f"no champion signal model for horizon {horizon}: run `featurecast signals train --promote`"
+        )
     con = duckdb.connect(str(warehouse), read_only=True)
     try:
         oof = con.execute(
@@ -116,7 +119,7 @@ def load_inputs(warehouse: Path, horizon: int) -> BacktestInputs:
             [entry.version],
         ).df()
         if oof.empty:
-            raise LookupError(
+            raise NotReadyError(
                 f"champion {entry.version} has no stored out-of-fold predictions: retrain it "
                 "(`featurecast signals train --promote`)"
             )

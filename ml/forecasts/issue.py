@@ -16,6 +16,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from featurecast.errors import NotReadyError
 from ml.forecasts.engine import ForecastConfig, forecast_portfolio
 from ml.signals.dataset import trading_sessions
 
@@ -59,7 +60,7 @@ def issue_forecasts(warehouse: Path, config: ForecastConfig | None = None) -> Is
     finally:
         con.close()
     if daily.empty:
-        raise ValueError("marts.fct_portfolio_daily is empty: run `featurecast build` first")
+        raise NotReadyError("marts.fct_portfolio_daily is empty: run `featurecast build` first")
     frames = []
     for portfolio, group in daily.groupby("portfolio"):
         frame = forecast_portfolio(group, sessions, config)

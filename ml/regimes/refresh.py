@@ -18,6 +18,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from featurecast.errors import NotReadyError
 from ml.regimes.model import RegimeModel, filtered_probabilities, fit, rule_labels
 from ml.regimes.store import RegimeStore
 
@@ -93,7 +94,7 @@ def refresh_regimes(warehouse: Path, store: RegimeStore, *, refit: bool = False,
     started = time.perf_counter()
     market = market_features(warehouse)
     if market.empty:
-        raise ValueError("marts.fct_market_features is empty: run `featurecast build` first")
+        raise NotReadyError("marts.fct_market_features is empty: run `featurecast build` first")
     if market["mkt_ret_1d"].notna().sum() < MIN_MARKET_DAYS:
         raise NoMarketSeriesError(
             f"the market series has {int(market['mkt_ret_1d'].notna().sum())} days, fewer than the "

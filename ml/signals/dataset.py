@@ -9,6 +9,8 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from featurecast.errors import NotReadyError
+
 # Columns of the marts that are identifiers, raw levels or labels, never model inputs.
 NON_FEATURES = {
     "symbol", "date", "close", "volume", "volume_status", "history_rows", "source_loaded_at", "label_end_date_21d",
@@ -85,7 +87,7 @@ def training_frame(warehouse: Path, horizon: int) -> pd.DataFrame:
     finally:
         con.close()
     if frame.empty:
-        raise ValueError("marts.fct_training_set is empty: ingest data and run `featurecast build` first")
+        raise NotReadyError("marts.fct_training_set is empty: ingest data and run `featurecast build` first")
     position = np.searchsorted(sessions, frame["date"].to_numpy(dtype="datetime64[ns]"))
     frame["label_end_date"] = pd.to_datetime(sessions[position + horizon])
     frame["label"] = frame[f"direction_{horizon}d"].astype(int)

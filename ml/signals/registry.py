@@ -10,6 +10,7 @@ data snapshot). The registry table names at most one champion per horizon; promo
 
 from __future__ import annotations
 
+import difflib
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -116,14 +117,28 @@ def champion(warehouse: Path, horizon: int) -> RegisteredModel | None:
     return RegisteredModel(row[0], row[1], row[2], list(row[3]), json.loads(row[4]), Path(row[5]), json.loads(row[6]))
 
 
+class UnknownModelVersionError(ValueError):
+    """A model version that is not in ml.model_registry; the message lists the nearest known ones."""
+
+    def __init__(self, version: str, known: list[str]) -> None:
+        near = difflib.get_close_matches(version, known, n=3, cutoff=0.3) or known[-3:]
+        hint = f"; known versions include {', '.join(near)}" if near else "; no model has been trained yet"
+        super().__init__(f"no model version {version[:80]!r} in ml.model_registry{hint}")
+
+
 def promote(warehouse: Path, version: str) -> None:
     """Make `version` the champion of its horizon (the previous champion steps down)."""
     con = duckdb.connect(str(warehouse))
     try:
-        ensure_schema(con)
+        registered = con.execute(
+            "select count(*) from information_schema.tables where table_schema = 'ml' and table_name = 'model_registry'"
+        ).fetchone()[0]
+        if not registered:  # nothing trained yet: refuse without writing anything
+            raise UnknownModelVersionError(version, [])
         found = con.execute("select horizon from ml.model_registry where model_version = ?", [version]).fetchone()
         if found is None:
-            raise ValueError(f"no model version {version!r} in ml.model_registry")
+            known = [row[0] for row in con.execute("select model_version from ml.model_registry order by 1").fetchall()]
+            raise UnknownModelVersionError(version, known)
         con.execute("begin transaction")
         con.execute("update ml.model_registry set is_champion = false where horizon = ? and is_champion", [found[0]])
         con.execute(

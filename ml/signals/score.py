@@ -14,6 +14,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from featurecast.errors import NotReadyError
 from ml.signals.dataset import scoring_frame
 from ml.signals.registry import champion, ensure_schema, load_model
 
@@ -31,13 +32,13 @@ def score_latest(warehouse: Path, *, horizon: int = 5, last_dates: int = 63) -> 
     champion of `horizon`. Re-scoring a (symbol, date) replaces its row."""
     entry = champion(warehouse, horizon)
     if entry is None:
-        raise LookupError(
+        raise NotReadyError(
             f"no champion model for horizon {horizon}: train one with `featurecast signals train --promote`"
         )
     model, calibrator = load_model(entry)
     frame = scoring_frame(warehouse, last_dates)
     if frame.empty:
-        raise ValueError("marts.fct_daily_features is empty: run `featurecast build` first")
+        raise NotReadyError("marts.fct_daily_features is empty: run `featurecast build` first")
     raw = model.raw_score(frame)
     contributions, base = model.contributions(frame)
     p_raw = 1.0 / (1.0 + np.exp(-raw))

@@ -62,13 +62,13 @@ def test_structural_failure_exits_1_naming_the_rule(env, capsys) -> None:
 
 
 @pytest.mark.dbt
-def test_training_without_enough_history_exits_3(env, capsys) -> None:
+def test_training_without_enough_history_exits_4_not_ready(env, capsys) -> None:
     assert main(["ingest", "synthetic"]) == 0
     from dbt_project.runner import build
     from featurecast.config import Settings
 
     build(Settings.from_env(), quiet=True)
-    assert main(["signals", "train"]) == 3
+    assert main(["signals", "train"]) == 4
     assert "need at least 252" in capsys.readouterr().err
 
 
@@ -82,6 +82,6 @@ def test_console_script_is_installed() -> None:
 def test_sql_without_a_warehouse_says_so(tmp_path, monkeypatch, capsys) -> None:
     monkeypatch.setenv("FEATURECAST_DATA_DIR", str(tmp_path))
     monkeypatch.delenv("FEATURECAST_WAREHOUSE", raising=False)
-    assert main(["sql", "select 1"]) == 3
+    assert main(["sql", "select 1"]) == 4
     assert "no warehouse at" in capsys.readouterr().err
     assert not (tmp_path / "warehouse.duckdb").exists()

@@ -1,0 +1,43 @@
+"""The analysts' copy: a read-only copy of the warehouse that `featurecast sql` and DuckDB clients read.
+
+DuckDB lets one process write a database file, and a reader in another process blocks that writer.
+So analysts never open the warehouse itself: every command that writes it (and the nightly flow, at its
+end) publishes a byte copy to `$FEATURECAST_DATA_DIR/analyst/warehouse.duckdb` while it still holds the
+writer lock. The copy is written beside the old one, fsynced, and renamed over it: a client that has the
+old copy open keeps reading it, and the next connection sees the new one. Nothing ever waits on an analyst.
+"""
+
+from __future__ import annotations
+
+import shutil
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+
+from featurecast.durable import remove_leftovers, replace_durably
+
+
+def publish_analyst_copy(warehouse: Path, destination: Path) -> Path:
+    """Copy `warehouse` to `destination` atomically. Call it while holding the writer lock."""
+    wal = warehouse.with_name(warehouse.name + ".wal")
+    if wal.exists():  # fold a pending write-ahead log into the file first, so the copy is complete
+        con = duckdb.connect(str(warehouse))
+        try:
+            con.execute("checkpoint")
+        finally:
+            con.close()
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    remove_leftovers(destination.parent)
+    partial = destination.with_name(f".{destination.name}.partial")
+    shutil.copyfile(warehouse, partial)
+    replace_durably(partial, destination)
+    return destination
+
+
+def published_at(copy: Path) -> datetime | None:
+    """When the analysts' copy was last published (its modification time), or None if it is absent."""
+    try:
+        return datetime.fromtimestamp(copy.stat().st_mtime, tz=UTC)
+    except FileNotFoundError:
+        return None

@@ -1,0 +1,56 @@
+"""`featurecast run` and `featurecast flow ...`: the Prefect flows (each takes the writer lock itself)."""
+
+from __future__ import annotations
+
+import argparse
+
+from featurecast.cli.shared import quiet_prefect
+from featurecast.config import Settings
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    """The main job: the daily_refresh flow on the embedded synthetic market (training first if needed)."""
+    quiet_prefect(args.verbose)
+    from flows.daily_refresh import daily_refresh
+
+    print(
+        "running the daily_refresh flow on the embedded synthetic market (a temporary local Prefect server "
+        "starts first; the first run also trains the signal models) ...",
+        flush=True,
+    )
+    summary = daily_refresh(source="synthetic")
+    print(summary.text())
+    print(
+        f"\nwarehouse: {settings.warehouse_path}\n"
+        'query it:  featurecast sql "select * from marts.fct_daily_features order by date desc limit 5"\n'
+        "dashboard: featurecast serve, then open http://127.0.0.1:8000/dashboard"
+    )
+    return 0
+
+
+def flow(args: argparse.Namespace, settings: Settings) -> int:
+    quiet_prefect(args.verbose)
+    if args.name == "daily-refresh":
+        from flows.daily_refresh import daily_refresh
+
+        print(daily_refresh(source=args.source, symbols=args.symbols or None).text())
+    elif args.name == "train-models":
+        from flows.train_models import train_models
+
+        result = train_models()
+        print(result["decision"]["reason"], "->", "promoted" if result["decision"]["promoted"] else "kept the champion")
+    else:
+        from flows.deployments import serve_deployments
+
+        serve_deployments()
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser("run", help="the main job: the daily_refresh flow on the embedded synthetic market")
+    parser.set_defaults(handler=run)
+    parser = sub.add_parser("flow", help="run a Prefect flow now, or serve the scheduled deployments")
+    parser.set_defaults(handler=flow)
+    parser.add_argument("name", choices=["daily-refresh", "train-models", "serve"])
+    parser.add_argument("--source", choices=["synthetic", "alphavantage", "none"], default="synthetic")
+    parser.add_argument("--symbols", nargs="*", help="Alpha Vantage symbols (with --source alphavantage)")

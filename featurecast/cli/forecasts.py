@@ -1,0 +1,43 @@
+"""`featurecast forecasts issue`: percentile forecasts and the evaluation of past ones (D3)."""
+
+from __future__ import annotations
+
+import argparse
+
+from featurecast.config import Settings
+
+
+def issue(args: argparse.Namespace, settings: Settings) -> int:
+    import duckdb
+
+    from dbt_project.runner import EVALUATION_SELECTOR, build
+    from ml.forecasts.issue import issue_forecasts
+
+    report = issue_forecasts(settings.warehouse_path)
+    build(settings, select=EVALUATION_SELECTOR, quiet=True)
+    con = duckdb.connect(str(settings.warehouse_path), read_only=True)
+    try:
+        rows = con.execute(
+            "select c.horizon, c.model, c.coverage_5_95, c.hit_rate_q05, c.mean_pinball_q50, v.kupiec_pass "
+            "from marts.fct_forecast_calibration c join marts.fct_var_backtest v using (portfolio, model_version, "
+            "horizon) where c.portfolio = 'equal_weight' order by c.horizon, c.model"
+        ).fetchall()
+    finally:
+        con.close()
+    print(
+        f"forecasts: {report.forecasts:,} issued for {', '.join(report.portfolios)} up to "
+        f"{report.latest_issue_date:%Y-%m-%d}; evaluated in marts.fct_forecast_calibration:"
+    )
+    for horizon, model, coverage, q05, pinball, kupiec in rows:
+        print(
+            f"  {horizon:>2} sessions {model:<10} 5-95 coverage {coverage:.1%} (target 90%), q05 hit {q05:.1%}, "
+            f"median pinball {pinball:.4f}, Kupiec {'pass' if kupiec else 'FAIL'}"
+        )
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser("forecasts", help="issue percentile forecasts and evaluate past ones (D3)")
+    actions = parser.add_subparsers(dest="action", required=True)
+    issuer = actions.add_parser("issue", help="issue forecasts for new dates and rebuild their evaluation")
+    issuer.set_defaults(handler=issue, writes=True, needs_warehouse=True)

@@ -1,0 +1,66 @@
+"""The `featurecast` command: one parser assembled from the command groups, and one error handler."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+from contextlib import ExitStack
+
+from featurecast.cli import admin, backtest, build, flows, forecasts, ingest, regimes, serve, signals
+from featurecast.cli.arguments import Parser
+from featurecast.cli.errors import CliError, ExitCode, report
+from featurecast.config import Settings
+
+GROUPS = (flows, ingest, build, signals, regimes, forecasts, backtest, serve, admin)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    import featurecast.cli as package
+
+    parser = Parser(
+        prog="featurecast",
+        description=package.__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for group in GROUPS:
+        group.register(sub)
+    return parser
+
+
+def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
+    from featurecast.warehouse_lock import warehouse_lock
+    from featurecast.writer import exclusive_writer
+
+    if getattr(args, "needs_warehouse", False) and not settings.warehouse_path.exists():
+        raise CliError(f"no warehouse at {settings.warehouse_path}: run `featurecast run` first", ExitCode.NOT_READY)
+    command = " ".join(["featurecast", args.command, *[str(v) for v in (getattr(args, "action", None),) if v]])
+    with ExitStack() as stack:
+        if getattr(args, "writes", False):
+            stack.enter_context(exclusive_writer(settings, command))
+        elif getattr(args, "reads_warehouse", False):
+            stack.enter_context(
+                warehouse_lock(settings.warehouse_path, timeout=settings.lock_timeout_seconds, command=command)
+            )
+        return int(args.handler(args, settings))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(message)s")
+    try:
+        settings = Settings.from_env()
+    except ValueError as exc:
+        print(f"featurecast: configuration error: {exc}", file=sys.stderr)
+        return ExitCode.USAGE
+    try:
+        return _dispatch(args, settings)
+    except SystemExit:
+        raise
+    except BaseException as exc:  # one line for every failure; unexpected ones leave their traceback in the log
+        if args.verbose and not isinstance(exc, (CliError, KeyboardInterrupt)):
+            logging.getLogger("featurecast").exception("failed")
+        return report(exc, settings.log_dir)

@@ -1,0 +1,34 @@
+"""`featurecast regimes refresh`: the daily regime batch (D2), persisted to MongoDB and DuckDB."""
+
+from __future__ import annotations
+
+import argparse
+
+from featurecast.config import Settings
+
+
+def refresh(args: argparse.Namespace, settings: Settings) -> int:
+    from ml.regimes.refresh import refresh_regimes
+    from ml.regimes.store import open_store
+
+    store, client = open_store(settings.mongodb_uri, settings.regime_store_dir)
+    try:
+        report = refresh_regimes(settings.warehouse_path, store, refit=args.refit)
+    finally:
+        client.close()
+    probabilities = ", ".join(f"{name} {p:.2f}" for name, p in report.latest_probabilities.items())
+    where = "MongoDB" if settings.mongodb_uri else f"the embedded store {settings.regime_store_dir}"
+    print(
+        f"regimes: {report.latest_date} is {report.latest_regime} ({probabilities}); model {report.model_version}"
+        f"{' (fitted now)' if report.fitted else ''}; {report.days_written} days written to {where} and DuckDB "
+        f"in {report.seconds:.2f} s"
+    )
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser("regimes", help="the daily regime batch: label new days, persist to MongoDB")
+    actions = parser.add_subparsers(dest="action", required=True)
+    refresher = actions.add_parser("refresh", help="label the days not labelled yet")
+    refresher.set_defaults(handler=refresh, writes=True, needs_warehouse=True)
+    refresher.add_argument("--refit", action="store_true", help="fit a new model version first")
