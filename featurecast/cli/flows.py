@@ -1,4 +1,9 @@
-"""`featurecast run` and `featurecast flow ...`: the Prefect flows (each takes the writer lock itself)."""
+"""`featurecast run` and `featurecast flow ...`: the Prefect flows.
+
+Each flow takes the writer lock itself (a scheduled run has no CLI around it); the CLI takes it first as
+well, so a busy warehouse is one line and exit 5 before a Prefect server starts, not a failed flow run.
+The lock is reentrant within the process, and the analysts' copy is published once, at the outermost exit.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,7 @@ import argparse
 
 from featurecast.cli.shared import quiet_prefect
 from featurecast.config import Settings
+from featurecast.writer import exclusive_writer
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
@@ -30,6 +36,16 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 
 def flow(args: argparse.Namespace, settings: Settings) -> int:
     quiet_prefect(args.verbose)
+    if args.name == "serve":  # long-running: each scheduled run takes the lock for itself
+        from flows.deployments import serve_deployments
+
+        serve_deployments()
+        return 0
+    with exclusive_writer(settings, f"featurecast flow {args.name}"):
+        return _run_flow(args)
+
+
+def _run_flow(args: argparse.Namespace) -> int:
     if args.name == "daily-refresh":
         from flows.daily_refresh import daily_refresh
 
@@ -39,16 +55,12 @@ def flow(args: argparse.Namespace, settings: Settings) -> int:
 
         result = train_models()
         print(result["decision"]["reason"], "->", "promoted" if result["decision"]["promoted"] else "kept the champion")
-    else:
-        from flows.deployments import serve_deployments
-
-        serve_deployments()
     return 0
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("run", help="the main job: the daily_refresh flow on the embedded synthetic market")
-    parser.set_defaults(handler=run)
+    parser.set_defaults(handler=run, writes=True)
     parser = sub.add_parser("flow", help="run a Prefect flow now, or serve the scheduled deployments")
     parser.set_defaults(handler=flow)
     parser.add_argument("name", choices=["daily-refresh", "train-models", "serve"])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import getpass
+import logging
 import os
 
 from dbt_project.runner import DbtRunSummary
@@ -23,7 +24,22 @@ def print_build(summary: DbtRunSummary, seconds: float) -> None:
         print(f"  warning {node.describe().removeprefix('test ')}")
 
 
+class OneLine(logging.Filter):
+    """Log records as one line, without tracebacks: the CLI's error handler reports the failure itself."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage().split("\n", 1)[0]
+        record.msg, record.args, record.exc_info, record.exc_text, record.stack_info = message, None, None, None, None
+        return True
+
+
 def quiet_prefect(verbose: bool) -> None:
-    """Prefect logs every task run at INFO; the CLI shows warnings only unless --verbose."""
-    if not verbose:
-        os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+    """Prefect logs every task run at INFO, and a failed task or flow with its traceback. Unless --verbose,
+    the CLI shows warnings and errors as one line each (the run's full logs stay in the Prefect UI/API)."""
+    if verbose:
+        return
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+    os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "CRITICAL")
+    for handler in logging.getLogger().handlers:
+        if not any(isinstance(f, OneLine) for f in handler.filters):
+            handler.addFilter(OneLine())

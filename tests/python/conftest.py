@@ -160,3 +160,31 @@ def unused_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+# A process that dies like SIGKILL (os._exit: no cleanup, no finally) at the n-th call of one file
+# operation (os.fsync, os.replace), to prove a publish is crash-safe at every step.
+_DIE_AT = """
+import os, sys
+operation, nth, calls = sys.argv[1], int(sys.argv[2]), []
+original = getattr(os, operation)
+def dying(*args, **kwargs):
+    calls.append(1)
+    if len(calls) == nth:
+        os._exit(9)
+    return original(*args, **kwargs)
+setattr(os, operation, dying)
+"""
+
+
+def run_killed_at(operation: str, nth: int, statement: str, *args: str):
+    """Run `statement` (sys.argv[3:] are `args`) in a child killed at the `nth` call of os.`operation`."""
+    import subprocess
+    import sys
+
+    return subprocess.run(
+        [sys.executable, "-c", _DIE_AT + statement, operation, str(nth), *args],
+        capture_output=True,
+        text=True,
+        check=False,
+    )

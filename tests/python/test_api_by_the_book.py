@@ -3,15 +3,12 @@ and a publish killed at any step never takes the served snapshot away."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
-import textwrap
-
 import pytest
 from fastapi.testclient import TestClient
 
 from app.main import create_app
 from app.snapshot import POINTER, SnapshotStore, publish_snapshot
+from tests.python.conftest import run_killed_at
 
 pytestmark = pytest.mark.dbt
 
@@ -80,23 +77,7 @@ def test_every_503_names_the_step_that_publishes_it(tmp_path) -> None:
         assert response.status_code == 503 and "yet" in detail and "featurecast run" in detail, path
 
 
-# A publisher that dies (os._exit, like SIGKILL: no cleanup) at the n-th call of one file operation.
-KILLED_PUBLISHER = textwrap.dedent(
-    """
-    import os, sys
-    from pathlib import Path
-    from app.snapshot import publish_snapshot
-    operation, nth = sys.argv[3], int(sys.argv[4])
-    original, calls = getattr(os, operation), []
-    def dying(*args, **kwargs):
-        calls.append(1)
-        if len(calls) == nth:
-            os._exit(9)
-        return original(*args, **kwargs)
-    setattr(os, operation, dying)
-    publish_snapshot(Path(sys.argv[1]), Path(sys.argv[2]))
-    """
-)
+PUBLISH = "from pathlib import Path\nfrom app.snapshot import publish_snapshot as p\np(*map(Path, sys.argv[3:]))"
 
 # publish_snapshot's steps: fsync the snapshot, rename it into place, fsync the directory, then the same
 # three for CURRENT. Killing before each one covers every point where a crash can happen.
@@ -109,12 +90,7 @@ def test_a_publish_killed_at_any_step_leaves_the_previous_snapshot_served(
 ) -> None:
     serving = tmp_path / "serving"
     first = publish_snapshot(served_stack.warehouse_path, serving)
-    killed = subprocess.run(
-        [sys.executable, "-c", KILLED_PUBLISHER, str(served_stack.warehouse_path), str(serving), operation, str(nth)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    killed = run_killed_at(operation, nth, PUBLISH, str(served_stack.warehouse_path), str(serving))
     assert killed.returncode == 9, killed.stderr[-2000:]
     current = (serving / POINTER).read_text().strip()
     served = SnapshotStore(serving, check_interval=0).current()

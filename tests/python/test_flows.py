@@ -114,6 +114,7 @@ def test_a_failed_flow_from_the_cli_exits_with_its_message_and_leaves_no_server(
     assert done.returncode == 1, output[-3000:]
     assert "featurecast: dbt build" in done.stderr and "guardrail_ohlc_consistency" in done.stderr
     assert "can't register atexit" not in output and "FATAL" not in output
+    assert "Traceback" not in output  # the failure is reported once, as lines, never as a traceback
     time.sleep(1)
     assert _prefect_servers() <= servers_before
 

@@ -30,6 +30,7 @@ from featurecast.cli.errors import ExitCode
 from featurecast.marketdata.landing import land
 from featurecast.marketdata.synthetic import SyntheticSpec, generate
 from featurecast.warehouse_lock import current_holder, holds_lock, warehouse_lock
+from tests.python.conftest import run_killed_at
 
 EXIT_CODES = {int(code) for code in ExitCode}
 
@@ -249,6 +250,18 @@ def test_a_writer_waits_its_turn_then_says_who_holds_the_warehouse(env, capsys) 
         holder.wait()
 
 
+@pytest.mark.parametrize("argv", [["run"], ["flow", "daily-refresh", "--source", "none"], ["build"]])
+def test_flows_and_builds_wait_their_turn_before_starting_anything(env, capsys, argv) -> None:
+    holder = hold_lock(env / "warehouse.duckdb", 30)
+    try:
+        code, _, err = run(argv, capsys)
+        assert code == ExitCode.BUSY and f"(pid {holder.pid}" in err and "Traceback" not in err
+        assert not (env / "dbt_target").exists()  # no build, no Prefect server started
+    finally:
+        holder.kill()
+        holder.wait()
+
+
 def test_a_writer_proceeds_as_soon_as_the_holder_finishes(env, capsys, monkeypatch) -> None:
     monkeypatch.setenv("FEATURECAST_LOCK_TIMEOUT_SECONDS", "30")
     holder = hold_lock(env / "warehouse.duckdb", 1.5)
@@ -299,3 +312,29 @@ def test_an_analyst_holding_the_copy_open_never_blocks_a_writer(env, capsys) -> 
         assert fresh.execute("select count(*) from raw.load_batches").fetchone()[0] == seen + 1
     finally:
         fresh.close()
+
+
+COPY = "from pathlib import Path\nfrom featurecast.analyst_copy import publish_analyst_copy as p\n" + (
+    "p(*map(Path, sys.argv[3:]))"
+)
+
+
+@pytest.mark.parametrize(("operation", "nth"), [("fsync", 1), ("replace", 1), ("fsync", 2)])
+def test_a_copy_killed_at_any_step_leaves_a_complete_analysts_copy(env, operation, nth) -> None:
+    from featurecast.analyst_copy import publish_analyst_copy
+
+    warehouse, copy = env / "warehouse.duckdb", env / "analyst" / "warehouse.duckdb"
+    publish_analyst_copy(warehouse, copy)
+    yesterday = digest(copy)
+    land(warehouse, generate(SyntheticSpec(n_symbols=2, years=0.1, seed=5)).prices, source="synthetic")
+    assert digest(warehouse) != yesterday
+    killed = run_killed_at(operation, nth, COPY, str(warehouse), str(copy))
+    assert killed.returncode == 9, killed.stderr[-2000:]
+    # Killed before the rename: yesterday's copy, intact. After it: today's, complete. Never a torn file.
+    expected = digest(warehouse) if (operation, nth) == ("fsync", 2) else yesterday
+    assert digest(copy) == expected
+    con = duckdb.connect(str(copy), read_only=True)
+    assert con.execute("select count(*) from raw.load_batches").fetchone()[0] >= 1
+    con.close()
+    publish_analyst_copy(warehouse, copy)  # the next publish removes the leftover and replaces the copy
+    assert not list(copy.parent.glob(".*.partial")) and digest(copy) == digest(warehouse)
