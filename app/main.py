@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from fastapi_offline import FastAPIOffline
@@ -35,7 +37,10 @@ def build_services(settings: Settings, *, check_interval: float = 1.0) -> Servic
     )
     factory.register(
         "RegimeService",
-        lambda: RegimeService(lambda: open_store(settings.mongodb_uri, settings.regime_store_dir)[0]),
+        lambda: RegimeService(
+            lambda: open_store(settings.mongodb_uri, settings.regime_store_dir, reader=True),
+            check_interval=check_interval,
+        ),
     )
     factory.register("PortfolioService", lambda: PortfolioService(store))
     factory.register("ForecastService", lambda: ForecastService(store, factory.get("PortfolioService")))
@@ -68,8 +73,15 @@ def create_app(settings: Settings | None = None, services: ServiceFactory | None
     app.include_router(backtests.router)
     app.include_router(dashboard.router)
 
-    @app.get("/health", tags=["meta"], summary="Liveness and the registered services")
+    @app.get("/health", tags=["meta"], summary="Liveness, the registered services, and what this worker serves")
     def health() -> dict[str, object]:
-        return {"status": "ok", "services": app.state.services.names()}
+        # pid and snapshot tell an operator which worker answered and whether it follows CURRENT.
+        snapshot = app.state.services.get("MLSignalService").store.current()
+        return {
+            "status": "ok",
+            "services": app.state.services.names(),
+            "pid": os.getpid(),
+            "snapshot": snapshot.name if snapshot else None,
+        }
 
     return app

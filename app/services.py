@@ -7,6 +7,9 @@ dependency, so tests and later phases (regimes, forecasts, backtests) plug in th
 from __future__ import annotations
 
 import json
+import logging
+import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -15,6 +18,8 @@ from typing import Any
 import numpy as np
 
 from app.snapshot import SnapshotStore
+
+log = logging.getLogger(__name__)
 
 
 class UnknownServiceError(KeyError):
@@ -162,49 +167,102 @@ class UnknownScopeError(LookupError):
     pass
 
 
+@dataclass(frozen=True)
+class RegimeView:
+    """One scope's current regime model and all its labels, oldest first, held in memory."""
+
+    model: dict[str, Any]
+    dates: np.ndarray  # datetime64[D], ascending
+    labels: list[dict[str, Any]]
+
+
 class RegimeService:
-    """Current and historical regime labels, read from the regime store (MongoDB through pymongo)."""
+    """Current and historical regime labels, served from memory; the regime store (MongoDB through
+    pymongo) stays the system of record that the nightly flow writes.
 
-    def __init__(self, store_factory: Callable[[], Any]) -> None:
+    Every `check_interval` seconds one request reads each scope's current model document (a single small
+    document with a change marker written after each batch of labels) and reloads that scope's labels only
+    when the marker changed; every other request answers from the arrays in memory (searchsorted, well
+    under a millisecond, the same at any history length). The store is opened for each check and closed
+    after it, so no connection is shared between request threads (the embedded store's SQLite connection
+    belongs to the thread that made it). If a check fails, the last good view keeps being served."""
+
+    def __init__(self, store_factory: Callable[[], tuple[Any, Any]], *, check_interval: float = 1.0) -> None:
         self._store_factory = store_factory
-        self._store: Any = None
+        self.check_interval = check_interval
+        self._views: dict[str, RegimeView] | None = None
+        self._markers: dict[str, tuple[Any, ...]] = {}
+        self._checked_at = 0.0
+        self._lock = threading.Lock()
 
-    @property
-    def store(self) -> Any:
-        if self._store is None:
-            self._store = self._store_factory()
-        return self._store
+    def views(self) -> dict[str, RegimeView]:
+        waiting = self._views is None
+        if (waiting or time.monotonic() - self._checked_at >= self.check_interval) and self._lock.acquire(
+            blocking=waiting
+        ):
+            try:
+                if self._views is None or time.monotonic() - self._checked_at >= self.check_interval:
+                    self._checked_at = time.monotonic()
+                    self._refresh()
+            finally:
+                self._lock.release()
+        return self._views or {}
+
+    def _refresh(self) -> None:
+        try:
+            store, client = self._store_factory()
+        except Exception as exc:  # an unreachable store must not take the API down
+            log.warning("regime store unavailable, keeping the last view: %s", exc)
+            return
+        try:
+            views = dict(self._views or {})
+            for scope in store.scopes():
+                model = store.current_model(scope)
+                if model is None:
+                    continue
+                marker = (model["model_version"], model.get("labels_through"), model.get("labels_written_at"))
+                if scope in views and self._markers.get(scope) == marker:
+                    continue
+                labels = store.history(scope, model["model_version"], limit=10**9)[::-1]
+                if labels:
+                    dates = np.array([doc["date"] for doc in labels], dtype="datetime64[D]")
+                    views[scope] = RegimeView(model, dates, labels)
+                    self._markers[scope] = marker
+            self._views = views
+        except Exception as exc:  # keep serving the last good view
+            log.warning("could not refresh regimes, keeping the last view: %s", exc)
+            if self._views is None:
+                self._views = {}
+        finally:
+            client.close()
 
     def regime(
         self, scope: str, *, start: date | None = None, end: date | None = None, limit: int | None = None
     ) -> dict[str, Any]:
         if start and end and start > end:
             raise ValueError(f"start {start} is after end {end}")
-        model = self.store.current_model(scope)
-        if model is None:
-            if scope != "market" and scope not in self.store.scopes():
+        view = self.views().get(scope)
+        if view is None:
+            if scope != "market":
                 raise UnknownScopeError(scope)
             raise RegimesUnavailableError(
                 "no regime labels yet: the daily flow's regime step writes them (`featurecast run`, or "
                 "`featurecast regimes refresh`)"
             )
-        latest = self.store.history(scope, model["model_version"], limit=1)
-        if not latest:
-            raise RegimesUnavailableError(f"regime model {model['model_version']} has no labels yet")
+        latest = view.labels[-1]
         history = None
         if start or end or limit:
-            history = self.store.history(
-                scope,
-                model["model_version"],
-                start=start and start.isoformat(),
-                end=end and end.isoformat(),
-                limit=limit or 100,
-            )
+            low = 0 if start is None else int(np.searchsorted(view.dates, np.datetime64(start, "D"), side="left"))
+            high = len(view.dates)
+            if end is not None:
+                high = int(np.searchsorted(view.dates, np.datetime64(end, "D"), side="right"))
+            low = max(low, high - (limit or 100))
+            history = view.labels[low:high][::-1]
         return {
-            **latest[0],
-            "as_of": latest[0]["date"],
-            "metadata": model["metadata"],
-            "model_fit_window": [model["fit_start"], model["fit_end"]],
+            **latest,
+            "as_of": latest["date"],
+            "metadata": view.model["metadata"],
+            "model_fit_window": [view.model["fit_start"], view.model["fit_end"]],
             "history": history,
         }
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
-from featurecast.cli.arguments import output_file, port
+from featurecast.cli.arguments import bounded, output_file, port
 from featurecast.cli.errors import CliError
 from featurecast.config import PROJECT_ROOT, Settings
 
@@ -18,24 +19,16 @@ def publish(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _check_listen(host: str, port: int) -> None:
-    """Fail with one line before uvicorn starts if the address cannot be bound (in use, unknown host)."""
-    import socket
-
-    try:
-        with socket.create_server((host, port)):
-            pass
-    except OSError as exc:
-        raise CliError(f"cannot listen on {host[:60]}:{port}: {exc.strerror or exc}") from None
-
-
 def serve(args: argparse.Namespace, settings: Settings) -> int:
-    import uvicorn
+    from app.server import serve as run_server
+    from app.server import tcp_listener
 
-    from app.main import create_app
-
-    _check_listen(args.host, args.port)
-    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="warning")
+    try:  # fail with one line before any worker starts if the address cannot be bound
+        tcp_listener(args.host, args.port).close()
+    except OSError as exc:
+        raise CliError(f"cannot listen on {args.host[:60]}:{args.port}: {exc.strerror or exc}") from None
+    print(f"serving on http://{args.host}:{args.port} with {args.workers} worker(s); Ctrl-C stops", flush=True)
+    run_server(args.host, args.port, args.workers)
     return 0
 
 
@@ -67,6 +60,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=serve)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=port, default=8000)
+    parser.add_argument(
+        "--workers", type=bounded(int, low=1, high=64), default=os.cpu_count() or 1, help="processes (default: cores)"
+    )
     parser = sub.add_parser("openapi", help="write the OpenAPI schema")
     parser.set_defaults(handler=openapi)
     parser.add_argument("--output", type=output_file(".json"), default=PROJECT_ROOT / "docs" / "openapi.json")

@@ -112,6 +112,8 @@ def refresh_regimes(warehouse: Path, store: RegimeStore, *, refit: bool = False,
     mongo_last = store.last_date(SCOPE, model.version)
     docs = [d for d in all_docs if mongo_last is None or d["date"] > mongo_last]
     store.upsert_labels(docs)
+    if docs or fitted:
+        store.mark_labels_written(SCOPE, model.version, all_docs[-1]["date"] if all_docs else None)
 
     con = duckdb.connect(str(warehouse))
     try:

@@ -6,7 +6,8 @@ to disk (no MongoDB server can be installed on these machines). Tests run the sa
 mongomock-ng (in memory), the embedded default, and a real server when `MONGODB_URI` is set.
 
 Collections: `regime_labels`, one document per (scope, date, model_version), written by idempotent
-upserts; `regime_models`, one document per model version, with `is_current` per scope. Dates are ISO
+upserts; `regime_models`, one document per model version, with `is_current` per scope and a change
+marker (`labels_through`, `labels_written_at`) that the API's in-memory cache watches. Dates are ISO
 strings (YYYY-MM-DD): BSON has no date-only type, and ISO strings sort correctly.
 """
 
@@ -19,10 +20,12 @@ LABELS, MODELS = "regime_labels", "regime_models"
 
 
 class RegimeStore:
-    def __init__(self, database: Any) -> None:
+    def __init__(self, database: Any, *, create_indexes: bool = True) -> None:
         self.db = database
         self.labels = database[LABELS]
         self.models = database[MODELS]
+        if not create_indexes:  # a reader (the API) that opens the store often leaves them to the writer
+            return
         # Unique indexes where the backend supports them (montydb accepts and ignores them).
         self.labels.create_index([("scope", 1), ("date", 1), ("model_version", 1)], unique=True)
         self.labels.create_index([("scope", 1), ("model_version", 1), ("date", -1)])
@@ -57,6 +60,16 @@ class RegimeStore:
             upsert=True,
         )
 
+    def mark_labels_written(self, scope: str, model_version: str, through: str | None) -> None:
+        """Record on the model document that its labels changed (readers' caches compare this marker,
+        one small document, instead of scanning the labels)."""
+        from datetime import UTC, datetime
+
+        self.models.update_one(
+            {"model_version": model_version, "scope": scope},
+            {"$set": {"labels_through": through, "labels_written_at": datetime.now(UTC).isoformat()}},
+        )
+
     def current_model(self, scope: str) -> dict[str, Any] | None:
         return self.models.find_one({"scope": scope, "is_current": True}, {"_id": 0})
 
@@ -86,8 +99,11 @@ class RegimeStore:
         return sorted({m["scope"] for m in self.models.find({"is_current": True}, {"_id": 0, "scope": 1})})
 
 
-def open_store(mongodb_uri: str | None, embedded_dir: Any, database: str = "featurecast") -> tuple[RegimeStore, Any]:
-    """(store, client): a real server when `mongodb_uri` is given, else the embedded on-disk stand-in."""
+def open_store(
+    mongodb_uri: str | None, embedded_dir: Any, database: str = "featurecast", *, reader: bool = False
+) -> tuple[RegimeStore, Any]:
+    """(store, client): a real server when `mongodb_uri` is given, else the embedded on-disk stand-in.
+    A `reader` does not (re)create indexes."""
     if mongodb_uri:
         import pymongo
 
@@ -99,4 +115,4 @@ def open_store(mongodb_uri: str | None, embedded_dir: Any, database: str = "feat
         if not (embedded_dir / "monty.storage.cfg").exists():
             set_storage(str(embedded_dir), storage="sqlite")
         client = MontyClient(str(embedded_dir))
-    return RegimeStore(client[database]), client
+    return RegimeStore(client[database], create_indexes=not reader), client

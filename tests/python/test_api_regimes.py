@@ -32,7 +32,7 @@ def full_stack(served_stack):
 def client_for(settings, today: date = date(2026, 11, 2)) -> TestClient:
     factory = ServiceFactory()
     signals = MLSignalService(SnapshotStore(settings.serving_dir, check_interval=0.0), today=lambda: today)
-    regimes = RegimeService(lambda: open_store(None, settings.regime_store_dir)[0])
+    regimes = RegimeService(lambda: open_store(None, settings.regime_store_dir, reader=True), check_interval=0.0)
     factory.register("MLSignalService", lambda: signals)
     factory.register("RegimeService", lambda: regimes)
     portfolios = PortfolioService(signals.store)

@@ -1,0 +1,67 @@
+"""The production server: uvicorn with uvloop and httptools, N worker processes, TCP_NODELAY.
+
+`featurecast serve --workers N` (default: one per core). Each worker builds the app from the factory
+(`app.main:create_app`, settings from the environment) and follows the serving snapshot on its own, so a
+publish reaches every worker within `check_interval` seconds.
+
+We bind the listening socket ourselves, as a TCP socket with `proto = IPPROTO_TCP`: accepted
+connections inherit it, and the event loop turns Nagle's algorithm off (TCP_NODELAY) only for sockets
+that report TCP. uvicorn's own multi-worker path binds with `proto = 0`, so every keep-alive response
+waited ~40 ms for the client's delayed ACK (Kludex/uvicorn#3149, open when this was written).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+
+import uvicorn
+from uvicorn.supervisors import Multiprocess
+
+APP_FACTORY = "app.main:create_app"
+
+
+def tcp_listener(host: str, port: int) -> socket.socket:
+    """A listening socket whose accepted connections are TCP to the event loop (so they get TCP_NODELAY)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise
+    sock.set_inheritable(True)
+    return sock
+
+
+def default_workers() -> int:
+    return max(os.cpu_count() or 1, 1)
+
+
+def server_config(host: str, port: int, workers: int) -> uvicorn.Config:
+    return uvicorn.Config(
+        APP_FACTORY,
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        loop="uvloop",
+        http="httptools",
+        log_level="warning",
+        access_log=False,
+        timeout_graceful_shutdown=5,
+    )
+
+
+def serve(host: str, port: int, workers: int) -> None:
+    """Serve the API until interrupted (SIGINT/SIGTERM stop every worker)."""
+    config = server_config(host, port, workers)
+    sock = tcp_listener(host, port)
+    try:
+        if workers == 1:
+            uvicorn.Server(config).run(sockets=[sock])
+        else:
+            Multiprocess(config, sockets=[sock]).run()
+    finally:
+        sock.close()
