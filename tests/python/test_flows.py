@@ -119,6 +119,43 @@ def test_a_failed_flow_from_the_cli_exits_with_its_message_and_leaves_no_server(
     assert _prefect_servers() <= servers_before
 
 
+def test_sigterm_to_featurecast_run_stops_the_prefect_server_it_started(tmp_path):
+    """Killing only the main process (SIGTERM, as a scheduler or `kill` does) leaves no server behind."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_API", "MONGODB_URI", "FEATURECAST_"))}
+    env |= {
+        "FEATURECAST_DATA_DIR": str(tmp_path),
+        "PREFECT_HOME": str(tmp_path / "prefect"),
+        "FEATURECAST_SYNTHETIC_SYMBOLS": "4",
+        "FEATURECAST_SYNTHETIC_YEARS": "1.5",
+    }
+    run = subprocess.Popen(
+        [str(Path(sys.executable).parent / "featurecast"), "run"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        children: set[str] = set()
+        while not children and time.monotonic() < deadline and run.poll() is None:
+            found = subprocess.run(["pgrep", "-P", str(run.pid)], capture_output=True, text=True)
+            children = set(found.stdout.split()) & _prefect_servers()
+            time.sleep(0.2)
+        assert children, "featurecast run started no temporary Prefect server"
+        run.send_signal(signal.SIGTERM)
+        _, err = run.communicate(timeout=60)
+        assert run.returncode == 130 and "interrupted" in err and "Traceback" not in err
+        deadline = time.monotonic() + 15
+        while children & _prefect_servers() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not children & _prefect_servers()
+    finally:
+        if run.poll() is None:
+            run.kill()
+            run.wait()
+
+
 def _prefect_servers() -> set[str]:
     """Process ids of temporary Prefect API servers running on this machine."""
     found = subprocess.run(["pgrep", "-f", "prefect.server.api.server:create_app"], capture_output=True, text=True)
