@@ -208,6 +208,11 @@ class RegimeService:
                 self._lock.release()
         return self._views or {}
 
+    def marker(self, scope: str) -> tuple[Any, ...] | None:
+        """What identifies the labels served for `scope` now (changes when the store's marker moves)."""
+        self.views()
+        return self._markers.get(scope) if scope in (self._views or {}) else None
+
     def _refresh(self) -> None:
         try:
             store, client = self._store_factory()
@@ -276,8 +281,21 @@ class DashboardService:
         self.signals = signals
         self.regimes = regimes
         self.backtests = backtests
+        self._panel: tuple[tuple[Any, ...], dict[str, Any]] | None = None
 
     def kpis(self) -> dict[str, Any]:
+        """The panel, computed once per (snapshot, regime labels, day) and then served as is: it changes
+        only when the nightly flow publishes, so requests in between cost a dictionary lookup."""
+        snapshot = self.signals.store.current()
+        key = (snapshot.name if snapshot else None, self.regimes.marker("market"), self.signals.today())
+        cached = self._panel
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        panel = self._compute()
+        self._panel = (key, panel)
+        return panel
+
+    def _compute(self) -> dict[str, Any]:
         panel: dict[str, Any] = {
             "regime": None,
             "signals": None,

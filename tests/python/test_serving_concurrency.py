@@ -94,3 +94,22 @@ def test_an_unreachable_store_keeps_the_last_regimes_served(served_stack) -> Non
     service = RegimeService(flaky, check_interval=0.0)
     first = service.regime("market")
     assert service.regime("market") == first and len(calls) >= 2
+
+
+def test_the_kpi_panel_is_computed_once_per_publish_and_follows_the_next(served_stack, tmp_path) -> None:
+    import shutil
+
+    from app.services import DashboardService, MLSignalService
+    from app.snapshot import SnapshotStore, publish_snapshot
+
+    serving = tmp_path / "serving"
+    shutil.copytree(served_stack.serving_dir, serving)
+    signals = MLSignalService(SnapshotStore(serving, check_interval=0.0))
+    regimes = RegimeService(lambda: open_store(None, served_stack.regime_store_dir, reader=True), check_interval=0)
+    dashboard = DashboardService(signals, regimes)
+    first = dashboard.kpis()
+    assert dashboard.kpis() is first  # nothing changed: the same panel, not recomputed
+    newer = publish_snapshot(served_stack.warehouse_path, serving)
+    after = dashboard.kpis()
+    assert after is not first and after["data"]["snapshot"] == newer.name != first["data"]["snapshot"]
+    assert after["regime"] == first["regime"] and after["signals"] == first["signals"]
