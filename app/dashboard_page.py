@@ -154,11 +154,14 @@ def _kpi_cards(panel: dict[str, Any]) -> str:
         card("Market regime", regime["regime"], f"as of {regime['as_of']}: {probs}")
     signals = panel.get("signals")
     if signals:
-        card(
-            "Signal AUC (out of fold)",
-            f"{signals['auc']:.3f}",
-            f"momentum baseline {signals['baseline_auc']:.3f}; rank IC {signals['rank_ic']:+.3f}",
-        )
+        detail = f"momentum baseline {signals['baseline_auc']:.3f} on the same rows"
+        if signals.get("auc_difference_interval"):
+            low, high = signals["auc_difference_interval"]
+            detail += f" (difference {signals['auc_difference']:+.3f}, 90% {low:+.3f} to {high:+.3f})"
+        detail += f"; rank IC {signals['rank_ic']:+.3f}"
+        if signals.get("predicts_base_rate"):
+            detail += "; predicts the base rate (no resolution)"
+        card("Signal AUC (out of fold)", f"{signals['auc']:.3f}", detail)
     data = panel.get("data")
     if data:
         stale = len(data["stale_symbols"])

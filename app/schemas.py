@@ -68,7 +68,16 @@ class SignalKpis(BaseModel):
     model_version: str
     horizon_sessions: int
     auc: float = Field(description="Out-of-sample AUC (walk-forward, calibrated).")
-    baseline_auc: float = Field(description="The momentum baseline's AUC on the same folds.")
+    baseline_auc: float = Field(description="The momentum baseline's AUC on the same rows.")
+    auc_difference: float | None = Field(
+        None, description="Model minus baseline AUC on the same rows (None for models trained before it was kept)."
+    )
+    auc_difference_interval: list[float] | None = Field(
+        None, description="90% paired bootstrap interval over dates of the AUC difference."
+    )
+    predicts_base_rate: bool | None = Field(
+        None, description="True when the probabilities' resolution is no higher than shuffled labels give."
+    )
     rank_ic: float
     baseline_rank_ic: float
     log_loss: float

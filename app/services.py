@@ -325,6 +325,9 @@ class DashboardService:
                 "baseline_rank_ic": metrics["baseline"]["rank_ic"],
                 "log_loss": metrics["model"]["log_loss"],
                 "ece": metrics["model"]["ece"],
+                "auc_difference": (metrics.get("comparison") or {}).get("auc", {}).get("difference"),
+                "auc_difference_interval": _interval((metrics.get("comparison") or {}).get("auc")),
+                "predicts_base_rate": metrics["model"].get("predicts_base_rate"),
                 "coverage": covered / max(len(snapshot.symbol_freshness), 1),
                 "symbols_with_signal": covered,
                 "symbols": len(snapshot.symbol_freshness),
@@ -379,6 +382,10 @@ class ForecastsUnavailableError(RuntimeError):
 
 class ForecastNotIssuedError(LookupError):
     """A forecaster issues no forecasts for this portfolio (its history is too short for that model)."""
+
+
+def _interval(row: dict[str, float] | None) -> list[float] | None:
+    return [row["ci_low"], row["ci_high"]] if row else None
 
 
 def _records(frame: Any) -> list[dict[str, Any]]:

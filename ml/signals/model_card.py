@@ -28,12 +28,47 @@ def render_model_card(metadata: dict, folds: pd.DataFrame, reliability: pd.DataF
         "",
         "## Out-of-sample metrics",
         "",
-        "| metric | model (calibrated) | model (raw) | momentum baseline (same folds) |",
+        "Overall figures of all three columns are on the same rows (folds 2 onwards, where a calibrated "
+        "probability exists).",
+        "",
+        "| metric | model (calibrated) | model (raw) | momentum baseline (same rows) |",
         "|---|---|---|---|",
     ]
     for name in ("auc", "accuracy", "log_loss", "brier", "ece", "ic", "rank_ic", "icir", "n"):
         fmt = "{:,.0f}" if name == "n" else "{:.4f}"
         lines.append(f"| {name} | {fmt.format(m[name])} | {fmt.format(raw[name])} | {fmt.format(b[name])} |")
+    comparison = metadata["metrics"].get("comparison") or {}
+    if comparison:
+        lines += [
+            "",
+            "## Model minus baseline, paired (same rows, 90% bootstrap interval over dates)",
+            "",
+            "| metric | difference | interval | reading |",
+            "|---|---|---|---|",
+        ]
+        for name, row in comparison.items():
+            better = row["difference"] < 0 if name in ("log_loss", "brier") else row["difference"] > 0
+            settled = row["ci_low"] > 0 or row["ci_high"] < 0
+            reading = ("model better" if better else "baseline better") if settled else "no difference shown"
+            lines.append(
+                f"| {name} | {row['difference']:+.4f} | {row['ci_low']:+.4f} to {row['ci_high']:+.4f} | {reading} |"
+            )
+    if "brier_resolution" in m:
+        verdict = (
+            "**predicts the base rate**: resolution is no higher than shuffled labels give, so a low ECE "
+            "says nothing about skill"
+            if m["predicts_base_rate"]
+            else "resolution above what shuffled labels give"
+        )
+        lines += [
+            "",
+            "## Calibration with resolution",
+            "",
+            f"Brier {m['brier']:.4f} = reliability {m['brier_reliability']:.5f} − resolution "
+            f"{m['brier_resolution']:.5f} + uncertainty {m['brier_uncertainty']:.4f} (binned). Resolution by "
+            f"chance (95th percentile, shuffled labels): {m['resolution_null_q95']:.5f}: {verdict}. "
+            f"Probabilities spread: std {m['p_std']:.4f}, 5th-95th percentile {m['p_q05']:.3f} to {m['p_q95']:.3f}.",
+        ]
     lines += [
         "",
         "## Per fold (model, calibrated where available)",

@@ -50,6 +50,14 @@ create table if not exists ml.cv_metrics (
     auc double, accuracy double, log_loss double, brier double, ece double,
     ic double, rank_ic double, icir double
 );
+create table if not exists ml.cv_comparisons (
+    model_version varchar not null,
+    metric varchar not null,          -- auc, log_loss, brier, rank_ic
+    model double, baseline double,    -- the calibrated model and the momentum baseline, on the same rows
+    difference double,               -- model minus baseline
+    ci_low double, ci_high double,    -- 90% paired bootstrap interval over dates
+    n_rows bigint, n_dates bigint
+);
 create table if not exists ml.reliability (
     model_version varchar not null,
     bin integer not null,

@@ -5,8 +5,9 @@ For each model family:
    momentum baseline are fitted on the training rows and predict the test block;
 2. calibration is walk-forward too: fold k's probabilities are calibrated by a Platt map fitted on
    folds 1..k-1 only, so the calibrated metrics (folds 2..n) are out of sample as well;
-3. metrics per fold and overall (model raw, model calibrated, baseline) go to `ml.cv_metrics`, the
-   reliability table to `ml.reliability`;
+3. metrics per fold and overall (model raw, model calibrated, baseline; overall on the same rows for
+   all three) go to `ml.cv_metrics`, the paired model-minus-baseline differences with bootstrap
+   intervals to `ml.cv_comparisons`, the reliability table to `ml.reliability`;
 4. the final model is fitted on every complete row, the final calibrator on all out-of-fold
    predictions, and both are stored under the models directory and in `ml.model_registry`.
 The version is a hash of family, horizon, parameters, feature spec and data snapshot (row count, date
@@ -32,7 +33,7 @@ import pandas as pd
 from featurecast.config import DEFAULT_MIN_UNIVERSE_SYMBOLS
 from ml.signals.cv import WalkForward
 from ml.signals.dataset import data_fingerprint, feature_columns, feature_spec_hash, training_frame
-from ml.signals.metrics import reliability_table, summarize
+from ml.signals.metrics import calibration_with_resolution, paired_comparison, reliability_table, summarize
 from ml.signals.model_card import render_model_card
 from ml.signals.models import FAMILIES, MomentumBaseline, PlattCalibrator
 from ml.signals.registry import PromotionDecision, ensure_schema, promote, promotion_decision
@@ -91,12 +92,40 @@ def cross_validate(
     return CrossValidation(predictions, facts)
 
 
+def comparable_rows(predictions: pd.DataFrame) -> pd.DataFrame:
+    """The out-of-fold rows every scorer predicted: those with a calibrated probability (folds 2..n)."""
+    return predictions.dropna(subset=["p_calibrated"])
+
+
+def comparison_rows(
+    cv: CrossValidation, version: str, min_ic_names: int = DEFAULT_MIN_UNIVERSE_SYMBOLS
+) -> pd.DataFrame:
+    """Calibrated model minus momentum baseline on the comparable rows, with paired 90% intervals."""
+    rows = comparable_rows(cv.predictions)
+    table = paired_comparison(
+        rows["label"].to_numpy(),
+        rows["p_calibrated"].to_numpy(),
+        rows["p_baseline"].to_numpy(),
+        rows["date"].to_numpy(),
+        rows["forward_return"].to_numpy(),
+        min_names=min_ic_names,
+    )
+    table.insert(0, "model_version", version)
+    return table
+
+
 def metric_rows(
     cv: CrossValidation, version: str, family: str, min_ic_names: int = DEFAULT_MIN_UNIVERSE_SYMBOLS
 ) -> pd.DataFrame:
-    """Per-fold and overall metrics for the model (raw and calibrated) and the baseline, same folds."""
+    """Per-fold and overall metrics for the model (raw and calibrated) and the baseline, like for like.
+
+    A fold's figures are on that fold's rows for every scorer that predicted it (fold 1 has no calibrated
+    probabilities: nothing earlier to calibrate on). The overall figures of every scorer are on the same
+    rows: those with a calibrated probability (folds 2..n), so model and baseline are never compared
+    across different rows."""
     rows = []
     facts = {f["fold"]: f for f in cv.folds}
+    comparable = comparable_rows(cv.predictions)
     scorers = [(family, "p_raw", False), (family, "p_calibrated", True), ("momentum_baseline", "p_baseline", False)]
     for scorer, column, calibrated in scorers:
         usable = cv.predictions.dropna(subset=[column])
@@ -104,8 +133,8 @@ def metric_rows(
         groups.append(
             (
                 "overall",
-                usable,
-                {"test_start": usable["date"].min(), "test_end": usable["date"].max(), "train_rows": None},
+                comparable,
+                {"test_start": comparable["date"].min(), "test_end": comparable["date"].max(), "train_rows": None},
             )
         )
         for fold, group, fact in groups:
@@ -188,12 +217,20 @@ def train_family(
     metrics = metric_rows(cv_result, version, family, min_ic_names)
     overall = metrics[metrics["fold"] == "overall"].set_index(["scorer", "calibrated"])
     metric_names = ["auc", "accuracy", "log_loss", "brier", "ece", "ic", "rank_ic", "icir", "n"]
+    calibrated = comparable_rows(cv_result.predictions)
+    comparison = comparison_rows(cv_result, version, min_ic_names)
     summary = {
-        "model": overall.loc[(family, True), metric_names].to_dict(),
+        "model": {
+            **overall.loc[(family, True), metric_names].to_dict(),
+            **calibration_with_resolution(calibrated["label"].to_numpy(), calibrated["p_calibrated"].to_numpy()),
+        },
         "model_raw": overall.loc[(family, False), metric_names].to_dict(),
         "baseline": overall.loc[("momentum_baseline", False), metric_names].to_dict(),
+        "comparison": {
+            row.metric: {"difference": row.difference, "ci_low": row.ci_low, "ci_high": row.ci_high}
+            for row in comparison.itertuples()
+        },
     }
-    calibrated = cv_result.predictions.dropna(subset=["p_calibrated"])
     reliability = reliability_table(calibrated["label"].to_numpy(), calibrated["p_calibrated"].to_numpy())
     reliability.insert(0, "model_version", version)
 
@@ -239,13 +276,15 @@ def train_family(
     try:
         ensure_schema(con)
         con.execute("begin transaction")
-        for table in ("ml.cv_metrics", "ml.reliability", "ml.oof_predictions"):
+        for table in ("ml.cv_metrics", "ml.cv_comparisons", "ml.reliability", "ml.oof_predictions"):
             con.execute(f"delete from {table} where model_version = ?", [version])
         oof = cv_result.predictions.assign(model_version=version)
         con.register("oof_rows", oof)
         con.execute("insert into ml.oof_predictions by name select * from oof_rows")
         con.register("metric_rows", metrics)
         con.execute("insert into ml.cv_metrics by name select * from metric_rows")
+        con.register("comparison_rows", comparison)
+        con.execute("insert into ml.cv_comparisons by name select * from comparison_rows")
         con.register("reliability_rows", reliability)
         con.execute("insert into ml.reliability by name select * from reliability_rows")
         was_champion = con.execute(

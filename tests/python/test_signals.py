@@ -166,6 +166,88 @@ def test_training_writes_artifacts_metrics_and_one_registry_row_per_version(trai
 
 
 @pytest.mark.dbt
+def test_model_and_baseline_are_scored_on_exactly_the_same_rows(trained_warehouse) -> None:
+    """The overall figures of every scorer cover the same (symbol, date) rows, recomputable from the stored
+    out-of-fold predictions, and the paired differences are on those rows too."""
+    from sklearn.metrics import roc_auc_score
+
+    settings, first, _ = trained_warehouse
+    con = duckdb.connect(str(settings.warehouse_path), read_only=True)
+    try:
+        for trained in first:
+            overall = con.execute(
+                "select scorer, calibrated, n, auc from ml.cv_metrics where model_version = ? and fold = 'overall'",
+                [trained.version],
+            ).fetchall()
+            rows = con.execute(
+                "select label, p_raw, p_calibrated, p_baseline from ml.oof_predictions "
+                "where model_version = ? and p_calibrated is not null",
+                [trained.version],
+            ).df()
+            comparison = con.execute(
+                "select metric, model, baseline, difference, ci_low, ci_high, n_rows from ml.cv_comparisons "
+                "where model_version = ? order by metric",
+                [trained.version],
+            ).df().set_index("metric")
+            # every scorer: the same number of rows, and its AUC recomputes on the calibrated rows
+            assert {n for _, _, n, _ in overall} == {len(rows)}
+            recomputed = {
+                (trained.family, False): roc_auc_score(rows["label"], rows["p_raw"]),
+                (trained.family, True): roc_auc_score(rows["label"], rows["p_calibrated"]),
+                ("momentum_baseline", False): roc_auc_score(rows["label"], rows["p_baseline"]),
+            }
+            for scorer, calibrated, _, auc in overall:
+                assert auc == pytest.approx(recomputed[(scorer, calibrated)], abs=1e-12)
+            auc = comparison.loc["auc"]
+            assert auc["n_rows"] == len(rows)
+            assert auc["difference"] == pytest.approx(auc["model"] - auc["baseline"])
+            assert auc["baseline"] == pytest.approx(recomputed[("momentum_baseline", False)], abs=1e-12)
+            assert auc["ci_low"] <= auc["difference"] <= auc["ci_high"]
+            assert set(comparison.index) == {"auc", "brier", "log_loss", "rank_ic"}
+            assert trained.metrics["comparison"]["auc"]["difference"] == pytest.approx(auc["difference"])
+    finally:
+        con.close()
+
+
+def test_a_model_that_predicts_the_base_rate_is_flagged_however_low_its_ece() -> None:
+    from ml.signals.metrics import calibration_with_resolution, expected_calibration_error
+
+    rng = np.random.default_rng(5)
+    y = (rng.random(20_000) < 0.55).astype(int)
+    base_rate_model = np.clip(0.55 + rng.normal(0, 0.02, len(y)), 0.01, 0.99)  # well calibrated, no skill
+    flat = calibration_with_resolution(y, base_rate_model)
+    assert expected_calibration_error(y, base_rate_model) < 0.01 and flat["predicts_base_rate"]
+    assert flat["p_q95"] - flat["p_q05"] < 0.1
+    informed = np.where(y == 1, 0.62, 0.45) + rng.normal(0, 0.05, len(y))  # real resolution
+    skilled = calibration_with_resolution(y, np.clip(informed, 0.01, 0.99))
+    assert not skilled["predicts_base_rate"] and skilled["brier_resolution"] > 10 * skilled["resolution_null_q95"]
+    for result in (flat, skilled):
+        assert result["brier_uncertainty"] == pytest.approx(y.mean() * (1 - y.mean()))
+
+
+def test_the_paired_interval_separates_a_real_edge_from_none() -> None:
+    from ml.signals.metrics import paired_comparison
+
+    rng = np.random.default_rng(6)
+    dates = np.repeat(np.arange(300), 20)
+    ret = rng.normal(0, 0.02, len(dates))
+    y = (ret > 0).astype(int)
+    noise = rng.random(len(y))
+    edge = 1 / (1 + np.exp(-(ret * 40 + rng.normal(0, 1, len(y)))))
+    # Two coin flips: the 90% interval of their AUC difference should hold zero about 9 times in 10.
+    covered = 0
+    for seed in range(12):
+        coins = np.random.default_rng(100 + seed)
+        flips = paired_comparison(y, coins.random(len(y)), coins.random(len(y)), dates, ret, draws=100)
+        low, high = flips.set_index("metric").loc["auc", ["ci_low", "ci_high"]]
+        covered += low <= 0 <= high
+    assert covered >= 9, covered
+    better = paired_comparison(y, edge, noise, dates, ret, min_names=10).set_index("metric")
+    assert better.loc["auc", "ci_low"] > 0.1 and better.loc["rank_ic", "ci_low"] > 0
+    assert better.loc["log_loss", "ci_high"] < 0 or better.loc["brier", "ci_high"] < 0
+
+
+@pytest.mark.dbt
 def test_scoring_is_idempotent_and_explains_every_score(trained_warehouse) -> None:
     settings, _, _ = trained_warehouse
     report = score_latest(settings.warehouse_path, last_dates=10)
