@@ -11,7 +11,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -91,6 +91,26 @@ class Signal:
     stale_reasons: list[str]
 
 
+class RenderedBodies:
+    """An explicit, bounded cache of JSON response bodies, keyed by everything a body depends on (the
+    snapshot or regime marker, the request's parameters, the day). A repeated request then skips the
+    response model and the JSON encoder, which cost ten times the lookup behind them. When full it is
+    emptied, so hostile parameter values cannot grow it."""
+
+    def __init__(self, limit: int = 8192) -> None:
+        self.limit = limit
+        self._bodies: dict[tuple[Any, ...], bytes] = {}
+
+    def get(self, key: tuple[Any, ...], render: Callable[[], bytes]) -> bytes:
+        body = self._bodies.get(key)
+        if body is None:
+            body = render()
+            if len(self._bodies) >= self.limit:
+                self._bodies = {}
+            self._bodies[key] = body
+        return body
+
+
 class MLSignalService:
     """Serves precomputed signals from the current snapshot: a dictionary lookup, no model work."""
 
@@ -106,6 +126,17 @@ class MLSignalService:
         self.max_data_age_days = max_data_age_days
         self.max_sessions_behind = max_sessions_behind
         self.today = today or (lambda: datetime.now(UTC).date())
+        self.bodies = RenderedBodies()
+
+    def signal_json(self, symbol: str, as_of: date | None = None, k: int = 5) -> bytes:
+        """The `/signals/{symbol}` response body, rendered once per snapshot, symbol, as_of, k and day."""
+        from app.schemas import SignalOut
+
+        snapshot = self.store.current()
+        key = (snapshot.name if snapshot else None, symbol, as_of, k, self.today())
+        return self.bodies.get(
+            key, lambda: SignalOut(**asdict(self.signal(symbol, as_of, k))).model_dump_json().encode()
+        )
 
     def signal(self, symbol: str, as_of: date | None = None, k: int = 5) -> Signal:
         snapshot = self.store.current()
@@ -194,6 +225,7 @@ class RegimeService:
         self._markers: dict[str, tuple[Any, ...]] = {}
         self._checked_at = 0.0
         self._lock = threading.Lock()
+        self.bodies = RenderedBodies()
 
     def views(self) -> dict[str, RegimeView]:
         waiting = self._views is None
@@ -207,6 +239,17 @@ class RegimeService:
             finally:
                 self._lock.release()
         return self._views or {}
+
+    def regime_json(
+        self, scope: str, *, start: date | None = None, end: date | None = None, limit: int | None = None
+    ) -> bytes:
+        """The `/market-data/regime` body, rendered once per labels marker and parameters."""
+        from app.schemas import RegimeOut
+
+        key = (self.marker(scope), scope, start, end, limit)
+        return self.bodies.get(
+            key, lambda: RegimeOut(**self.regime(scope, start=start, end=end, limit=limit)).model_dump_json().encode()
+        )
 
     def marker(self, scope: str) -> tuple[Any, ...] | None:
         """What identifies the labels served for `scope` now (changes when the store's marker moves)."""
@@ -282,18 +325,28 @@ class DashboardService:
         self.regimes = regimes
         self.backtests = backtests
         self._panel: tuple[tuple[Any, ...], dict[str, Any]] | None = None
+        self.bodies = RenderedBodies(limit=16)
+
+    def kpis_json(self) -> bytes:
+        """The `/dashboard/kpis` body, rendered once per panel."""
+        from app.schemas import DashboardKpisOut
+
+        key, panel = self._current_panel()
+        return self.bodies.get(key, lambda: DashboardKpisOut(**panel).model_dump_json().encode())
 
     def kpis(self) -> dict[str, Any]:
         """The panel, computed once per (snapshot, regime labels, day) and then served as is: it changes
         only when the nightly flow publishes, so requests in between cost a dictionary lookup."""
+        return self._current_panel()[1]
+
+    def _current_panel(self) -> tuple[tuple[Any, ...], dict[str, Any]]:
         snapshot = self.signals.store.current()
         key = (snapshot.name if snapshot else None, self.regimes.marker("market"), self.signals.today())
         cached = self._panel
         if cached is not None and cached[0] == key:
-            return cached[1]
-        panel = self._compute()
-        self._panel = (key, panel)
-        return panel
+            return cached
+        self._panel = (key, self._compute())
+        return self._panel
 
     def _compute(self) -> dict[str, Any]:
         panel: dict[str, Any] = {

@@ -6,7 +6,8 @@
     .venv/bin/python bench/serving.py --soak 60   # plus every route at c=32 for 60 s, counting non-2xx
 
 Starts `featurecast serve --workers N` on a free loopback port against $FEATURECAST_DATA_DIR (./data),
-drives it with `hey` (closed-loop at c=1/8/32, and open-loop at a fixed rate for /signals), and prints,
+drives it with `hey` (closed-loop at c=1/8/32, and open-loop at a fixed rate for /signals from 4
+connections, hey held to one core), and prints,
 per route: requests/s, p50/p99/max latency and the number of non-2xx answers. Latencies come from hey's
 per-request CSV, computed here. The in-process column is the service call alone (no HTTP), timed over
 thousands of calls. A plain-pandas row is the baseline the brief asks for: the same /signals lookup
@@ -63,8 +64,8 @@ def start_server(workers: int, port: int) -> subprocess.Popen:
 
 def hey(url: str, *, seconds: float, concurrency: int, rate: float | None = None) -> dict[str, float]:
     args = ["hey", "-z", f"{seconds:g}s", "-c", str(concurrency), "-o", "csv"]
-    if rate:
-        args += ["-q", f"{rate / concurrency:g}"]
+    if rate:  # open loop: hey on one core, so the server's workers keep theirs
+        args += ["-q", f"{rate / concurrency:g}", "-cpus", "1"]
     done = subprocess.run([*args, url], capture_output=True, text=True, check=True)
     rows = list(csv.DictReader(io.StringIO(done.stdout)))
     latency = np.array([float(r["response-time"]) for r in rows]) * 1000
@@ -143,7 +144,7 @@ def main() -> None:
                     f"{route:<34}{concurrency:>4}{r['rps']:>9.0f}{r['p50']:>9.2f}{r['p99']:>9.2f}"
                     f"{r['max']:>9.1f}{r['non_2xx']:>9}"
                 )
-        fixed = hey(base + f"/signals/{symbol}", seconds=max(args.seconds, 10), concurrency=16, rate=args.rate)
+        fixed = hey(base + f"/signals/{symbol}", seconds=max(args.seconds, 10), concurrency=4, rate=args.rate)
         print(
             f"/signals/{{symbol}} at a fixed {args.rate:.0f} req/s: achieved {fixed['rps']:.0f} req/s, "
             f"p50 {fixed['p50']:.2f} ms, p99 {fixed['p99']:.2f} ms, max {fixed['max']:.1f} ms, "

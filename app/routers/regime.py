@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 
 from app.schemas import ErrorOut, RegimeOut
 from app.services import RegimeService, RegimesUnavailableError, UnknownScopeError
@@ -33,12 +33,13 @@ def get_regime(
     start: Annotated[date | None, Query(description="History from this date (inclusive)")] = None,
     end: Annotated[date | None, Query(description="History up to this date (inclusive)")] = None,
     limit: Annotated[int | None, Query(ge=1, le=5000, description="Newest N days of history")] = None,
-) -> RegimeOut:
+) -> Response:
     try:
-        return RegimeOut(**service.regime(scope, start=start, end=end, limit=limit))
+        body = service.regime_json(scope, start=start, end=end, limit=limit)
     except ValueError as exc:
         raise HTTPException(422, str(exc)) from None
     except UnknownScopeError:
         raise HTTPException(404, f"unknown regime scope {scope!r}; known: market") from None
     except RegimesUnavailableError as exc:
         raise HTTPException(503, str(exc)) from None
+    return Response(content=body, media_type="application/json")  # validated by RegimeOut when rendered

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response
 
 from app.schemas import ErrorOut, SignalOut
 from app.services import MLSignalService, NoSignalError, SignalsUnavailableError, UnknownSymbolError
@@ -28,18 +27,18 @@ def signal_service(request: Request) -> MLSignalService:
     },
     summary="Direction signal for one symbol",
 )
-def get_signal(
+async def get_signal(
     service: Annotated[MLSignalService, Depends(signal_service)],
     symbol: Annotated[str, Path(pattern=SYMBOL_PATTERN, description="Ticker, e.g. IBM")],
     as_of: Annotated[date | None, Query(description="Signal on or before this date (default: latest)")] = None,
     k: Annotated[int, Query(ge=1, le=100, description="How many top contributions to return")] = 5,
-) -> SignalOut:
+) -> Response:
     try:
-        signal = service.signal(symbol.upper(), as_of, k)
+        body = service.signal_json(symbol.upper(), as_of, k)
     except UnknownSymbolError:
         raise HTTPException(404, f"unknown symbol {symbol.upper()!r}: no signals are published for it") from None
     except NoSignalError as exc:
         raise HTTPException(404, str(exc)) from None
     except SignalsUnavailableError as exc:
         raise HTTPException(503, str(exc)) from None
-    return SignalOut(**asdict(signal))
+    return Response(content=body, media_type="application/json")  # validated by SignalOut when rendered
