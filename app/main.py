@@ -40,6 +40,7 @@ def build_services(settings: Settings, *, check_interval: float = 1.0) -> Servic
         lambda: RegimeService(
             lambda: open_store(settings.mongodb_uri, settings.regime_store_dir, reader=True),
             check_interval=check_interval,
+            background=True,
         ),
     )
     factory.register("PortfolioService", lambda: PortfolioService(store))

@@ -211,16 +211,20 @@ class RegimeService:
     """Current and historical regime labels, served from memory; the regime store (MongoDB through
     pymongo) stays the system of record that the nightly flow writes.
 
-    Every `check_interval` seconds one request reads each scope's current model document (a single small
-    document with a change marker written after each batch of labels) and reloads that scope's labels only
-    when the marker changed; every other request answers from the arrays in memory (searchsorted, well
+    Every `check_interval` seconds each scope's current model document is read (a single small document
+    with a change marker written after each batch of labels; in the server by a background thread, so no
+    request waits on the store) and that scope's labels are reloaded only when the marker changed; every
+    request answers from the arrays in memory (searchsorted, well
     under a millisecond, the same at any history length). The store is opened for each check and closed
     after it, so no connection is shared between request threads (the embedded store's SQLite connection
     belongs to the thread that made it). If a check fails, the last good view keeps being served."""
 
-    def __init__(self, store_factory: Callable[[], tuple[Any, Any]], *, check_interval: float = 1.0) -> None:
+    def __init__(
+        self, store_factory: Callable[[], tuple[Any, Any]], *, check_interval: float = 1.0, background: bool = False
+    ) -> None:
         self._store_factory = store_factory
         self.check_interval = check_interval
+        self.background = background  # the server checks in a thread; tests check inline, deterministically
         self._views: dict[str, RegimeView] | None = None
         self._markers: dict[str, tuple[Any, ...]] = {}
         self._checked_at = 0.0
@@ -232,13 +236,19 @@ class RegimeService:
         if (waiting or time.monotonic() - self._checked_at >= self.check_interval) and self._lock.acquire(
             blocking=waiting
         ):
-            try:
-                if self._views is None or time.monotonic() - self._checked_at >= self.check_interval:
-                    self._checked_at = time.monotonic()
-                    self._refresh()
-            finally:
-                self._lock.release()
+            if self.background and not waiting:  # the request answers now; a thread does the store I/O
+                threading.Thread(target=self._check_and_release, daemon=True, name="regime-check").start()
+            else:
+                self._check_and_release()
         return self._views or {}
+
+    def _check_and_release(self) -> None:
+        try:
+            if self._views is None or time.monotonic() - self._checked_at >= self.check_interval:
+                self._checked_at = time.monotonic()
+                self._refresh()
+        finally:
+            self._lock.release()
 
     def regime_json(
         self, scope: str, *, start: date | None = None, end: date | None = None, limit: int | None = None
