@@ -8,7 +8,7 @@ from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from fastapi_offline import FastAPIOffline
 
-from app.protocol import HeadAsGet, validation_error
+from app.protocol import HeadAsGet, SignalFastPath, validation_error
 from app.routers import backtests, dashboard, portfolio, regime, signals
 from app.services import (
     BacktestService,
@@ -68,6 +68,7 @@ def create_app(settings: Settings | None = None, services: ServiceFactory | None
     app.state.services = services or build_services(settings)
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_middleware(HeadAsGet)
+    app.add_middleware(SignalFastPath)  # outermost: the hottest route skips the framework
     app.include_router(signals.router)
     app.include_router(regime.router)
     app.include_router(portfolio.router)

@@ -102,3 +102,21 @@ def test_a_publish_killed_at_any_step_leaves_the_previous_snapshot_served(
     assert (serving / POINTER).read_text().strip() == second.name
     assert not list(serving.glob(".*.partial")) and not list(serving.glob(".*.tmp"))
     assert SnapshotStore(serving, check_interval=0).current().name == second.name
+
+
+def test_the_signal_fast_path_answers_exactly_what_the_route_answers(client, served_stack, tmp_path) -> None:
+    from tests.python.conftest import make_settings
+
+    fast = client.get("/signals/SYN001")  # no query string: answered at the ASGI layer from the body cache
+    routed = client.get("/signals/SYN001", params={"k": 5})  # through FastAPI: validation, response model
+    assert fast.status_code == routed.status_code == 200 and fast.content == routed.content
+    assert fast.headers["content-type"] == routed.headers["content-type"] == "application/json"
+    assert client.get("/signals/syn001").content == fast.content  # symbols are case-insensitive either way
+    head = client.head("/signals/SYN001")
+    assert head.status_code == 200 and head.content == b"" and head.headers["content-length"] == str(len(fast.content))
+    # What the fast path cannot answer falls through to the route and its error contract.
+    unknown = client.get("/signals/NOPE")
+    assert unknown.status_code == 404 and "unknown symbol 'NOPE'" in unknown.json()["detail"]
+    assert client.get("/signals/" + "A" * 300).status_code == 422
+    empty = TestClient(create_app(make_settings(tmp_path))).get("/signals/SYN001")
+    assert empty.status_code == 503 and "yet" in empty.json()["detail"]
