@@ -9,7 +9,7 @@
 | 4 | not ready: an earlier step has not run yet (no warehouse, no champion model, too little history) |
 | 5 | busy: another command holds the warehouse (after waiting FEATURECAST_LOCK_TIMEOUT_SECONDS) |
 | 70 | unexpected error: one line here, the traceback in `$FEATURECAST_DATA_DIR/logs/cli-errors.log` |
-| 130 | interrupted (Ctrl-C) |
+| 130 | interrupted (Ctrl-C or SIGTERM; a flow's temporary Prefect server is stopped too) |
 """
 
 from __future__ import annotations
