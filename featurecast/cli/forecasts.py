@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from featurecast.cli.shared import writer_action
 from featurecast.config import Settings
 
 
@@ -37,7 +38,5 @@ def issue(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    parser = sub.add_parser("forecasts", help="issue percentile forecasts and evaluate past ones (D3)")
-    actions = parser.add_subparsers(dest="action", required=True)
-    issuer = actions.add_parser("issue", help="issue forecasts for new dates and rebuild their evaluation")
-    issuer.set_defaults(handler=issue, writes=True, needs_warehouse=True)
+    help_ = "issue percentile forecasts and evaluate past ones (D3)"
+    writer_action(sub, "forecasts", help_, "issue", "issue forecasts and rebuild their evaluation", issue)

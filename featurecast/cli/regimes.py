@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from featurecast.cli.shared import writer_action
 from featurecast.config import Settings
 
 
@@ -27,8 +28,6 @@ def refresh(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    parser = sub.add_parser("regimes", help="the daily regime batch: label new days, persist to MongoDB")
-    actions = parser.add_subparsers(dest="action", required=True)
-    refresher = actions.add_parser("refresh", help="label the days not labelled yet")
-    refresher.set_defaults(handler=refresh, writes=True, needs_warehouse=True)
+    help_ = "the daily regime batch: label new days, persist to MongoDB"
+    refresher = writer_action(sub, "regimes", help_, "refresh", "label the days not labelled yet", refresh)
     refresher.add_argument("--refit", action="store_true", help="fit a new model version first")

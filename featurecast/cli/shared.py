@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import argparse
 import getpass
 import logging
 import os
+from collections.abc import Callable
 
 from dbt_project.runner import DbtRunSummary
+from featurecast.config import Settings
+
+Handler = Callable[[argparse.Namespace, Settings], int]
 
 
 def user() -> str:
@@ -43,3 +48,14 @@ def quiet_prefect(verbose: bool) -> None:
     for handler in logging.getLogger().handlers:
         if not any(isinstance(f, OneLine) for f in handler.filters):
             handler.addFilter(OneLine())
+
+
+def writer_action(
+    sub: argparse._SubParsersAction, group: str, group_help: str, action: str, action_help: str, handler: Handler
+) -> argparse.ArgumentParser:
+    """`featurecast GROUP ACTION`: a group with one writing action on an existing warehouse."""
+    parser = sub.add_parser(group, help=group_help)
+    actions = parser.add_subparsers(dest="action", required=True)
+    leaf = actions.add_parser(action, help=action_help)
+    leaf.set_defaults(handler=handler, writes=True, needs_warehouse=True)
+    return leaf
