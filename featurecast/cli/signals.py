@@ -3,16 +3,26 @@
 from __future__ import annotations
 
 import argparse
+import math
 
 from featurecast.config import Settings
 
 
 def _print_trained(trained) -> None:
     m, b = trained.metrics["model"], trained.metrics["baseline"]
+    auc = (trained.metrics.get("comparison") or {}).get("auc")
+    difference = ""
+    if auc:
+        difference = f", difference {auc['difference']:+.3f} (90% {auc['ci_low']:+.3f} to {auc['ci_high']:+.3f})"
+    rank_ic = (
+        f"rank IC {m['rank_ic']:+.3f} ({b['rank_ic']:+.3f})"
+        if not math.isnan(m["rank_ic"])
+        else "rank IC n/a (too few names per date)"
+    )
+    flag = "; predicts the base rate" if m.get("predicts_base_rate") else ""
     print(
-        f"  {trained.version}: out-of-sample AUC {m['auc']:.3f} (momentum baseline {b['auc']:.3f}), "
-        f"log loss {m['log_loss']:.3f} ({b['log_loss']:.3f}), rank IC {m['rank_ic']:+.3f} "
-        f"({b['rank_ic']:+.3f}), ECE {m['ece']:.3f}"
+        f"  {trained.version}: out-of-sample AUC {m['auc']:.3f} (momentum baseline {b['auc']:.3f} on the same rows"
+        f"{difference}), log loss {m['log_loss']:.3f} ({b['log_loss']:.3f}), {rank_ic}, ECE {m['ece']:.3f}{flag}"
     )
 
 
