@@ -4,6 +4,7 @@ main job      featurecast run                         daily_refresh on the embed
 flows         featurecast flow daily-refresh|train-models|serve
 ingest        featurecast ingest synthetic|csv|alphavantage ...
 build         featurecast build [--full-refresh] | release SYMBOL DATE RULE --reason ... | docs
+features      featurecast features list [--family F]                   (Python: featurecast.features)
 signals       featurecast signals train|promote VERSION|score           (D1)
 regimes       featurecast regimes refresh [--refit]                     (D2)
 forecasts     featurecast forecasts issue                               (D3)

@@ -52,6 +52,7 @@ def classify(exc: BaseException) -> tuple[ExitCode, str]:
     from app.browser import BrowserMissingError
     from dbt_project.runner import DbtBuildError
     from featurecast.errors import NotReadyError
+    from featurecast.features import FeatureLookupError
     from featurecast.marketdata.errors import IngestError, MissingApiKeyError
     from featurecast.marketdata.landing import ReleaseError
     from featurecast.warehouse_lock import WarehouseBusyError
@@ -69,7 +70,7 @@ def classify(exc: BaseException) -> tuple[ExitCode, str]:
         return ExitCode.STEP_FAILED, str(exc).strip()
     if isinstance(exc, WarehouseBusyError):
         return ExitCode.BUSY, _first_line(exc)
-    if isinstance(exc, (UnknownModelVersionError, ReleaseError)):
+    if isinstance(exc, (UnknownModelVersionError, ReleaseError, FeatureLookupError)):
         return ExitCode.USAGE, _first_line(exc)
     if isinstance(exc, BrowserMissingError):
         return ExitCode.USAGE, f"configuration error: {_first_line(exc)}"

@@ -4,18 +4,19 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sys
 import threading
 from collections.abc import Sequence
 from contextlib import ExitStack
 
-from featurecast.cli import admin, backtest, build, flows, forecasts, ingest, regimes, serve, signals
+from featurecast.cli import admin, backtest, build, features, flows, forecasts, ingest, regimes, serve, signals
 from featurecast.cli.arguments import Parser
 from featurecast.cli.errors import CliError, ExitCode, report
 from featurecast.config import Settings
 
-GROUPS = (flows, ingest, build, signals, regimes, forecasts, backtest, serve, admin)
+GROUPS = (flows, ingest, build, features, signals, regimes, forecasts, backtest, serve, admin)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -78,6 +79,9 @@ def _main(argv: Sequence[str] | None) -> int:
         return _dispatch(args, settings)
     except SystemExit:
         raise
+    except BrokenPipeError:  # the reader stopped reading (`| head`): not an error, and nothing more to say
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return ExitCode.OK
     except BaseException as exc:  # one line for every failure; unexpected ones leave their traceback in the log
         if args.verbose and not isinstance(exc, (CliError, KeyboardInterrupt)):
             logging.getLogger("featurecast").exception("failed")

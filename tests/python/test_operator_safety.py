@@ -167,6 +167,7 @@ BAD_ARGUMENTS = [
     (["screenshot", "--output", "data/warehouse.duckdb"], ExitCode.USAGE, "--output: must be a .png file"),
     (["docs", "--output", "data/warehouse.duckdb"], ExitCode.USAGE, "--output: must be a .md file"),
     (["openapi", "--output", "no/such/dir/api.json"], ExitCode.USAGE, "no such directory"),
+    (["features", "list"], ExitCode.NOT_READY, "no dbt manifest"),
     (["nonsense"], ExitCode.USAGE, "invalid choice: 'nonsense'"),
     ([], ExitCode.USAGE, "required: COMMAND"),
 ]
