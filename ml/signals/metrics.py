@@ -97,7 +97,14 @@ def resolution_null(y: np.ndarray, p: np.ndarray, bins: int = 10, draws: int = 2
     probabilities carry no information. A resolution at or below it is indistinguishable from zero."""
     rng = np.random.default_rng(seed)
     y = np.asarray(y, dtype=float)
-    values = [brier_decomposition(rng.permutation(y), p, bins)["brier_resolution"] for _ in range(draws)]
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    which = np.clip(np.digitize(np.asarray(p, dtype=float), edges[1:-1]), 0, bins - 1)
+    counts = np.bincount(which, minlength=bins).astype(float)
+    used = counts > 0
+    base_rate = y.mean()
+    shuffled = np.stack([rng.permutation(y) for _ in range(draws)])  # draws x rows
+    observed = np.stack([np.bincount(which, weights=row, minlength=bins) for row in shuffled])[:, used] / counts[used]
+    values = ((counts[used] / counts.sum()) * (observed - base_rate) ** 2).sum(axis=1)
     return float(np.quantile(values, 0.95))
 
 
@@ -124,6 +131,27 @@ def calibration_with_resolution(y: np.ndarray, p: np.ndarray) -> dict[str, float
 PAIRED_METRICS = ("auc", "log_loss", "brier", "rank_ic")
 
 
+def _row_log_loss(y: np.ndarray, p: np.ndarray) -> np.ndarray:
+    p = np.clip(p, 1e-6, 1 - 1e-6)
+    return -(y * np.log(p) + (1 - y) * np.log(1 - p))
+
+
+def _weighted_auc(y: np.ndarray, score: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """AUC (Mann-Whitney, ties counted half) of `score` for each row of row-weights `weights` (draws x rows):
+    the AUC of a resample in which row i appears weights[k, i] times."""
+    order = np.argsort(score, kind="mergesort")
+    _, group = np.unique(score[order], return_inverse=True)
+    positive = y[order].astype(float)
+    out = np.empty(len(weights))
+    for k, row in enumerate(weights[:, order]):
+        pos_w, neg_w = row * positive, row * (1 - positive)
+        neg_by_group = np.bincount(group, weights=neg_w)
+        below = np.cumsum(neg_by_group) - neg_by_group  # negatives scored strictly lower
+        wins = (pos_w * (below[group] + 0.5 * neg_by_group[group])).sum()
+        out[k] = wins / (pos_w.sum() * neg_w.sum())
+    return out
+
+
 def paired_comparison(
     y: np.ndarray,
     p_model: np.ndarray,
@@ -142,32 +170,30 @@ def paired_comparison(
     cross-sectional dependence) and recomputes both scorers on the same resampled rows, so the interval
     is for the difference, not two separate intervals. Rank IC differences resample the daily ICs.
     Returns one row per metric: model, baseline, difference, ci_low, ci_high, n_rows, n_dates."""
-    y = np.asarray(y)
+    y = np.asarray(y).astype(int)
     p_model, p_baseline = np.asarray(p_model, dtype=float), np.asarray(p_baseline, dtype=float)
     codes, uniques = pd.factorize(pd.Series(dates))
-    by_date = [np.flatnonzero(codes == k) for k in range(len(uniques))]
     rng = np.random.default_rng(seed)
-
-    def scores(index: np.ndarray) -> dict[str, tuple[float, float]]:
-        labels = y[index]
-        if len(np.unique(labels)) < 2:
-            return {}
-        out = {}
-        for name, fn in (
-            ("auc", roc_auc_score),
-            ("log_loss", lambda t, q: log_loss(t, np.clip(q, 1e-6, 1 - 1e-6), labels=[0, 1])),
-            ("brier", brier_score_loss),
-        ):
-            out[name] = (float(fn(labels, p_model[index])), float(fn(labels, p_baseline[index])))
-        return out
-
-    point = scores(np.arange(len(y)))
-    draws_by_metric: dict[str, list[float]] = {name: [] for name in ("auc", "log_loss", "brier")}
-    for _ in range(draws):
-        picked = rng.integers(0, len(by_date), len(by_date))
-        sample = scores(np.concatenate([by_date[k] for k in picked]))
-        for name, (model, baseline) in sample.items():
-            draws_by_metric[name].append(model - baseline)
+    point: dict[str, tuple[float, float]] = {}
+    draws_by_metric: dict[str, list[float]] = {}
+    if len(np.unique(y)) == 2:
+        point["auc"] = (float(roc_auc_score(y, p_model)), float(roc_auc_score(y, p_baseline)))
+        clip = (1e-6, 1 - 1e-6)
+        point["log_loss"] = (
+            float(log_loss(y, np.clip(p_model, *clip), labels=[0, 1])),
+            float(log_loss(y, np.clip(p_baseline, *clip), labels=[0, 1])),
+        )
+        point["brier"] = (float(brier_score_loss(y, p_model)), float(brier_score_loss(y, p_baseline)))
+        # Resampling whole dates is a weight per date: each draw's counts, applied to the rows.
+        weights = rng.multinomial(len(uniques), np.full(len(uniques), 1 / len(uniques)), size=draws)[:, codes]
+        per_row = {
+            "log_loss": _row_log_loss(y, p_model) - _row_log_loss(y, p_baseline),
+            "brier": (p_model - y) ** 2 - (p_baseline - y) ** 2,
+        }
+        for name, losses in per_row.items():
+            draws_by_metric[name] = list((weights @ losses) / weights.sum(axis=1))
+        model_auc, baseline_auc = _weighted_auc(y, p_model, weights), _weighted_auc(y, p_baseline, weights)
+        draws_by_metric["auc"] = list(model_auc - baseline_auc)
 
     model_ic = daily_ic(dates, p_model, forward_return, min_names).set_index("date")["rank_ic"]
     base_ic = daily_ic(dates, p_baseline, forward_return, min_names).set_index("date")["rank_ic"]
