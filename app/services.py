@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
-import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime
@@ -17,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from app.periodic import PeriodicRefresh
 from app.snapshot import SnapshotStore
 
 log = logging.getLogger(__name__)
@@ -223,32 +222,25 @@ class RegimeService:
         self, store_factory: Callable[[], tuple[Any, Any]], *, check_interval: float = 1.0, background: bool = False
     ) -> None:
         self._store_factory = store_factory
-        self.check_interval = check_interval
-        self.background = background  # the server checks in a thread; tests check inline, deterministically
         self._views: dict[str, RegimeView] | None = None
         self._markers: dict[str, tuple[Any, ...]] = {}
-        self._checked_at = 0.0
-        self._lock = threading.Lock()
+        # The server checks in a thread (no request waits on the store); tests check inline, deterministically.
+        self._refresher = PeriodicRefresh(
+            self._refresh, lambda: self._views is not None, check_interval, background=background
+        )
         self.bodies = RenderedBodies()
 
-    def views(self) -> dict[str, RegimeView]:
-        waiting = self._views is None
-        if (waiting or time.monotonic() - self._checked_at >= self.check_interval) and self._lock.acquire(
-            blocking=waiting
-        ):
-            if self.background and not waiting:  # the request answers now; a thread does the store I/O
-                threading.Thread(target=self._check_and_release, daemon=True, name="regime-check").start()
-            else:
-                self._check_and_release()
-        return self._views or {}
+    @property
+    def check_interval(self) -> float:
+        return self._refresher.interval
 
-    def _check_and_release(self) -> None:
-        try:
-            if self._views is None or time.monotonic() - self._checked_at >= self.check_interval:
-                self._checked_at = time.monotonic()
-                self._refresh()
-        finally:
-            self._lock.release()
+    @check_interval.setter
+    def check_interval(self, seconds: float) -> None:
+        self._refresher.interval = seconds
+
+    def views(self) -> dict[str, RegimeView]:
+        self._refresher.poll()
+        return self._views or {}
 
     def regime_json(
         self, scope: str, *, start: date | None = None, end: date | None = None, limit: int | None = None

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
-import time
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -21,6 +19,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from app.periodic import PeriodicRefresh
 from featurecast.durable import remove_leftovers, replace_durably, write_text_durably
 from featurecast.errors import NotReadyError
 
@@ -255,24 +254,13 @@ class SnapshotStore:
 
     def __init__(self, serving_dir: Path, check_interval: float = 1.0) -> None:
         self.serving_dir = serving_dir
-        self.check_interval = check_interval
         self._snapshot: Snapshot | None = None
-        self._checked_at = 0.0
-        self._lock = threading.Lock()
-
-    def current(self) -> Snapshot | None:
         # With a snapshot in hand, one request refreshes and the others keep serving the old one;
         # before the first snapshot, every request waits for the one load in progress.
-        waiting = self._snapshot is None
-        if (waiting or time.monotonic() - self._checked_at >= self.check_interval) and self._lock.acquire(
-            blocking=waiting
-        ):
-            try:
-                if self._snapshot is None or time.monotonic() - self._checked_at >= self.check_interval:
-                    self._checked_at = time.monotonic()
-                    self._refresh()
-            finally:
-                self._lock.release()
+        self._refresher = PeriodicRefresh(self._refresh, lambda: self._snapshot is not None, check_interval)
+
+    def current(self) -> Snapshot | None:
+        self._refresher.poll()
         return self._snapshot
 
     def _refresh(self) -> None:
