@@ -8,8 +8,9 @@ from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from fastapi_offline import FastAPIOffline
 
+from app.feature_service import FeatureService
 from app.protocol import HeadAsGet, SignalFastPath, validation_error
-from app.routers import backtests, dashboard, portfolio, regime, signals
+from app.routers import backtests, dashboard, features, portfolio, regime, signals
 from app.services import (
     BacktestService,
     DashboardService,
@@ -43,6 +44,12 @@ def build_services(settings: Settings, *, check_interval: float = 1.0) -> Servic
             background=True,
         ),
     )
+    factory.register(
+        "FeatureService",
+        lambda: FeatureService(
+            store, max_data_age_days=settings.max_data_age_days, max_sessions_behind=settings.max_sessions_behind
+        ),
+    )
     factory.register("PortfolioService", lambda: PortfolioService(store))
     factory.register("ForecastService", lambda: ForecastService(store, factory.get("PortfolioService")))
     factory.register("BacktestService", lambda: BacktestService(store))
@@ -61,7 +68,8 @@ def create_app(settings: Settings | None = None, services: ServiceFactory | None
     app = FastAPIOffline(
         title="featurecast",
         version="0.1.0",
-        description="Predictive signals and market regimes over the featurecast feature store. Signals are "
+        description="Features, predictive signals and market regimes over the featurecast feature store. Features and "
+        "signals are "
         "read from a published serving snapshot and regimes from the regime store; nothing is computed per "
         "request.",
     )
@@ -70,6 +78,7 @@ def create_app(settings: Settings | None = None, services: ServiceFactory | None
     app.add_middleware(HeadAsGet)
     app.add_middleware(SignalFastPath)  # outermost: the hottest route skips the framework
     app.include_router(signals.router)
+    app.include_router(features.router)
     app.include_router(regime.router)
     app.include_router(portfolio.router)
     app.include_router(backtests.router)

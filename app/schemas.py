@@ -37,6 +37,23 @@ class SignalOut(BaseModel):
     stale_reasons: list[str]
 
 
+class FeaturesOut(BaseModel):
+    symbol: str
+    as_of: date = Field(description="The date asked for (the latest bar's date when as_of is not given).")
+    feature_date: date = Field(
+        description="Date of the symbol's bar the values come from: the newest on or before as_of."
+    )
+    market_feature_date: date | None = Field(description="Date of the market-wide features served (same rule).")
+    features: dict[str, float | int | bool | None] = Field(
+        description="Feature name to value (null: not defined on that bar, e.g. before its lookback is filled). "
+        "Names and meanings: docs/feature_spec.md."
+    )
+    data_last_date: date = Field(description="Newest date in the published feature data.")
+    snapshot: str = Field(description="Serving snapshot that answered.")
+    stale: bool = Field(description="True when the data or the symbol's feed is older than the freshness limits.")
+    stale_reasons: list[str]
+
+
 class ErrorOut(BaseModel):
     detail: str
 
@@ -164,7 +181,7 @@ class BacktestBookOut(BaseModel):
 
 class BacktestOut(BaseModel):
     run_id: str
-    created_at: datetime
+    created_at: datetime = Field(description="When the run was made, in UTC, to the microsecond.")
     model_version: str = Field(description="The champion whose out-of-fold probabilities were traded.")
     horizon_sessions: int
     strategy: dict[str, object] = Field(description="The rules: selection, limits, rebalancing, costs, gates.")
@@ -172,6 +189,9 @@ class BacktestOut(BaseModel):
     end_date: date
     sessions: int
     symbols: int
+    warnings: list[str] = Field(
+        description="What the comparison cannot show, e.g. a rule that holds the whole universe (empty when none)."
+    )
     books: list[BacktestBookOut]
     sharpe_improvement_vs_buy_and_hold: BacktestMetricOut
     sharpe_improvement_vs_momentum: BacktestMetricOut

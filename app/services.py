@@ -14,9 +14,10 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from app.periodic import PeriodicRefresh
-from app.snapshot import SnapshotStore
+from app.snapshot import Snapshot, SnapshotStore
 
 log = logging.getLogger(__name__)
 
@@ -110,8 +111,35 @@ class RenderedBodies:
         return body
 
 
-class MLSignalService:
-    """Serves precomputed signals from the current snapshot: a dictionary lookup, no model work."""
+def stale_reasons(
+    snapshot: Snapshot,
+    symbol: str,
+    latest_served: date | None,
+    *,
+    today: date,
+    max_data_age_days: int,
+    max_sessions_behind: int,
+    what: str,
+) -> list[str]:
+    """Why an answer for `symbol` from `snapshot` is stale (empty when fresh). `latest_served` is the date
+    of what a "latest" request got (None for an as-of request, which asked for the past)."""
+    reasons = []
+    age = (today - snapshot.data_last_date).days
+    if age > max_data_age_days:
+        reasons.append(f"the newest market data is from {snapshot.data_last_date}, {age} days ago")
+    last_date, behind, _ = snapshot.symbol_freshness.get(symbol, (None, 0, False))
+    if behind > max_sessions_behind:
+        reasons.append(f"{symbol}'s feed is {behind} sessions behind the market (last bar {last_date})")
+    if latest_served is not None and latest_served < snapshot.data_last_date:
+        reasons.append(
+            f"the latest {what} for {symbol} is from {latest_served}, the data runs to {snapshot.data_last_date}"
+        )
+    return reasons
+
+
+class FreshnessAwareService:
+    """A service answering per symbol from the current snapshot, with the freshness limits its answers are
+    judged stale by and a cache of rendered bodies."""
 
     def __init__(
         self,
@@ -126,6 +154,21 @@ class MLSignalService:
         self.max_sessions_behind = max_sessions_behind
         self.today = today or (lambda: datetime.now(UTC).date())
         self.bodies = RenderedBodies()
+
+    def stale_reasons(self, snapshot: Snapshot, symbol: str, latest_served: date | None, what: str) -> list[str]:
+        return stale_reasons(
+            snapshot,
+            symbol,
+            latest_served,
+            today=self.today(),
+            max_data_age_days=self.max_data_age_days,
+            max_sessions_behind=self.max_sessions_behind,
+            what=what,
+        )
+
+
+class MLSignalService(FreshnessAwareService):
+    """Serves precomputed signals from the current snapshot: a dictionary lookup, no model work."""
 
     def signal_json(self, symbol: str, as_of: date | None = None, k: int = 5) -> bytes:
         """The `/signals/{symbol}` response body, rendered once per snapshot, symbol, as_of, k and day."""
@@ -161,17 +204,7 @@ class MLSignalService:
             for i in order
         ]
         signal_date = series.dates[position].astype(date)
-        reasons = []
-        age = (self.today() - snapshot.data_last_date).days
-        if age > self.max_data_age_days:
-            reasons.append(f"the newest market data is from {snapshot.data_last_date}, {age} days ago")
-        last_date, behind, _ = snapshot.symbol_freshness.get(symbol, (None, 0, False))
-        if behind > self.max_sessions_behind:
-            reasons.append(f"{symbol}'s feed is {behind} sessions behind the market (last bar {last_date})")
-        if as_of is None and signal_date < snapshot.data_last_date:
-            reasons.append(
-                f"the latest signal for {symbol} is from {signal_date}, the data runs to {snapshot.data_last_date}"
-            )
+        reasons = self.stale_reasons(snapshot, symbol, signal_date if as_of is None else None, "signal")
         return Signal(
             symbol=symbol,
             as_of=signal_date,
@@ -444,12 +477,15 @@ def _interval(row: dict[str, float] | None) -> list[float] | None:
 
 
 def _records(frame: Any) -> list[dict[str, Any]]:
-    """DataFrame rows as plain dicts with Python scalars (dates as date, NaN as None)."""
+    """DataFrame rows as plain dicts with Python scalars (NaN as None). Timestamps become dates, except in
+    columns named `*_at`, which are instants: those keep their time of day, in UTC."""
     out = []
     for row in frame.to_dict(orient="records"):
         clean = {}
         for key, value in row.items():
-            if hasattr(value, "date") and callable(value.date):
+            if isinstance(value, pd.Timestamp) and key.endswith("_at"):
+                value = value.to_pydatetime().replace(tzinfo=UTC) if value.tzinfo is None else value.to_pydatetime()
+            elif hasattr(value, "date") and callable(value.date):
                 value = value.date()
             elif isinstance(value, float) and np.isnan(value):
                 value = None
@@ -578,6 +614,7 @@ class BacktestService:
             "end_date": run["end_date"],
             "sessions": run["sessions"],
             "symbols": run["symbols"],
+            "warnings": json.loads(run["warnings"]) if run.get("warnings") else [],
             "books": books,
             "sharpe_improvement_vs_buy_and_hold": improvement["sharpe_improvement_vs_buy_and_hold"],
             "sharpe_improvement_vs_momentum": improvement["sharpe_improvement_vs_momentum"],

@@ -26,10 +26,17 @@ from featurecast.errors import NotReadyError
 log = logging.getLogger(__name__)
 POINTER = "CURRENT"
 KEEP_SNAPSHOTS = 3
+ONLINE_FEATURE_SESSIONS = 260  # about a year of bars per symbol for GET /features/{symbol}
 
 
-def publish_snapshot(warehouse: Path, serving_dir: Path, *, horizon: int = 5) -> Path:
-    """Write a new snapshot for the champion of `horizon` and make it current. Returns its path."""
+def publish_snapshot(
+    warehouse: Path, serving_dir: Path, *, horizon: int = 5, feature_sessions: int = ONLINE_FEATURE_SESSIONS
+) -> Path:
+    """Write a new snapshot for the champion of `horizon` and make it current. Returns its path.
+
+    Besides signals it carries the online feature store: every feature of each symbol's newest
+    `feature_sessions` bars and of the market's newest `feature_sessions` dates (older values stay in the
+    warehouse, for `featurecast.features.get_historical_features`)."""
     serving_dir.mkdir(parents=True, exist_ok=True)
     remove_leftovers(serving_dir)  # what a killed publish left behind; never a snapshot CURRENT names
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
@@ -103,6 +110,7 @@ def publish_snapshot(warehouse: Path, serving_dir: Path, *, horizon: int = 5) ->
             "from wh.ml.reliability where model_version = ? order by bin",
             [champion[0]],
         )
+        _copy_online_features(con, feature_sessions)
         con.execute(
             "create table meta as select (select max(date) from wh.marts.fct_daily_features) as data_last_date, "
             "current_timestamp::timestamp as published_at"
@@ -122,7 +130,7 @@ def publish_snapshot(warehouse: Path, serving_dir: Path, *, horizon: int = 5) ->
 BACKTEST_TABLES = {
     "backtest_run": "create table backtest_run (run_id varchar, created_at timestamp, model_version varchar, "
     "horizon integer, strategy json, start_date date, end_date date, sessions integer, symbols integer, "
-    "seconds double)",
+    "seconds double, warnings json)",
     "backtest_metrics": "create table backtest_metrics (book varchar, metric varchar, value double, "
     "ci_low double, ci_high double)",
     "backtest_daily": "create table backtest_daily (book varchar, date date, net_return double, "
@@ -141,7 +149,7 @@ def _copy_backtest(con: duckdb.DuckDBPyConnection) -> None:
     if not found:
         return
     con.execute(
-        "insert into backtest_run select * from wh.ml.backtest_runs where model_version = "
+        "insert into backtest_run by name select * from wh.ml.backtest_runs where model_version = "
         "(select model_version from model) order by created_at desc limit 1"
     )
     con.execute(
@@ -151,6 +159,52 @@ def _copy_backtest(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(
         "insert into backtest_daily select book, date, net_return, turnover, exposure, equity, drawdown "
         "from wh.ml.backtest_daily where run_id = (select run_id from backtest_run) order by book, date"
+    )
+
+
+def _copy_online_features(con: duckdb.DuckDBPyConnection, sessions: int) -> None:
+    """Each symbol's newest `sessions` bars of every feature, and the market's newest `sessions` dates."""
+    from featurecast.features import MARKET_MART, NOT_FEATURES, SYMBOL_MART
+
+    marts = (("features", SYMBOL_MART, ["symbol", "date"]), ("market_features", MARKET_MART, ["date"]))
+    for table, mart, keys in marts:
+        schema, name = mart.split(".")
+        columns = [
+            row[0]
+            for row in con.execute(
+                "select column_name from information_schema.columns where table_catalog = 'wh' and "
+                "table_schema = ? and table_name = ? order by ordinal_position",
+                [schema, name],
+            ).fetchall()
+            if row[0] not in NOT_FEATURES
+        ]
+        partition = "partition by symbol " if "symbol" in keys else ""
+        con.execute(
+            f"create table {table} as select {', '.join(keys + columns)} from wh.{mart} "
+            f"qualify row_number() over ({partition}order by date desc) <= ? order by {', '.join(keys)}",
+            [sessions],
+        )
+
+
+@dataclass(frozen=True)
+class FeatureRows:
+    """Feature values by date: `values[i, j]` is feature `names[j]` on `dates[i]` (NaN when NULL)."""
+
+    names: list[str]
+    dates: np.ndarray  # datetime64[D], ascending
+    values: np.ndarray  # dates x names, float64
+    integral: np.ndarray  # per name: render as an integer (counts) rather than a float
+    boolean: np.ndarray  # per name: render as true/false
+
+
+def _feature_rows(frame: pd.DataFrame, names: list[str]) -> FeatureRows:
+    kinds = [frame[n].dtype for n in names]
+    return FeatureRows(
+        names=names,
+        dates=frame["date"].to_numpy(dtype="datetime64[D]"),
+        values=frame[names].astype("float64").to_numpy(),
+        integral=np.array([pd.api.types.is_integer_dtype(k) for k in kinds], dtype=bool),
+        boolean=np.array([pd.api.types.is_bool_dtype(k) for k in kinds], dtype=bool),
     )
 
 
@@ -188,6 +242,8 @@ class Snapshot:
     portfolio_daily: pd.DataFrame
     forecast_evaluation: pd.DataFrame
     reliability: pd.DataFrame
+    online_features: dict[str, FeatureRows]  # per symbol, the newest bars (online feature store)
+    online_market_features: FeatureRows
 
 
 def load_snapshot(path: Path) -> Snapshot:
@@ -207,6 +263,8 @@ def load_snapshot(path: Path) -> Snapshot:
             name: con.execute(f"select * from {name} order by all").df()
             for name in ("portfolio_daily", "forecast_evaluation", "reliability")
         }
+        features_frame = con.execute("select * from features order by symbol, date").df()
+        market_frame = con.execute("select * from market_features order by date").df()
         quality = [
             dict(zip(["rule", "action", "findings", "findings_30d"], row, strict=True))
             for row in con.execute("select * from quality order by rule, action").fetchall()
@@ -223,6 +281,12 @@ def load_snapshot(path: Path) -> Snapshot:
             feature_values=np.vstack(group["feature_values"].to_numpy()),
             contributions=np.vstack(group["contributions"].to_numpy()),
         )
+    feature_names = [c for c in features_frame.columns if c not in ("symbol", "date")]
+    online = {
+        str(symbol): _feature_rows(group, feature_names)
+        for symbol, group in features_frame.groupby("symbol", sort=False)
+    }
+    market = _feature_rows(market_frame, [c for c in market_frame.columns if c != "date"])
     return Snapshot(
         path.name,
         version,
@@ -246,6 +310,8 @@ def load_snapshot(path: Path) -> Snapshot:
         charts["portfolio_daily"],
         charts["forecast_evaluation"],
         charts["reliability"],
+        online,
+        market,
     )
 
 

@@ -14,17 +14,17 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from featurecast.config import PROJECT_ROOT, Settings
 
-PROFILES_DIR = Path(__file__).resolve().parent
-# The models that read what the Python side writes back (forecasts, regime labels) and everything
-# downstream of them: built after the forecasts are issued. Their staging views fall back to an empty
-# result while a table does not exist yet, so they are rebuilt here each time.
-EVALUATION_SELECTOR = "stg_ml__forecasts+ stg_ml__regime_labels+ stg_ml__regime_models+"
-# The portfolios the Python side runs (the backtest's book) and fct_portfolio_daily: rebuilt after the
-# backtest and before the forecasts are issued (with EVALUATION_SELECTOR excluded).
-PORTFOLIO_BOOKS_SELECTOR = "stg_ml__portfolio_books+"
+PROFILES_DIR = PROJECT_ROOT  # profiles.yml sits at the root, where users type `dbt build`
+# The build's stages are dbt selectors in selectors.yml (so `dbt build --selector evaluation` at the root
+# does what the flow does): "features" (all but evaluation), "portfolio_books" (after the backtest) and
+# "evaluation" (what reads the forecasts and regimes the Python side writes back).
+FEATURES_SELECTOR = "features"
+PORTFOLIO_BOOKS_SELECTOR = "portfolio_books"
+EVALUATION_SELECTOR = "evaluation"
 _LOCK = threading.Lock()  # dbt's runner is not re-entrant; one invocation at a time per process.
 NODE_TASK_JOIN_SECONDS = 60.0  # longest wait for prefect-dbt's node task threads after dbt returns
 
@@ -63,6 +63,7 @@ class DbtRunSummary:
     success: bool
     nodes: list[NodeResult] = field(default_factory=list)
     error: str | None = None
+    results: list[Any] = field(default_factory=list, repr=False)  # dbt's own result objects
 
     def by_status(self, *statuses: str) -> list[NodeResult]:
         return [n for n in self.nodes if n.status in statuses]
@@ -111,6 +112,17 @@ def dbt_vars(settings: Settings) -> str:
     return json.dumps(
         {"market_series": settings.market_series, "min_universe_symbols": settings.min_universe_symbols}
     )
+
+
+def build_fingerprint(settings: Settings) -> str:
+    """What a warehouse's incremental models were built with: the project variables and the declared
+    features (names and types, from dbt_project/feature_catalog.yml). A change means a full rebuild."""
+    import json
+
+    from dbt_project.feature_catalog import load_catalog
+
+    features = [f"{d.mart}.{d.name}:{d.data_type}" for d in load_catalog()]
+    return json.dumps({"vars": json.loads(dbt_vars(settings)), "features": features})
 
 
 def dbt_env(settings: Settings) -> dict[str, str]:
@@ -174,6 +186,7 @@ def run_dbt(
     if result.exception is not None:
         summary.error = str(result.exception)
     nodes = getattr(result.result, "results", None) or []
+    summary.results = list(nodes)
     for item in nodes:
         node = item.node
         status = str(item.status)
@@ -198,6 +211,43 @@ def run_dbt(
     if raise_on_failure and not summary.success:
         raise DbtBuildError(summary)
     return summary
+
+
+@dataclass(frozen=True)
+class SourceFreshness:
+    """One source table's freshness as `dbt source freshness` judged it (limits in _market__sources.yml)."""
+
+    source: str  # e.g. market.daily_ohlcv
+    status: str  # pass, warn, error, runtime error
+    max_loaded_at: str | None
+    age_hours: float | None
+
+    def describe(self) -> str:
+        if self.age_hours is None:
+            return f"{self.source}: {self.status}"
+        return f"{self.source}: {self.status}, last loaded {self.max_loaded_at} UTC ({self.age_hours:.1f} h ago)"
+
+
+def source_freshness(settings: Settings, *, target_path: Path | None = None) -> list[SourceFreshness]:
+    """`dbt source freshness`: how long ago each raw source was last loaded. Never raises on a stale
+    source (that is a finding to report); raises DbtBuildError only when dbt itself could not run."""
+    summary = run_dbt(["source", "freshness"], settings, target_path=target_path, raise_on_failure=False, quiet=True)
+    if not summary.results and summary.error:
+        raise DbtBuildError(summary)
+    found = []
+    for item in summary.results:
+        node = item.node
+        age = getattr(item, "age", None)
+        loaded = getattr(item, "max_loaded_at", None)
+        found.append(
+            SourceFreshness(
+                source=f"{node.source_name}.{node.name}",
+                status=str(item.status),
+                max_loaded_at=f"{loaded:%Y-%m-%d %H:%M}" if loaded else None,
+                age_hours=None if age is None else float(age) / 3600,
+            )
+        )
+    return sorted(found, key=lambda f: f.source)
 
 
 EXAMPLE_ROWS = 5
@@ -263,30 +313,32 @@ def build(
     *,
     full_refresh: bool = False,
     select: str | None = None,
-    exclude: str | None = None,
+    selector: str | None = None,
     target_path: Path | None = None,
     raise_on_failure: bool = True,
     quiet: bool = False,
     node_tasks: bool = False,
 ) -> DbtRunSummary:
-    """`dbt build`: seeds, models, data tests and unit tests, in DAG order.
+    """`dbt build`: seeds, models, data tests and unit tests, in DAG order; `select` (node selection
+    syntax) or `selector` (a name in selectors.yml) narrows it.
 
-    The incremental models bake the project variables in (the market series, the universe minimum), so a
-    build whose variables differ from the last successful one on this warehouse rebuilds in full."""
+    The incremental models bake the project variables in (the market series, the universe minimum) and
+    their columns (a new feature must be computed for every past row), so a build whose variables or
+    feature catalogue differ from the last successful one on this warehouse rebuilds in full."""
     args = ["build"]
     vars_file = settings.warehouse_path.with_name(settings.warehouse_path.name + ".dbt_vars.json")
     previous = vars_file.read_text() if vars_file.exists() else None
-    current = dbt_vars(settings)
+    current = build_fingerprint(settings)
     # No record yet on an existing warehouse (built before this check existed): rebuild once, to be safe.
     if full_refresh or (previous != current and settings.warehouse_path.exists()):
         args.append("--full-refresh")
     if select:
         args += ["--select", select]
-    if exclude:
-        args += ["--exclude", exclude]
+    if selector:
+        args += ["--selector", selector]
     summary = run_dbt(
         args, settings, target_path=target_path, raise_on_failure=raise_on_failure, quiet=quiet, node_tasks=node_tasks
     )
-    if summary.success and not select:
+    if summary.success and not select and selector in (None, FEATURES_SELECTOR):
         vars_file.write_text(current)
     return summary

@@ -24,6 +24,7 @@ Every setting is an environment variable with a default, so the quick start need
 | FEATURECAST_MAX_SESSIONS_BEHIND | 3 | a signal whose symbol feed lags the market by more sessions is marked stale |
 | FEATURECAST_MARKET_SERIES | equal_weight | market for beta, correlation, regimes: equal_weight or a symbol (^GSPC) |
 | FEATURECAST_MIN_UNIVERSE_SYMBOLS | 10 | fewest symbols a date needs for ranks, an equal-weight market, rank IC |
+| FEATURECAST_ONLINE_FEATURE_SESSIONS | 260 | newest bars per symbol the serving snapshot keeps for GET /features |
 | FEATURECAST_LOCK_TIMEOUT_SECONDS | 120 | how long a writer waits for another to finish before it gives up (exit 5) |
 
 Derived paths: model artifacts in `$FEATURECAST_DATA_DIR/models`, serving snapshots in
@@ -131,6 +132,7 @@ class Settings:
     market_series: str = "equal_weight"
     min_universe_symbols: int = DEFAULT_MIN_UNIVERSE_SYMBOLS
     lock_timeout_seconds: float = 120.0
+    online_feature_sessions: int = 260
 
     @property
     def models_dir(self) -> Path:
@@ -178,6 +180,7 @@ class Settings:
             market_series=_market_series(_env("FEATURECAST_MARKET_SERIES", "equal_weight")),
             min_universe_symbols=_positive_int("FEATURECAST_MIN_UNIVERSE_SYMBOLS", DEFAULT_MIN_UNIVERSE_SYMBOLS),
             lock_timeout_seconds=_non_negative_float("FEATURECAST_LOCK_TIMEOUT_SECONDS", 120.0),
+            online_feature_sessions=_positive_int("FEATURECAST_ONLINE_FEATURE_SESSIONS", 260),
         )
 
     def with_warehouse(self, path: Path) -> Settings:

@@ -24,7 +24,13 @@ from typing import Any, TypeVar
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 
-from dbt_project.runner import EVALUATION_SELECTOR, PORTFOLIO_BOOKS_SELECTOR, DbtRunSummary, build
+from dbt_project.runner import (
+    EVALUATION_SELECTOR,
+    FEATURES_SELECTOR,
+    PORTFOLIO_BOOKS_SELECTOR,
+    DbtRunSummary,
+    build,
+)
 from featurecast.config import Settings
 from featurecast.writer import exclusive_writer
 from flows.summary import RunSummary, collect_summary
@@ -87,10 +93,26 @@ def ingest(source: str, symbols: list[str] | None) -> dict[str, object]:
     }
 
 
-def dbt_build(stage: str, *, select: str | None = None, exclude: str | None = None, node_tasks: bool) -> DbtRunSummary:
-    """A dbt build whose nodes show up as task runs; raises DbtBuildError naming the failing nodes."""
+@task(name="source freshness")
+def source_freshness_task() -> list[str]:
+    """`dbt source freshness` on the raw sources: a source past its warn or error age is reported (logged
+    as a warning and in the run summary), not fatal; the structural guardrails decide what fails."""
+    from dbt_project.runner import source_freshness
+
     logger = get_run_logger()
-    summary = build(Settings.from_env(), select=select, exclude=exclude, quiet=True, node_tasks=node_tasks)
+    lines = []
+    for result in source_freshness(Settings.from_env()):
+        lines.append(result.describe())
+        if result.status != "pass":
+            logger.warning("source freshness: %s", result.describe())
+    return lines
+
+
+def dbt_build(stage: str, *, selector: str, node_tasks: bool) -> DbtRunSummary:
+    """A dbt build of one stage (a selector in selectors.yml) whose nodes show up as task runs; raises
+    DbtBuildError naming the failing nodes."""
+    logger = get_run_logger()
+    summary = build(Settings.from_env(), selector=selector, quiet=True, node_tasks=node_tasks)
     for node in summary.warned:
         logger.warning(
             "%s: guardrail warning %s", stage, node.describe().removeprefix("test ")
@@ -133,7 +155,11 @@ def issue_forecasts_task() -> str:
     from ml.forecasts.issue import issue_forecasts
 
     report = issue_forecasts(Settings.from_env().warehouse_path)
-    return f"{report.forecasts} forecasts up to {report.latest_issue_date:%Y-%m-%d}"
+    redone = f"; re-issued {'; '.join(report.full)}" if report.full else ""
+    return (
+        f"{report.forecasts} forecasts for {report.new_issue_dates} new issue dates up to "
+        f"{report.latest_issue_date:%Y-%m-%d}{redone}"
+    )
 
 
 @task(name="backtest")
@@ -150,7 +176,12 @@ def publish_task() -> str:
     from app.snapshot import publish_snapshot
 
     settings = Settings.from_env()
-    return publish_snapshot(settings.warehouse_path, settings.serving_dir, horizon=settings.signal_horizon).name
+    return publish_snapshot(
+        settings.warehouse_path,
+        settings.serving_dir,
+        horizon=settings.signal_horizon,
+        feature_sessions=settings.online_feature_sessions,
+    ).name
 
 
 @flow(name="daily_refresh", log_prints=True)
@@ -169,12 +200,13 @@ def _daily_refresh(settings: Settings, source: str, symbols: list[str] | None, n
 
     times = StageTimes()
     ingested = times.run("ingest", ingest, source, symbols)
+    freshness = times.run("source freshness", source_freshness_task)
     builds = [
         times.run(
             "dbt build: features and guardrails",
             dbt_build,
             "features",
-            exclude=EVALUATION_SELECTOR,
+            selector=FEATURES_SELECTOR,
             node_tasks=node_tasks,
         )
     ]
@@ -205,18 +237,20 @@ def _daily_refresh(settings: Settings, source: str, symbols: list[str] | None, n
                 "dbt build: portfolio books",
                 dbt_build,
                 "portfolio books",
-                select=PORTFOLIO_BOOKS_SELECTOR,
-                exclude=EVALUATION_SELECTOR,
+                selector=PORTFOLIO_BOOKS_SELECTOR,
                 node_tasks=node_tasks,
             )
         )
     times.run("issue forecasts", issue_forecasts_task)
     builds.append(
-        times.run("dbt build: evaluation", dbt_build, "evaluation", select=EVALUATION_SELECTOR, node_tasks=node_tasks)
+        times.run(
+            "dbt build: evaluation", dbt_build, "evaluation", selector=EVALUATION_SELECTOR, node_tasks=node_tasks
+        )
     )
     if has_champion:  # the snapshot serves the champion's signals
         times.run("publish snapshot", publish_task)
 
     summary = collect_summary(settings, builds, ingested, times.seconds, trained, notes)
+    summary.freshness = freshness
     create_markdown_artifact(key="daily-refresh-summary", markdown=summary.markdown(), description="daily_refresh")
     return summary

@@ -31,6 +31,7 @@ class RunSummary:
     stage_seconds: dict[str, float]
     trained: dict[str, Any] | None = None
     notes: list[str] = field(default_factory=list)  # steps skipped and why
+    freshness: list[str] = field(default_factory=list)  # `dbt source freshness`, one line per raw source
 
     def text(self) -> str:
         out = [
@@ -41,6 +42,8 @@ class RunSummary:
             + ", ".join(f"{n} {status}" for status, n in sorted(self.dbt.items()))
             + (f"; warnings: {', '.join(self.warnings)}" if self.warnings else "; no guardrail warnings"),
         ]
+        if self.freshness:
+            out.append("source freshness: " + "; ".join(self.freshness))
         out += self.notes
         if self.trained:
             decision = self.trained["decision"]

@@ -23,12 +23,15 @@ def backtest(args: argparse.Namespace, settings: Settings) -> int:
         slippage_bps=args.slippage_bps,
         regime_gate=tuple(args.regime_gate),
         risk_gate_q05=args.risk_gate_q05,
+        drift=not args.no_drift,
     )
     report = run_backtest(settings.warehouse_path, config, horizon=settings.signal_horizon)
     table = report.metrics.pivot(index="metric", columns="book", values="value")
     window = f"{report.start_date:%Y-%m-%d} to {report.end_date:%Y-%m-%d}"
     print(f"backtest {report.run_id} of {report.model_version}, {window}")
     print(table.to_string(float_format=lambda v: f"{v:.4f}"))
+    for warning in report.warnings:
+        print(f"warning: {warning}")
     for row in report.metrics.dropna(subset=["ci_low"]).itertuples():
         print(f"{row.metric}: {row.value:+.3f} (90% bootstrap interval {row.ci_low:+.3f} to {row.ci_high:+.3f})")
     print(
@@ -49,6 +52,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--rebalance-every", type=positive_int, help="sessions (default: the signal horizon)")
     parser.add_argument("--cost-bps", type=non_negative_float, default=5.0)
     parser.add_argument("--slippage-bps", type=non_negative_float, default=5.0)
+    parser.add_argument(
+        "--no-drift", action="store_true", help="reset weights to target every session for free (idealised book)"
+    )
     parser.add_argument("--regime-gate", action="append", default=[], metavar="REGIME", help="cash in this regime")
     parser.add_argument(
         "--risk-gate-q05", type=bounded(float), help="cash when the 5-session q05 forecast is below this"

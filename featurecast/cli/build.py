@@ -16,7 +16,7 @@ def build(args: argparse.Namespace, settings: Settings) -> int:
     from dbt_project.runner import build as dbt_build
 
     started = time.perf_counter()
-    summary = dbt_build(settings, full_refresh=args.full_refresh, select=args.select)
+    summary = dbt_build(settings, full_refresh=args.full_refresh, select=args.select, selector=args.selector)
     print_build(summary, time.perf_counter() - started)
     return 0
 
@@ -37,9 +37,12 @@ def release(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def docs(args: argparse.Namespace, settings: Settings) -> int:
+    from dbt_project.feature_catalog import sync
     from dbt_project.feature_spec import write_feature_spec
     from dbt_project.runner import run_dbt
 
+    for path in sync():  # the YAML the feature catalogue generates, before dbt reads it
+        print(f"wrote {path.relative_to(PROJECT_ROOT)} from dbt_project/feature_catalog.yml")
     run_dbt(["docs", "generate"], settings, quiet=True)
     # The spec traces lineage through full-build SQL (no incremental self-reference).
     spec_target = settings.data_dir / "dbt_spec_target"
@@ -54,7 +57,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("build", help="dbt build: features, guardrails, unit tests")
     parser.set_defaults(handler=build, writes=True)
     parser.add_argument("--full-refresh", action="store_true")
-    parser.add_argument("--select", help="dbt selection, e.g. +fct_daily_features")
+    stage = parser.add_mutually_exclusive_group()
+    stage.add_argument("--select", help="dbt selection, e.g. +fct_daily_features")
+    stage.add_argument(
+        "--selector", choices=["features", "portfolio_books", "evaluation"], help="a stage named in selectors.yml"
+    )
 
     parser = sub.add_parser("release", help="let a reviewed, quarantined bar back into the features")
     parser.set_defaults(handler=release, writes=True, needs_warehouse=True)

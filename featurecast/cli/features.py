@@ -1,4 +1,5 @@
-"""`featurecast features list`: the feature catalogue, from the dbt manifest."""
+"""`featurecast features list` (the catalogue, from the dbt manifest) and `features sync` (the YAML the
+feature catalogue, dbt_project/feature_catalog.yml, generates)."""
 
 from __future__ import annotations
 
@@ -20,6 +21,26 @@ def list_(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def sync(args: argparse.Namespace, settings: Settings) -> int:
+    from dbt_project.feature_catalog import load_catalog
+    from dbt_project.feature_catalog import sync as sync_yaml
+    from featurecast.config import PROJECT_ROOT
+
+    changed = sync_yaml(check=args.check)
+    count = len(load_catalog())
+    names = ", ".join(str(p.relative_to(PROJECT_ROOT)) for p in changed)
+    if args.check:
+        if changed:
+            print(f"out of date with dbt_project/feature_catalog.yml: {names}; run `featurecast features sync`")
+            return 1
+        print(f"the models' YAML matches the catalogue ({count} features)")
+        return 0
+    print(f"wrote {names} from the catalogue ({count} features)" if changed else f"up to date ({count} features)")
+    if changed:
+        print("next: `featurecast build`, then `featurecast docs` for docs/feature_spec.md")
+    return 0
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     from featurecast.cli.arguments import positive_int
 
@@ -29,3 +50,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     lister.set_defaults(handler=list_)
     lister.add_argument("--family", help="only this family (returns, volatility, volume, ...)")
     lister.add_argument("--width", type=positive_int, default=70, help="description characters shown")
+    syncer = actions.add_parser(
+        "sync", help="write the models' feature YAML from dbt_project/feature_catalog.yml (one declaration per feature)"
+    )
+    syncer.set_defaults(handler=sync)
+    syncer.add_argument("--check", action="store_true", help="only report drift (exit 1), write nothing")

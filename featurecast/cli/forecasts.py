@@ -14,8 +14,8 @@ def issue(args: argparse.Namespace, settings: Settings) -> int:
     from dbt_project.runner import EVALUATION_SELECTOR, build
     from ml.forecasts.issue import issue_forecasts
 
-    report = issue_forecasts(settings.warehouse_path)
-    build(settings, select=EVALUATION_SELECTOR, quiet=True)
+    report = issue_forecasts(settings.warehouse_path, full=args.full)
+    build(settings, selector=EVALUATION_SELECTOR, quiet=True)
     con = duckdb.connect(str(settings.warehouse_path), read_only=True)
     try:
         rows = con.execute(
@@ -26,9 +26,12 @@ def issue(args: argparse.Namespace, settings: Settings) -> int:
     finally:
         con.close()
     print(
-        f"forecasts: {report.forecasts:,} issued for {', '.join(report.portfolios)} up to "
-        f"{report.latest_issue_date:%Y-%m-%d}; evaluated in marts.fct_forecast_calibration:"
+        f"forecasts: {report.forecasts:,} issued for {report.new_issue_dates:,} new issue dates of "
+        f"{', '.join(report.portfolios)}, up to {report.latest_issue_date:%Y-%m-%d}, in {report.seconds:.1f} s; "
+        "evaluated in marts.fct_forecast_calibration:"
     )
+    for note in report.full:
+        print(f"  re-issued {note}")
     for horizon, model, coverage, q05, pinball, kupiec in rows:
         print(
             f"  {horizon:>2} sessions {model:<10} 5-95 coverage {coverage:.1%} (target 90%), q05 hit {q05:.1%}, "
@@ -39,4 +42,7 @@ def issue(args: argparse.Namespace, settings: Settings) -> int:
 
 def register(sub: argparse._SubParsersAction) -> None:
     help_ = "issue percentile forecasts and evaluate past ones (D3)"
-    writer_action(sub, "forecasts", help_, "issue", "issue forecasts and rebuild their evaluation", issue)
+    leaf = writer_action(sub, "forecasts", help_, "issue", "issue forecasts and rebuild their evaluation", issue)
+    leaf.add_argument(
+        "--full", action="store_true", help="re-issue every date (default: only the dates not issued yet)"
+    )

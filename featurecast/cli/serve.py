@@ -14,7 +14,12 @@ from featurecast.config import PROJECT_ROOT, Settings
 def publish(args: argparse.Namespace, settings: Settings) -> int:
     from app.snapshot import publish_snapshot
 
-    path = publish_snapshot(settings.warehouse_path, settings.serving_dir, horizon=settings.signal_horizon)
+    path = publish_snapshot(
+        settings.warehouse_path,
+        settings.serving_dir,
+        horizon=settings.signal_horizon,
+        feature_sessions=settings.online_feature_sessions,
+    )
     print(f"published {path}")
     return 0
 

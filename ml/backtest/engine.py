@@ -5,11 +5,20 @@ Timing, stated once and tested:
 - its trade fills at the close of session t + `execution_lag` (1 by default: the next bar), at that close
   plus slippage, and pays costs that day;
 - the position then earns the close-to-close returns from the session after the fill.
-So the weight held over session d (return close d-1 -> close d) is the target of the signal dated
-d - 1 - execution_lag. A signal at t can never earn t+1's return.
+So a fill at session d's close sets the weights held over session d + 1 (return close d -> close d+1),
+from the signal dated d - execution_lag. A signal at t can never earn t+1's return.
+
+The book is an honest book:
+- Between rebalances weights drift with prices: a position that rises becomes a larger share of equity.
+  Each rebalance trades back to target, and that trade is turnover and pays costs. With
+  `StrategyConfig.drift=False`, weights are reset to target every session for free instead; that is the
+  idealised book many vectorised backtests report. It is explicit here, and off by default.
+- A symbol whose data ends (delisted, or a feed that stopped) is sold at its last close. The sale pays
+  costs, the proceeds stay in cash (earning 0) until the next rebalance, and no later order can buy it.
+- Cash is whatever the weights leave: 1 - sum of long weights, plus short proceeds.
 
 Frames are wide: one row per trading session (ascending), one column per symbol. Returns are simple
-returns; a missing return (a gap, a quarantined bar) earns 0.
+returns; a missing return inside a symbol's history (a gap, a quarantined bar) earns 0.
 """
 
 from __future__ import annotations
@@ -36,6 +45,7 @@ class StrategyConfig:
     slippage_bps: float = 5.0  # price impact and spread, per unit of traded notional
     regime_gate: tuple[str, ...] = ()  # market regimes in which the book goes to cash
     risk_gate_q05: float | None = None  # go to cash when the portfolio forecast's 5th percentile is below this
+    drift: bool = True  # weights drift with prices between rebalances (False: reset to target daily, for free)
 
     def __post_init__(self) -> None:
         if self.rule not in {"top_k", "threshold"}:
@@ -78,10 +88,11 @@ def apply_gates(weights: pd.DataFrame, gate_off: pd.Series) -> pd.DataFrame:
 
 
 def rebalance(weights: pd.DataFrame, every: int) -> pd.DataFrame:
-    """Keep the targets of every `every`-th signal date and hold them in between."""
+    """The orders: the targets of every `every`-th signal date; the rows between are NaN (no order, the
+    book holds and drifts)."""
     keep = np.zeros(len(weights), dtype=bool)
     keep[::every] = True
-    return weights.where(pd.Series(keep, index=weights.index), np.nan).ffill().fillna(0.0)
+    return weights.where(pd.Series(keep, index=weights.index), np.nan)
 
 
 @dataclass
@@ -89,59 +100,107 @@ class BacktestResult:
     """Daily book-level series and the trades behind them."""
 
     daily: pd.DataFrame  # date: gross_return, cost, net_return, turnover, exposure, long, short, positions
-    executed: pd.DataFrame  # date x symbol: weights after the fill that day
+    executed: pd.DataFrame  # date x symbol: weights after that day's close (after drift, fills and sales)
     trades: pd.DataFrame = field(default_factory=pd.DataFrame)  # date, symbol, weight_before, weight_after, traded
 
 
-def simulate(targets: pd.DataFrame, returns: pd.DataFrame, config: StrategyConfig) -> BacktestResult:
-    """Fill `targets` `execution_lag` sessions later, then earn the following sessions' returns net of costs.
+def last_bars(returns: pd.DataFrame) -> np.ndarray:
+    """Per symbol, the position of its last session with a return (-1 when it has none)."""
+    valid = returns.notna().to_numpy()
+    last = len(returns) - 1 - np.argmax(valid[::-1], axis=0)
+    return np.where(valid.any(axis=0), last, -1)
 
-    `targets` are indexed by signal date, `returns` by session; both are aligned to the sessions of
-    `returns`. Turnover is the sum of absolute weight changes at each fill; costs are turnover times
-    (cost_bps + slippage_bps) / 10,000, charged on the fill day.
+
+def simulate(targets: pd.DataFrame, returns: pd.DataFrame, config: StrategyConfig) -> BacktestResult:
+    """Fill the orders in `targets` `execution_lag` sessions later, hold (drifting) until the next order,
+    and earn the sessions' returns net of costs.
+
+    `targets` are indexed by signal date; a row is an order (the weights to hold after the fill), an
+    all-NaN row is no order. They are aligned to the sessions of `returns`. Turnover is the sum of
+    absolute weight changes at each session's close (fills, and sales of symbols whose data ended);
+    costs are turnover times (cost_bps + slippage_bps) / 10,000, charged that day.
     """
-    sessions = returns.index
-    symbols = returns.columns
-    targets = targets.reindex(index=sessions, columns=symbols).fillna(0.0)
-    executed = targets.shift(config.execution_lag).fillna(0.0)
-    held = executed.shift(1).fillna(0.0)
-    r = returns.fillna(0.0)
-    gross = (held * r).sum(axis=1)
-    changes = executed.diff()
-    changes.iloc[0] = executed.iloc[0]
-    turnover = changes.abs().sum(axis=1)
-    cost = turnover * (config.cost_bps + config.slippage_bps) / 10_000.0
+    sessions, symbols = returns.index, returns.columns
+    aligned = targets.reindex(index=sessions, columns=symbols)
+    is_order = aligned.notna().any(axis=1).to_numpy()
+    orders = aligned.fillna(0.0).to_numpy()
+    lag = config.execution_lag
+    fills = np.zeros_like(orders)
+    fill_day = np.zeros(len(sessions), dtype=bool)
+    fills[lag:], fill_day[lag:] = orders[:-lag], is_order[:-lag]
+    r = returns.fillna(0.0).to_numpy()
+    last = last_bars(returns)
+    ended_after = np.where((last >= 0) & (last < len(sessions) - 1), last, len(sessions))  # sold at this close
+    bps = (config.cost_bps + config.slippage_bps) / 10_000.0
+
+    n, m = r.shape
+    held, before, after = np.zeros((n, m)), np.zeros((n, m)), np.zeros((n, m))
+    gross = np.zeros(n)
+    weights = np.zeros(m)
+    for i in range(n):
+        held[i] = weights  # held over session i: its return is earned on these
+        gross[i] = weights @ r[i]
+        if config.drift and gross[i] > -1.0:
+            weights = weights * (1.0 + r[i]) / (1.0 + gross[i])
+        before[i] = weights  # at the close, before trading
+        if fill_day[i]:
+            weights = fills[i]
+        weights = np.where(ended_after <= i, 0.0, weights)  # an ended symbol is sold at its last close
+        after[i] = weights
+    turnover = np.abs(after - before).sum(axis=1)
+    cost = turnover * bps
     daily = pd.DataFrame(
         {
             "gross_return": gross,
             "cost": cost,
             "net_return": gross - cost,
             "turnover": turnover,
-            "exposure": held.abs().sum(axis=1),
-            "long": held.clip(lower=0).sum(axis=1),
-            "short": -held.clip(upper=0).sum(axis=1),
+            "exposure": np.abs(held).sum(axis=1),
+            "long": held.clip(min=0).sum(axis=1),
+            "short": -held.clip(max=0).sum(axis=1),
             "positions": (held != 0).sum(axis=1),
         },
         index=sessions,
     )
-    stacked = changes.stack()
-    traded = stacked[stacked.abs() > 1e-12]
+    changes = after - before
+    rows, cols = np.nonzero(np.abs(changes) > 1e-12)
     trades = pd.DataFrame(
         {
-            "date": traded.index.get_level_values(0),
-            "symbol": traded.index.get_level_values(1),
-            "weight_after": executed.stack().reindex(traded.index).to_numpy(),
-            "traded": traded.to_numpy(),
+            "date": sessions[rows],
+            "symbol": symbols[cols],
+            "weight_before": before[rows, cols],
+            "weight_after": after[rows, cols],
+            "traded": changes[rows, cols],
         }
     )
-    trades["weight_before"] = trades["weight_after"] - trades["traded"]
-    trades["cost"] = trades["traded"].abs() * (config.cost_bps + config.slippage_bps) / 10_000.0
-    return BacktestResult(daily, executed, trades)
+    trades["cost"] = trades["traded"].abs() * bps
+    return BacktestResult(daily, pd.DataFrame(after, index=sessions, columns=symbols), trades)
 
 
 def buy_and_hold(returns: pd.DataFrame) -> pd.Series:
-    """Daily simple returns of buying the universe in equal parts on the first session and never trading."""
-    growth = (1.0 + returns.fillna(0.0)).cumprod()
+    """Daily simple returns of buying the universe in equal parts and never trading (see buy_and_hold_book)."""
+    return buy_and_hold_book(returns)["net_return"]
+
+
+def buy_and_hold_book(returns: pd.DataFrame) -> pd.DataFrame:
+    """Buy-and-hold as a book: each symbol gets 1/N of the starting capital, invested at its first bar in
+    the data (cash until then), never rebalanced, and sold at its last close when its data ends (cash
+    after that, earning 0). Daily net_return, the share of equity invested (exposure) and positions."""
+    growth = (1.0 + returns.fillna(0.0)).cumprod()  # the value of each symbol's 1/N part
     equity = growth.mean(axis=1)
-    previous = equity.shift(1).fillna(1.0)
-    return equity / previous - 1.0
+    net = equity / equity.shift(1).fillna(1.0) - 1.0
+    position = np.arange(len(returns))[:, None]
+    started = returns.notna().cummax().to_numpy()
+    live = started & (position <= last_bars(returns)[None, :])  # held over the session
+    value = growth.shift(1).fillna(1.0).to_numpy()  # each part's value at the start of the session
+    return pd.DataFrame(
+        {
+            "gross_return": net,
+            "cost": 0.0,
+            "net_return": net,
+            "turnover": 0.0,
+            "exposure": (value * live).sum(axis=1) / value.sum(axis=1),
+            "positions": live.sum(axis=1),
+        },
+        index=returns.index,
+    )

@@ -8,7 +8,8 @@ dates it was trained on, so they are not traded here.
 Books, all on the same sessions, with the same rules and frictions:
 - `strategy`: the rules in StrategyConfig over the model's calibrated probabilities;
 - `momentum`: the same rules over the momentum baseline's out-of-fold probabilities (same folds);
-- `buy_and_hold`: the universe bought in equal parts on the first session, never traded.
+- `buy_and_hold`: the universe bought in equal parts, never traded; a symbol whose data ends is sold at its
+  last close and the cash kept (engine.buy_and_hold_book).
 
 Tables (schema `ml`): backtest_runs, backtest_daily (book, date, returns, costs, turnover, exposure,
 equity, drawdown), backtest_trades (the strategy's fills), backtest_metrics (book, metric, value and,
@@ -34,7 +35,7 @@ import numpy as np
 import pandas as pd
 
 from featurecast.errors import NotReadyError
-from ml.backtest.engine import StrategyConfig, apply_gates, buy_and_hold, rebalance, simulate, target_weights
+from ml.backtest.engine import StrategyConfig, apply_gates, buy_and_hold_book, rebalance, simulate, target_weights
 from ml.backtest.metrics import information_ratio, performance, sharpe_difference_interval
 from ml.regimes.model import walk_forward_labels
 from ml.signals.registry import champion
@@ -51,8 +52,10 @@ create table if not exists ml.backtest_runs (
     end_date date not null,
     sessions integer not null,
     symbols integer not null,
-    seconds double not null
+    seconds double not null,
+    warnings json
 );
+alter table ml.backtest_runs add column if not exists warnings json;
 create table if not exists ml.backtest_daily (
     run_id varchar not null, book varchar not null, date date not null,
     gross_return double not null, cost double not null, net_return double not null,
@@ -99,6 +102,7 @@ class BacktestReport:
     end_date: object
     metrics: pd.DataFrame  # book, metric, value, ci_low, ci_high
     seconds: float
+    warnings: tuple[str, ...] = ()  # what the comparison cannot show (e.g. a rule that holds the whole universe)
 
     def value(self, book: str, metric: str) -> float:
         row = self.metrics[(self.metrics["book"] == book) & (self.metrics["metric"] == metric)]
@@ -194,18 +198,36 @@ def run_books(inputs: BacktestInputs, config: StrategyConfig) -> tuple[dict[str,
         books[book] = result.daily
         if book == "strategy":
             trades = result.trades
-    hold = buy_and_hold(inputs.returns)
-    books["buy_and_hold"] = pd.DataFrame(
-        {
-            "gross_return": hold,
-            "cost": 0.0,
-            "net_return": hold,
-            "turnover": 0.0,
-            "exposure": 1.0,
-            "positions": inputs.returns.shape[1],
-        }
-    )
+    books["buy_and_hold"] = buy_and_hold_book(inputs.returns)
     return books, trades
+
+
+def selection_warnings(probability: pd.DataFrame, config: StrategyConfig) -> list[str]:
+    """Why the strategy may not be a selection at all: a rule that holds every symbol with a signal on most
+    dates is the equally weighted universe, so its comparison with momentum and buy-and-hold measures
+    weighting and timing, not the signal's choice of names."""
+    universe = probability.notna().sum(axis=1)
+    dates = universe > 0
+    if not dates.any():
+        return ["no signal date has a probability: the strategy never trades"]
+    if config.rule == "top_k":
+        picked = config.k * (2 if config.long_short else 1)
+        whole = (universe[dates] <= picked).mean()
+        rule = f"top-{config.k}" + (" long-short" if config.long_short else "")
+    else:
+        chosen = probability >= config.threshold
+        if config.long_short:
+            chosen |= probability <= 1 - config.threshold
+        whole = (chosen.sum(axis=1)[dates] >= universe[dates]).mean()
+        rule = f"threshold {config.threshold:g}"
+    if whole <= 0.5:
+        return []
+    size = int(universe[dates].median())
+    return [
+        f"the {rule} rule holds every symbol of a {size}-symbol universe on {whole:.0%} of signal dates: the "
+        "strategy is the equally weighted universe, not a selection, so its comparison with momentum and "
+        "buy-and-hold says nothing about which names the signal picks (use a wider universe or a smaller --k)"
+    ]
 
 
 def book_metrics(books: dict[str, pd.DataFrame], *, samples: int = 1000, seed: int = 0) -> pd.DataFrame:
@@ -247,6 +269,7 @@ def run_backtest(
     started = time.perf_counter()
     inputs = load_inputs(warehouse, horizon)
     books, trades = run_books(inputs, config)
+    warnings = selection_warnings(inputs.probability, config)
     metrics = book_metrics(books, samples=samples)
     run_id = _run_id(config, inputs)
     daily = []
@@ -272,7 +295,7 @@ def run_backtest(
         for table in ("backtest_runs", "backtest_daily", "backtest_trades", "backtest_metrics"):
             con.execute(f"delete from ml.{table} where run_id = ?", [run_id])
         con.execute(
-            "insert into ml.backtest_runs values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "insert into ml.backtest_runs values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 run_id,
                 datetime.now(UTC).replace(tzinfo=None),
@@ -284,6 +307,7 @@ def run_backtest(
                 len(inputs.returns),
                 inputs.returns.shape[1],
                 seconds,
+                json.dumps(warnings),
             ],
         )
         strategy = books["strategy"]
@@ -310,5 +334,11 @@ def run_backtest(
     finally:
         con.close()
     return BacktestReport(
-        run_id, inputs.model_version, inputs.returns.index.min(), inputs.returns.index.max(), metrics, seconds
+        run_id,
+        inputs.model_version,
+        inputs.returns.index.min(),
+        inputs.returns.index.max(),
+        metrics,
+        seconds,
+        tuple(warnings),
     )

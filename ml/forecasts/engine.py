@@ -61,6 +61,24 @@ def ewma_volatility(returns: np.ndarray, lam: float) -> np.ndarray:
     return np.sqrt(variance)
 
 
+@dataclass(frozen=True)
+class Prior:
+    """What earlier issues of a portfolio left, for an incremental issue that only adds issue dates from
+    index `start` on. Arrays are aligned to the portfolio's sessions up to `start` (NaN where nothing
+    was issued): per horizon, the conformal log-return quantiles issued (the adaptive levels replay
+    through their hits) and the lgbm_quantile model's raw standardised quantiles (its conformal scores)."""
+
+    start: int
+    conformal: dict[int, np.ndarray]  # horizon -> start x 3
+    raw_quantile: dict[int, np.ndarray]  # horizon -> start x 3
+
+
+@dataclass(frozen=True)
+class ForecastRun:
+    forecasts: pd.DataFrame  # one row per (issue_date, horizon, model), issue dates from `start` on
+    raw_quantile: pd.DataFrame  # issue_date, horizon, raw_q05, raw_q50, raw_q95: lgbm_quantile's state
+
+
 def forecast_portfolio(
     daily: pd.DataFrame,
     sessions: np.ndarray,
@@ -68,12 +86,29 @@ def forecast_portfolio(
     horizons: tuple[int, ...] = HORIZONS,
     models: tuple[str, ...] = MODELS,
 ) -> pd.DataFrame:
-    """Every forecast for one portfolio.
+    """Every forecast for one portfolio (a full issue; see run_forecasts for incremental issues).
 
     `daily`: date, ret_1d, equity (one row per session, ascending); `sessions`: the exchange calendar's
     sessions (datetime64), which give each forecast's target date h sessions after its issue date.
     Returns one row per (issue_date, horizon, model) with log-return quantiles q05, q50, q95.
     """
+    return run_forecasts(daily, sessions, config, horizons, models).forecasts
+
+
+def run_forecasts(
+    daily: pd.DataFrame,
+    sessions: np.ndarray,
+    config: ForecastConfig | None = None,
+    horizons: tuple[int, ...] = HORIZONS,
+    models: tuple[str, ...] = MODELS,
+    prior: Prior | None = None,
+) -> ForecastRun:
+    """The forecasts issued on the sessions from `prior.start` on (all sessions without a prior).
+
+    With a prior the result equals the same rows of a full issue: every forecaster is walk-forward (an
+    issue at t reads data up to t), and the state the later issues depend on (the conformal levels, the
+    quantile model's scores) is rebuilt from the prior instead of recomputed. The cost is the new dates,
+    plus one refit of the quantile model when a new date opens a refit window."""
     config = config or ForecastConfig()
     daily = daily.sort_values("date").reset_index(drop=True)
     returns = daily["ret_1d"].to_numpy(dtype=float)
@@ -82,35 +117,51 @@ def forecast_portfolio(
     sigma = ewma_volatility(returns, config.ewma_lambda)
     z = norm.ppf(LEVELS)
     n = len(daily)
-    rows = []
+    start = max(config.min_history, prior.start if prior else 0)
+    rows, raw_rows = [], []
     for h in horizons:
         scale = sigma * np.sqrt(h)
         realised = np.full(n, np.nan)
         if n > h:
             realised[: n - h] = np.log(equity[h:] / equity[: n - h])
-        outcomes: list[float] = []
-        issued: dict[int, np.ndarray] = {}  # conformal quantiles by issue index, until their outcome is known
+        standardised = realised / scale
+        conformal = np.full((n, len(LEVELS)), np.nan)  # issued conformal quantiles (log return)
+        if prior is not None:
+            conformal[: prior.start] = prior.conformal[h][: prior.start]
+        if "lgbm_quantile" in models:
+            learned, raw = quantile_forecasts(
+                returns,
+                sigma,
+                h,
+                config.min_history,
+                config.quantile,
+                start=start,
+                prior_raw=prior.raw_quantile[h] if prior is not None else None,
+            )
+            learned = learned * scale[:, None]
+            valid = np.isfinite(raw).all(axis=1)
+            valid[:start] = False
+            raw_rows += [(dates[t], h, *raw[t]) for t in np.flatnonzero(valid)]
+        else:
+            learned = np.full((n, len(LEVELS)), np.nan)
         levels = np.array(LEVELS, dtype=float)
-        learned = (
-            quantile_forecasts(returns, sigma, h, config.min_history, config.quantile) * scale[:, None]
-            if "lgbm_quantile" in models
-            else np.full((n, len(LEVELS)), np.nan)
-        )
         for t in range(config.min_history, n):
             matured = t - h  # the forecast issued h sessions ago matures at today's close
             if matured >= config.min_history:
-                outcomes.append(realised[matured] / scale[matured])
-                hit = realised[matured] <= issued.pop(matured)
+                hit = realised[matured] <= conformal[matured]
                 levels = np.clip(levels + config.aci_gamma * (np.array(LEVELS) - hit), 0.001, 0.999)
+            if t < start:
+                continue  # issued before: only the levels are replayed
             normal_q = z * scale[t]
-            if len(outcomes) >= config.min_outcomes:
-                conformal_q = np.sort(np.quantile(np.asarray(outcomes[-config.window :]), levels)) * scale[t]
+            known = t - h + 1 - config.min_history  # standardised outcomes matured by t
+            if known >= config.min_outcomes:
+                window = standardised[max(config.min_history, t - h + 1 - config.window) : t - h + 1]
+                conformal[t] = np.sort(np.quantile(window, levels)) * scale[t]
             else:
-                conformal_q = normal_q
-            issued[t] = conformal_q
+                conformal[t] = normal_q
             for model, quantiles in (
                 ("vol_normal", normal_q),
-                ("conformal", conformal_q),
+                ("conformal", conformal[t]),
                 ("lgbm_quantile", learned[t]),
             ):
                 if model in models and np.isfinite(quantiles).all():
@@ -130,7 +181,8 @@ def forecast_portfolio(
         ],
     )
     position = np.searchsorted(sessions, frame["issue_date"].to_numpy(dtype="datetime64[ns]"))
-    frame["target_date"] = sessions[np.minimum(position + frame["horizon"].to_numpy(), len(sessions) - 1)]
+    frame["target_date"] = sessions[np.minimum(position + frame["horizon"].to_numpy(dtype=int), len(sessions) - 1)]
     for level in ("q05", "q50", "q95"):
         frame[f"equity_{level}"] = frame["equity_at_issue"] * np.exp(frame[level])
-    return frame
+    raw_frame = pd.DataFrame(raw_rows, columns=["issue_date", "horizon", "raw_q05", "raw_q50", "raw_q95"])
+    return ForecastRun(frame, raw_frame)

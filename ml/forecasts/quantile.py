@@ -89,14 +89,25 @@ def state_features(returns: np.ndarray, sigma: np.ndarray) -> np.ndarray:
 
 
 def quantile_forecasts(
-    returns: np.ndarray, sigma: np.ndarray, h: int, first_issue: int, config: QuantileConfig | None = None
-) -> np.ndarray:
-    """Standardised quantiles (n x 3) issued walk-forward from `first_issue`; NaN until the model is fitted
-    and its conformal correction has `min_scores` matured forecasts."""
+    returns: np.ndarray,
+    sigma: np.ndarray,
+    h: int,
+    first_issue: int,
+    config: QuantileConfig | None = None,
+    *,
+    start: int | None = None,
+    prior_raw: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Standardised quantiles (n x 3) issued walk-forward from `first_issue` (NaN until the model is fitted
+    and its conformal correction has `min_scores` matured forecasts), and the raw model quantiles behind
+    them. With `start` and `prior_raw` (the raw quantiles issued before `start`), only the issues from
+    `start` on are computed: the refit windows they fall in are refitted (the same fit a full run makes),
+    and the conformal scores come from the prior."""
     import lightgbm as lgb
 
     config = config or QuantileConfig()
     n = len(returns)
+    start = first_issue if start is None else max(start, first_issue)
     features = state_features(returns, sigma)
     log_equity = np.cumsum(returns)
     target = np.full(n, np.nan)
@@ -104,45 +115,52 @@ def quantile_forecasts(
         target[: n - h] = (log_equity[h:] - log_equity[: n - h]) / (sigma[: n - h] * np.sqrt(h))
     usable = np.isfinite(features).all(axis=1)
     raw = np.full((n, len(LEVELS)), np.nan)
-    models = None
-    for t in range(first_issue, n):
-        if (t - first_issue) % config.refit_every == 0:
-            train = np.arange(first_issue, max(t - h + 1, first_issue))  # outcomes known at t's close
-            train = train[usable[train] & np.isfinite(target[train])]
-            if len(train) >= config.min_train:
-                models = [
-                    lgb.LGBMRegressor(
-                        objective="quantile",
-                        alpha=level,
-                        n_estimators=config.n_estimators,
-                        learning_rate=config.learning_rate,
-                        num_leaves=config.num_leaves,
-                        min_child_samples=config.min_child_samples,
-                        n_jobs=1,
-                        deterministic=True,
-                        verbose=-1,
-                    ).fit(features[train], target[train])
-                    for level in LEVELS
-                ]
-        if models is not None and usable[t]:
-            raw[t] = [m.predict(features[t : t + 1])[0] for m in models]
-    return _conformalise(raw, target, h, config.min_scores)
+    if prior_raw is not None:
+        raw[: len(prior_raw)] = prior_raw
+        raw[start:] = np.nan
+    elif start > first_issue:
+        raise ValueError("an incremental issue needs the raw quantiles issued before it (prior_raw)")
+    # Refits happen at fixed positions first_issue + k * refit_every; a window's issues use its fit.
+    first_window = (start - first_issue) // config.refit_every
+    for refit in range(first_issue + first_window * config.refit_every, n, config.refit_every):
+        train = np.arange(first_issue, max(refit - h + 1, first_issue))  # outcomes known at the refit's close
+        train = train[usable[train] & np.isfinite(target[train])]
+        if len(train) < config.min_train:
+            continue
+        models = [
+            lgb.LGBMRegressor(
+                objective="quantile",
+                alpha=level,
+                n_estimators=config.n_estimators,
+                learning_rate=config.learning_rate,
+                num_leaves=config.num_leaves,
+                min_child_samples=config.min_child_samples,
+                n_jobs=1,
+                deterministic=True,
+                verbose=-1,
+            ).fit(features[train], target[train])
+            for level in LEVELS
+        ]
+        window = np.arange(max(refit, start), min(refit + config.refit_every, n))
+        window = window[usable[window]]
+        if len(window):
+            raw[window] = np.column_stack([m.predict(features[window]) for m in models])
+    return _conformalise(raw, target, h, config.min_scores, start), raw
 
 
-def _conformalise(raw: np.ndarray, target: np.ndarray, h: int, min_scores: int) -> np.ndarray:
-    """One-sided online CQR per level, on the scores of forecasts matured by each issue date."""
+def _conformalise(raw: np.ndarray, target: np.ndarray, h: int, min_scores: int, start: int = 0) -> np.ndarray:
+    """One-sided online CQR per level, on the scores of forecasts matured by each issue date (computed for
+    the issues from `start` on)."""
     n = len(raw)
     issued = np.full_like(raw, np.nan)
-    scores: list[np.ndarray] = []
+    scored = np.isfinite(raw).all(axis=1) & np.isfinite(target)
+    scores = raw - target[:, None]
     tail = 1.0 - np.asarray(LEVELS)
-    for t in range(n):
-        matured = t - h
-        if matured >= 0 and np.isfinite(raw[matured]).all() and np.isfinite(target[matured]):
-            scores.append(raw[matured] - target[matured])
+    for t in range(start, n):
         if not np.isfinite(raw[t]).all():
             continue
-        if len(scores) >= min_scores:  # before that the model is not calibrated yet: no forecast
-            past = np.asarray(scores)
+        past = scores[: max(t - h + 1, 0)][scored[: max(t - h + 1, 0)]]
+        if len(past) >= min_scores:  # before that the model is not calibrated yet: no forecast
             correction = np.array([np.quantile(past[:, i], tail[i]) for i in range(len(LEVELS))])
             issued[t] = np.sort(raw[t] - correction)
     return issued

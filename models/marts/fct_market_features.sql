@@ -117,26 +117,7 @@ final as (
     from windows
 )
 
-select
-    cast(date as date)                       as date,
-    cast(n_symbols as integer)               as n_symbols,
-    cast(is_small_universe as boolean)       as is_small_universe,
-    cast('{{ benchmark or "equal_weight" }}' as varchar) as market_series,
-    cast(mkt_ret_1d as double)               as mkt_ret_1d,
-    cast(mkt_ret_5d as double)               as mkt_ret_5d,
-    cast(mkt_ret_21d as double)              as mkt_ret_21d,
-    cast(mkt_ret_63d as double)              as mkt_ret_63d,
-    cast(mkt_ret_252d as double)             as mkt_ret_252d,
-    cast(mkt_vol_21d as double)              as mkt_vol_21d,
-    cast(mkt_vol_63d as double)              as mkt_vol_63d,
-    cast(mkt_vol_ratio_21_63 as double)      as mkt_vol_ratio_21_63,
-    cast(breadth_advancing as double)        as breadth_advancing,
-    cast(breadth_above_ma21 as double)       as breadth_above_ma21,
-    cast(breadth_above_ma200 as double)      as breadth_above_ma200,
-    cast(share_at_252d_high as double)       as share_at_252d_high,
-    cast(dispersion_1d as double)            as dispersion_1d,
-    cast(dispersion_21d as double)           as dispersion_21d,
-    cast(avg_correlation_63d as double)      as avg_correlation_63d,
-    cast(source_loaded_at as timestamp)      as source_loaded_at
+-- The contract's columns in the YAML's order, cast to their declared types (see cast_to_contract).
+select {{ cast_to_contract(model.columns, overrides={"market_series": "'" ~ (benchmark or "equal_weight") ~ "'"}) }}
 from final
 where date >= {{ start }}

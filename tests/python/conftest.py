@@ -25,6 +25,7 @@ os.environ.setdefault("DO_NOT_TRACK", "1")
 SERVICES = [
     "BacktestService",
     "DashboardService",
+    "FeatureService",
     "ForecastService",
     "MLSignalService",
     "PortfolioService",
@@ -145,9 +146,9 @@ def served_stack(clean_warehouse, tmp_path_factory) -> Settings:
     refresh_regimes(settings.warehouse_path, store)
     client.close()
     run_backtest(settings.warehouse_path, samples=200)
-    build(settings, select=PORTFOLIO_BOOKS_SELECTOR, exclude=EVALUATION_SELECTOR, quiet=True)
+    build(settings, selector=PORTFOLIO_BOOKS_SELECTOR, quiet=True)
     issue_forecasts(settings.warehouse_path)
-    build(settings, select=EVALUATION_SELECTOR, quiet=True)
+    build(settings, selector=EVALUATION_SELECTOR, quiet=True)
     publish_snapshot(settings.warehouse_path, settings.serving_dir)
     return settings
 

@@ -3,15 +3,24 @@
 from __future__ import annotations
 
 import math
+from datetime import datetime
 
 import duckdb
 import numpy as np
 import pandas as pd
 import pytest
 
-from ml.backtest.engine import StrategyConfig, apply_gates, buy_and_hold, rebalance, simulate, target_weights
+from ml.backtest.engine import (
+    StrategyConfig,
+    apply_gates,
+    buy_and_hold,
+    buy_and_hold_book,
+    rebalance,
+    simulate,
+    target_weights,
+)
 from ml.backtest.metrics import information_ratio, performance, sharpe, sharpe_difference_interval
-from ml.backtest.run import BacktestInputs, run_books
+from ml.backtest.run import BacktestInputs, run_books, selection_warnings
 from ml.regimes.model import walk_forward_labels
 from tests.python.conftest import make_settings
 
@@ -81,8 +90,8 @@ def test_rules_top_k_threshold_long_short_and_position_limit():
 def test_gates_move_to_cash_and_rebalancing_holds_targets_between_dates():
     probability = frame({"A": [0.9, 0.1, 0.9, 0.1, 0.9, 0.1], "B": [0.1, 0.9, 0.1, 0.9, 0.1, 0.9]})
     weights = target_weights(probability, StrategyConfig(k=1, max_weight=1.0))
-    held = rebalance(weights, every=3)
-    assert held["A"].tolist() == [1.0, 1.0, 1.0, 0.0, 0.0, 0.0]  # rebalanced on sessions 0 and 3 only
+    orders = rebalance(weights, every=3)
+    assert orders["A"].tolist()[::3] == [1.0, 0.0] and orders.iloc[[1, 2, 4, 5]].isna().all().all()  # 0 and 3 only
     gate = pd.Series([False, True, False, False, False, False], index=probability.index)
     gated = apply_gates(weights, gate)
     assert gated.iloc[1].abs().sum() == 0.0 and gated.iloc[0]["A"] == 1.0
@@ -152,6 +161,56 @@ def test_buy_and_hold_drifts_and_never_rebalances():
     assert hold.iloc[1] == pytest.approx((0.5 * 1.21 + 0.5) / (0.5 * 1.1 + 0.5) - 1)  # A's weight grew
 
 
+def test_weights_drift_between_rebalances_and_the_rebalance_pays_to_undo_it():
+    """50/50 in A and B; A gains 10% on session 2. Until the next order the book holds the drifted
+    weights (A 0.55/1.05 of equity), and the order on session 5 trades back to 50/50, paying for it."""
+    returns = frame({"A": [0.0, 0.0, 0.10, 0.0, 0.0, 0.0, 0.02], "B": [0.0] * 7})
+    orders = frame(
+        {"A": [0.5] + [np.nan] * 3 + [0.5, np.nan, np.nan], "B": [0.5] + [np.nan] * 3 + [0.5, np.nan, np.nan]}
+    )
+    config = StrategyConfig(k=2, max_weight=1.0, cost_bps=10, slippage_bps=0)
+    result = simulate(orders, returns, config)
+    drifted = 0.5 * 1.10 / 1.05
+    assert result.executed.loc[DATES[3], "A"] == pytest.approx(drifted)
+    assert result.daily["turnover"].tolist()[:5] == pytest.approx([0.0, 1.0, 0.0, 0.0, 0.0])
+    assert result.daily["turnover"].iloc[5] == pytest.approx(2 * (drifted - 0.5))  # back to 50/50 at 5's close
+    assert result.daily["gross_return"].iloc[6] == pytest.approx(0.5 * 0.02)
+    # The idealised book (reset to target every session, for free) is explicit, and differs.
+    free = simulate(orders, returns, StrategyConfig(k=2, max_weight=1.0, cost_bps=10, slippage_bps=0, drift=False))
+    assert free.executed.loc[DATES[3], "A"] == 0.5 and free.daily["turnover"].iloc[5] == 0.0
+
+
+def test_a_symbol_whose_data_ends_is_sold_at_its_last_close_and_never_rebought():
+    returns = frame({"A": [0.0, 0.01, 0.02, np.nan, np.nan, np.nan], "B": [0.0, 0.01, 0.0, 0.0, 0.0, 0.01]})
+    orders = frame({"A": [0.5, np.nan, np.nan, 0.5, np.nan, np.nan], "B": [0.5, np.nan, np.nan, 0.5, np.nan, np.nan]})
+    result = simulate(orders, returns, StrategyConfig(k=2, max_weight=1.0, cost_bps=10, slippage_bps=0))
+    a_weight_at_end = 0.5 * 1.02 / 1.01  # filled at session 1's close, then A +2% over session 2
+    sale = result.trades[result.trades["symbol"] == "A"].iloc[-1]
+    assert sale["date"] == DATES[2] and sale["weight_after"] == 0.0  # sold at its last close
+    assert sale["weight_before"] == pytest.approx(a_weight_at_end) and sale["cost"] == pytest.approx(
+        a_weight_at_end * 1e-3
+    )
+    assert (result.executed.loc[DATES[2] :, "A"] == 0).all()  # the order on session 3 cannot rebuy it
+    assert result.daily["positions"].tolist() == [0, 0, 2, 1, 1, 1]
+    assert result.daily["exposure"].iloc[3] == pytest.approx(1 - a_weight_at_end)  # the rest is cash
+
+    hold = buy_and_hold_book(returns)
+    assert hold["positions"].tolist() == [2, 2, 2, 1, 1, 1]
+    assert hold["exposure"].iloc[4] == pytest.approx(0.5 * 1.01 / (0.5 * 1.01 * 1.02 + 0.5 * 1.01))
+    assert hold["net_return"].iloc[5] == pytest.approx(0.01 * hold["exposure"].iloc[5])  # A's part is cash
+
+
+def test_a_rule_that_holds_the_whole_universe_is_flagged():
+    rng = np.random.default_rng(1)
+    four = pd.DataFrame(rng.uniform(size=(30, 4)), index=pd.bdate_range("2024-01-01", periods=30))
+    forty = pd.DataFrame(rng.uniform(size=(30, 40)), index=four.index)
+    assert "holds every symbol of a 4-symbol universe on 100%" in selection_warnings(four, StrategyConfig(k=5))[0]
+    assert selection_warnings(forty, StrategyConfig(k=5)) == []
+    assert selection_warnings(four, StrategyConfig(k=2, long_short=True)) != []
+    assert selection_warnings(four, StrategyConfig(rule="threshold", threshold=0.0)) != []
+    assert selection_warnings(forty, StrategyConfig(rule="threshold", threshold=0.55)) == []
+
+
 def test_sharpe_improvement_interval_brackets_the_estimate_and_is_reproducible():
     rng = np.random.default_rng(5)
     a = pd.Series(rng.normal(0.0005, 0.01, 750))
@@ -198,6 +257,7 @@ def test_stored_run_trades_out_of_fold_signals_and_reruns_idempotently(served_st
     assert counts["backtest_trades"] > 0 and counts["backtest_metrics"] > 0
     assert books == ["buy_and_hold", "momentum", "strategy"]
     assert sessions_between == 1  # the first fill is on the session after the first signal
+    assert first.warnings == ()  # top-5 of 10 symbols is a selection
     assert not math.isnan(first.value("strategy", "sharpe_improvement_vs_buy_and_hold"))
 
 
@@ -215,6 +275,9 @@ def test_latest_backtest_route_and_kpi(served_stack, tmp_path):
     assert improvement["ci_low"] <= improvement["value"] <= improvement["ci_high"]
     strategy = {m["metric"]: m["value"] for m in body["books"][2]["metrics"]}
     assert body["sessions"] == strategy["sessions"]
+    created = datetime.fromisoformat(body["created_at"])  # an instant: time of day and zone, not a date
+    assert created.tzinfo is not None and (created.hour, created.minute, created.second) != (0, 0, 0)
+    assert body["warnings"] == [] and body["strategy"]["drift"] is True
     kpi = client.get("/dashboard/kpis").json()["backtest"]
     assert kpi["run_id"] == body["run_id"] and kpi["sharpe"] == pytest.approx(strategy["sharpe"])
 

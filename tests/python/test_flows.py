@@ -227,8 +227,11 @@ def test_daily_refresh_twice_gives_the_same_tables_and_no_duplicates(
         "regime:",
         "forecast equal_weight",
         "backtest",
+        "source freshness: market.daily_ohlcv: pass",
+        "market.load_batches: pass",
     ):
         assert part in text, part
+    assert "source freshness" in second.stage_seconds and "dbt build: evaluation" in second.stage_seconds
 
 
 def _wait_for(url: str, seconds: float) -> None:

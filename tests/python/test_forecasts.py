@@ -100,7 +100,7 @@ def test_issued_forecasts_are_stored_once_and_evaluated_only_when_due(clean_ware
     shutil.copy(clean_warehouse.path, settings.warehouse_path)
     first = issue_forecasts(settings.warehouse_path)
     again = issue_forecasts(settings.warehouse_path)
-    build(settings, select=EVALUATION_SELECTOR, quiet=True)
+    build(settings, selector=EVALUATION_SELECTOR, quiet=True)
     con = duckdb.connect(str(settings.warehouse_path), read_only=True)
     try:
         stored, distinct = con.execute(
@@ -113,6 +113,56 @@ def test_issued_forecasts_are_stored_once_and_evaluated_only_when_due(clean_ware
         var_rows = con.execute("select count(*) from marts.fct_var_backtest").fetchone()[0]
     finally:
         con.close()
-    assert first.forecasts == again.forecasts == stored == distinct
+    assert first.forecasts == stored == distinct
+    assert again.forecasts == 0 and again.new_issue_dates == 0  # nothing new: a re-run issues nothing
     assert evaluated[0] == due and evaluated[1] <= last_day  # due forecasts are scored, later ones are not
     assert calibration_rows == var_rows == 6  # 2 models x 3 horizons, one portfolio
+
+
+def _portfolio_warehouse(path, history: pd.DataFrame) -> None:
+    """A warehouse holding only what issue_forecasts reads: the portfolio history and the calendar."""
+    with duckdb.connect(str(path)) as con:
+        con.execute("create schema if not exists marts")
+        con.execute("create or replace table marts.dim_trading_calendar as select unnest(?::date[]) as date, "
+                    "true as is_trading_day", [list(SESSIONS.astype("datetime64[D]").astype(object))])  # fmt: skip
+        frame = history.assign(portfolio="equal_weight")[["portfolio", "date", "ret_1d", "equity"]]
+        con.register("history_in", frame)
+        con.execute("create or replace table marts.fct_portfolio_daily as select * from history_in")
+
+
+def _stored_forecasts(path) -> pd.DataFrame:
+    with duckdb.connect(str(path), read_only=True) as con:
+        return con.execute(
+            "select * exclude (issued_at) from ml.forecasts order by portfolio, issue_date, horizon, model"
+        ).df()
+
+
+def test_a_nightly_issue_computes_only_the_new_dates_and_equals_a_full_reissue(long_history, tmp_path) -> None:
+    """Five years issued, then a week more: the incremental issue computes those 7 dates only (one of them
+    opens a quantile-model refit window) and leaves exactly what a full re-issue of the whole history
+    writes. Then a past equity changes (the backtest's book after a retrain): the next issue re-issues
+    from that date, again equal to a full re-issue."""
+    history = long_history.iloc[:1075].reset_index(drop=True)  # refits at 63 + k * 252: one at index 1071
+    warehouse = tmp_path / "warehouse.duckdb"
+    _portfolio_warehouse(warehouse, history.iloc[:1068])
+    issue_forecasts(warehouse)
+    _portfolio_warehouse(warehouse, history)
+    nightly = issue_forecasts(warehouse)
+    incremental = _stored_forecasts(warehouse)
+    assert nightly.new_issue_dates == 7 and nightly.full == ()
+    assert set(incremental["model"]) == {"vol_normal", "conformal", "lgbm_quantile"}
+    assert incremental["issue_date"].max() == history["date"].iloc[-1]
+    full = issue_forecasts(warehouse, full=True)
+    assert full.new_issue_dates == len(history) - 63
+    pd.testing.assert_frame_equal(incremental, _stored_forecasts(warehouse), check_exact=True)
+
+    changed = history.copy()
+    changed.loc[1000:, "equity"] *= 1.01
+    changed.loc[1000, "ret_1d"] += np.log(1.01)
+    _portfolio_warehouse(warehouse, changed)
+    redone = issue_forecasts(warehouse)
+    assert redone.new_issue_dates == len(history) - 1000
+    assert redone.full == (f"equal_weight: its history changed from {changed['date'].iloc[1000]:%Y-%m-%d}",)
+    after_change = _stored_forecasts(warehouse)
+    issue_forecasts(warehouse, full=True)
+    pd.testing.assert_frame_equal(after_change, _stored_forecasts(warehouse), check_exact=True)

@@ -1,0 +1,97 @@
+"""dbt as its users type it: at the repository root, no flags, against the warehouse featurecast uses;
+stages as named selectors; the serving side declared as exposures."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from featurecast.config import PROJECT_ROOT
+from featurecast.features import MARKET_MART, SYMBOL_MART
+
+pytestmark = pytest.mark.dbt
+DBT = str(Path(sys.executable).parent / "dbt")
+
+
+def plain_dbt(*args: str, data_dir: Path, scratch: Path) -> subprocess.CompletedProcess:
+    """`dbt <args>` in the repository root as a user runs it: no --profiles-dir, no --project-dir, no
+    DBT_PROFILES_DIR. Only where featurecast keeps its data is configured (FEATURECAST_DATA_DIR, as for
+    every featurecast command); dbt's artifacts go to a scratch folder so the checkout stays clean."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DBT_", "FEATURECAST_"))}
+    env |= {"FEATURECAST_DATA_DIR": str(data_dir), "DBT_TARGET_PATH": str(scratch / "target")}
+    env |= {"DBT_LOG_PATH": str(scratch / "logs"), "DO_NOT_TRACK": "1"}
+    return subprocess.run([DBT, *args], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, check=False)
+
+
+@pytest.fixture(scope="module")
+def scratch(tmp_path_factory, clean_warehouse) -> Path:
+    """One data folder (a copy of a built warehouse) and one dbt target folder for the module: the same
+    profile each time, so dbt's partial parse is reused between invocations."""
+    scratch = tmp_path_factory.mktemp("plain_dbt")
+    (scratch / "data").mkdir()
+    shutil.copy(clean_warehouse.path, scratch / "data" / "warehouse.duckdb")
+    return scratch
+
+
+def test_dbt_build_test_freshness_and_docs_work_at_the_root(scratch) -> None:
+    data = scratch / "data"
+    with duckdb.connect(str(data / "warehouse.duckdb")) as con:
+        con.execute("drop table marts.dim_symbols")
+
+    build = plain_dbt("build", "--select", "dim_symbols", data_dir=data, scratch=scratch)
+    assert build.returncode == 0, build.stdout[-2000:]
+    with duckdb.connect(str(data / "warehouse.duckdb"), read_only=True) as con:  # the same warehouse, rebuilt
+        assert con.execute("select count(*) from marts.dim_symbols").fetchone()[0] == 10
+
+    tested = plain_dbt("test", "--select", "stg_market__daily_ohlcv", data_dir=data, scratch=scratch)
+    assert tested.returncode == 0 and "PASS=" in tested.stdout, tested.stdout[-2000:]
+
+    fresh = plain_dbt("source", "freshness", data_dir=data, scratch=scratch)
+    assert fresh.returncode == 0, fresh.stdout[-2000:]
+    assert "PASS freshness of market.daily_ohlcv" in fresh.stdout
+    assert "PASS freshness of market.load_batches" in fresh.stdout
+
+    docs = plain_dbt("docs", "generate", data_dir=data, scratch=scratch)
+    assert docs.returncode == 0, docs.stdout[-2000:]
+    catalog = json.loads((scratch / "target" / "catalog.json").read_text())
+    assert "model.featurecast.fct_daily_features" in catalog["nodes"]
+
+
+def test_stages_are_named_selectors_and_partition_the_project(scratch) -> None:
+    """features + evaluation cover every buildable node once; portfolio_books sits inside features."""
+    data = scratch / "data"
+
+    def listed(*args: str) -> set[str]:
+        done = plain_dbt(
+            "ls", "--resource-types", "model", "test", "seed", "unit_test", "-q", *args, data_dir=data, scratch=scratch
+        )
+        assert done.returncode == 0, done.stdout[-2000:]
+        return set(done.stdout.split())
+
+    everything = listed()
+    features, evaluation = listed("--selector", "features"), listed("--selector", "evaluation")
+    books = listed("--selector", "portfolio_books")
+    assert features | evaluation == everything and not features & evaluation
+    assert "featurecast.marts.fct_forecast_evaluation" in evaluation
+    assert "featurecast.marts.fct_daily_features" in features
+    assert books and books <= features and "featurecast.marts.fct_portfolio_daily" in books
+
+
+def test_every_mart_the_snapshot_reads_is_declared_by_the_exposure(scratch) -> None:
+    done = plain_dbt("parse", data_dir=scratch / "data", scratch=scratch)
+    assert done.returncode == 0, done.stdout[-2000:]
+    manifest = json.loads((scratch / "target" / "manifest.json").read_text())
+    exposures = {e["name"]: e for e in manifest["exposures"].values()}
+    assert {"serving_snapshot", "featurecast_api", "dashboard"} <= set(exposures)
+    declared = {n.split(".")[-1] for n in exposures["serving_snapshot"]["depends_on"]["nodes"]}
+    source = (PROJECT_ROOT / "app" / "snapshot.py").read_text()
+    read = set(re.findall(r"wh\.marts\.(\w+)", source)) | {SYMBOL_MART.split(".")[1], MARKET_MART.split(".")[1]}
+    assert read <= declared, f"declare {sorted(read - declared)} in models/_exposures.yml"
