@@ -58,7 +58,7 @@ def _fan_chart(equity: pd.DataFrame, evaluation: pd.DataFrame, latest: pd.DataFr
     fig = go.Figure()
     recent = equity.tail(252)
     fig.add_trace(go.Scatter(x=recent["date"], y=recent["equity"], name="realised equity", line={"color": "#333"}))
-    past = evaluation[(evaluation["horizon"] == 5) & (evaluation["model"] == "conformal")]
+    past = evaluation[evaluation["horizon"] == 5]
     past = past[past["target_date"] >= recent["date"].min()].merge(
         equity.rename(columns={"date": "issue_date", "equity": "equity_at_issue"}), on="issue_date"
     )
@@ -73,7 +73,7 @@ def _fan_chart(equity: pd.DataFrame, evaluation: pd.DataFrame, latest: pd.DataFr
                 )
             )
     if not latest.empty:
-        rows = latest[latest["model"] == "conformal"].sort_values("horizon")
+        rows = latest.sort_values("horizon")
         start = rows["issue_date"].iloc[0]
         level = float(rows["equity_at_issue"].iloc[0])
         x = [start, *rows["target_date"]]
@@ -93,18 +93,21 @@ def _fan_chart(equity: pd.DataFrame, evaluation: pd.DataFrame, latest: pd.DataFr
         fig.add_trace(
             go.Scatter(x=x, y=[level, *rows["equity_q50"]], name="forecast median", line={"color": "#e45756"})
         )
-    fig.update_layout(title="Forecast fan (5/50/95) over realised equity, equal_weight", **LAYOUT)
+    fig.update_layout(
+        title="Forecast fan (5/50/95, each horizon's champion) over realised equity, equal_weight", **LAYOUT
+    )
     return fig
 
 
 def _coverage_over_time(evaluation: pd.DataFrame) -> go.Figure:
     fig = go.Figure()
-    conformal = evaluation[evaluation["model"] == "conformal"].sort_values("issue_date")
-    for horizon, group in conformal.groupby("horizon"):
+    for horizon, group in evaluation.sort_values("issue_date").groupby("horizon"):
         rolling = group["in_band"].astype(float).rolling(63, min_periods=20).mean()
         fig.add_trace(go.Scatter(x=group["issue_date"], y=rolling, name=f"{horizon} sessions"))
     fig.add_hline(y=0.9, line={"dash": "dash", "color": "#888"}, annotation_text="target 90%")
-    fig.update_layout(title="5-95 band coverage, rolling 63 forecasts", yaxis={"range": [0.5, 1.02]}, **LAYOUT)
+    fig.update_layout(
+        title="5-95 band coverage of the champions, rolling 63 forecasts", yaxis={"range": [0.5, 1.02]}, **LAYOUT
+    )
     return fig
 
 
@@ -167,12 +170,13 @@ def _kpi_cards(panel: dict[str, Any]) -> str:
         stale = len(data["stale_symbols"])
         card("Data", str(data["data_last_date"]), f"{data['age_days']} days old; {stale} stale symbols")
     for forecast in panel.get("forecasts") or []:
-        if forecast["model"] == "conformal" and forecast["portfolio"] == "equal_weight":
+        if forecast["champion"] and forecast["portfolio"] == "equal_weight":
+            verdict = "meets the selection rule" if forecast["eligible"] else "no forecaster meets the rule yet"
             card(
-                f"Coverage {forecast['horizon']} sessions",
+                f"Forecaster {forecast['horizon']} sessions: {forecast['model']}",
                 f"{forecast['coverage_5_95']:.1%}",
-                f"target 90%; q05 hit {forecast['hit_rate_q05']:.1%}; Kupiec "
-                f"{'pass' if forecast['kupiec_pass'] else 'fail'}",
+                f"5-95 coverage, target 90%; q05 hit {forecast['hit_rate_q05']:.1%}; Kupiec "
+                f"{'pass' if forecast['kupiec_pass'] else 'fail'}; {verdict}",
             )
     backtest = panel.get("backtest")
     if backtest:
@@ -236,6 +240,14 @@ Promise.all(charts.map((div) => {{
 """
 
 
+def _champions_only(snapshot: Snapshot, forecasts: pd.DataFrame, portfolio: str = "equal_weight") -> pd.DataFrame:
+    """The rows of each horizon's champion forecaster (vol_normal where none is chosen yet)."""
+    selection = snapshot.forecaster_selection
+    chosen = selection[(selection["portfolio"] == portfolio) & selection["is_champion"]].set_index("horizon")["model"]
+    mine = forecasts[forecasts["portfolio"] == portfolio]
+    return mine[mine["model"] == mine["horizon"].map(chosen).fillna("vol_normal")]
+
+
 def render_dashboard(panel: dict[str, Any], snapshot: Snapshot | None, regimes: list[dict[str, Any]]) -> str:
     """The whole page as HTML. With no snapshot it still renders, with the KPI panel saying so."""
     if snapshot is None:
@@ -246,8 +258,8 @@ def render_dashboard(panel: dict[str, Any], snapshot: Snapshot | None, regimes: 
     regime_frame = pd.DataFrame(regimes, columns=["date", "regime", "probability"])
     if not regime_frame.empty:
         regime_frame["date"] = pd.to_datetime(regime_frame["date"])
-    evaluation = snapshot.forecast_evaluation[snapshot.forecast_evaluation["portfolio"] == "equal_weight"]
-    latest = snapshot.forecasts[snapshot.forecasts["portfolio"] == "equal_weight"]
+    evaluation = _champions_only(snapshot, snapshot.forecast_evaluation)
+    latest = _champions_only(snapshot, snapshot.forecasts)
     figures = {
         "regime-timeline": _regime_timeline(equity, regime_frame),
         "forecast-fan": _fan_chart(equity, evaluation, latest),

@@ -128,10 +128,19 @@ class ForecastKpi(BaseModel):
     mean_pinball_q50: float
     kupiec_pass: bool | None
     christoffersen_pass: bool | None
+    champion: bool = Field(description="The forecaster the API serves by default for this portfolio and horizon.")
+    eligible: bool | None = Field(description="It meets the selection rule (null: not judged yet).")
 
 
 class HorizonForecastOut(BaseModel):
     horizon_sessions: int
+    model: str = Field(description="The forecaster of this horizon: the one asked for, or the champion.")
+    model_version: str
+    champion: bool = Field(description="The forecaster is this horizon's champion (marts.fct_forecaster_selection).")
+    eligible: bool | None = Field(
+        description="It meets the selection rule (calibrated and sane); null before any of its forecasts matured."
+    )
+    ineligible_because: str | None = Field(description="The first condition of the rule it fails; null if none.")
     target_date: date = Field(description="The session the forecast is about.")
     return_q05: float = Field(description="5th percentile of the log return from as_of to target_date.")
     return_q50: float
@@ -146,8 +155,8 @@ class PortfolioForecastOut(BaseModel):
     as_of: date = Field(description="Issue date: the forecast uses data up to this close.")
     equity_at_issue: float
     equity_last_date: date
-    model: str
-    model_version: str
+    model: str = Field(description="The forecaster asked for, or `champion`: each horizon's champion (the default).")
+    model_version: str | None = Field(description="The version, when every horizon has the same one.")
     horizons: list[HorizonForecastOut]
 
 
@@ -164,6 +173,10 @@ class ForecastEvaluationOut(BaseModel):
     by_regime: list[dict[str, object]] = Field(
         description="marts.fct_forecast_calibration_by_regime rows: calibration per model, horizon and the market "
         "regime on the issue date."
+    )
+    selection: list[dict[str, object]] = Field(
+        description="marts.fct_forecaster_selection rows: each forecaster's standing under the selection rule per "
+        "horizon, the champion first, with the evidence."
     )
 
 

@@ -432,6 +432,13 @@ class DashboardService:
             backtest = snapshot.var_backtest
             if not calibration.empty:
                 merged = calibration.merge(backtest, on=["portfolio", "model", "model_version", "horizon"])
+                merged = merged.merge(
+                    snapshot.forecaster_selection[["portfolio", "model_version", "horizon", "is_champion", "eligible"]],
+                    on=["portfolio", "model_version", "horizon"],
+                    how="left",
+                )
+                merged["champion"] = merged["is_champion"].fillna(False).astype(bool)
+                merged = merged.sort_values(["portfolio", "horizon", "model"])
                 panel["forecasts"] = _records(
                     merged[
                         [
@@ -443,6 +450,8 @@ class DashboardService:
                             "mean_pinball_q50",
                             "kupiec_pass",
                             "christoffersen_pass",
+                            "champion",
+                            "eligible",
                         ]
                     ]
                 )
@@ -520,7 +529,9 @@ class ForecastService:
         self.store = store
         self.portfolios = portfolios
 
-    def forecast(self, name: str, *, model: str = "conformal", horizon: int | None = None) -> dict[str, Any]:
+    def forecast(self, name: str, *, model: str | None = None, horizon: int | None = None) -> dict[str, Any]:
+        """The newest forecasts of `name`: by `model`, or by default each horizon's champion forecaster
+        (marts.fct_forecaster_selection; the baseline vol_normal where nothing has matured to judge yet)."""
         portfolio = self.portfolios.portfolio(name)
         snapshot = self.store.current()
         mine = snapshot.forecasts[snapshot.forecasts["portfolio"] == name]
@@ -529,7 +540,14 @@ class ForecastService:
                 f"no forecasts published for {name} yet: the daily flow issues them (`featurecast run`, or "
                 "`featurecast forecasts issue` then `featurecast publish`)"
             )
-        rows = mine[mine["model"] == model]
+        selection = snapshot.forecaster_selection
+        selection = selection[selection["portfolio"] == name]
+        if model is None:
+            champions = selection[selection["is_champion"]].set_index("horizon")
+            chosen = mine["horizon"].map(lambda h: champions["model"].get(h, "vol_normal"))
+            rows = mine[mine["model"] == chosen]
+        else:
+            rows = mine[mine["model"] == model]
         if rows.empty:
             issued = ", ".join(sorted(mine["model"].unique()))
             raise ForecastNotIssuedError(
@@ -541,17 +559,22 @@ class ForecastService:
             if horizon not in available:
                 raise ValueError(f"horizon must be one of {', '.join(map(str, available))} sessions, got {horizon}")
             rows = rows[rows["horizon"] == horizon]
+        verdicts = selection.set_index(["horizon", "model"])
         first = rows.iloc[0]
+        versions = rows["model_version"].unique()
         return {
             "portfolio": name,
             "as_of": first["issue_date"].date(),
             "equity_at_issue": float(first["equity_at_issue"]),
             "equity_last_date": portfolio["last_date"],
-            "model": model,
-            "model_version": first["model_version"],
+            "model": model or "champion",
+            "model_version": versions[0] if len(versions) == 1 else None,
             "horizons": [
                 {
                     "horizon_sessions": int(r["horizon"]),
+                    "model": r["model"],
+                    "model_version": r["model_version"],
+                    **_verdict(verdicts, int(r["horizon"]), r["model"]),
                     "target_date": r["target_date"].date(),
                     "return_q05": float(r["q05"]),
                     "return_q50": float(r["q50"]),
@@ -570,12 +593,27 @@ class ForecastService:
         calibration = snapshot.forecast_calibration
         backtest = snapshot.var_backtest
         by_regime = snapshot.calibration_by_regime
+        selection = snapshot.forecaster_selection
         return {
             "portfolio": name,
             "calibration": _records(calibration[calibration["portfolio"] == name].drop(columns="portfolio")),
             "var_backtest": _records(backtest[backtest["portfolio"] == name].drop(columns="portfolio")),
             "by_regime": _records(by_regime[by_regime["portfolio"] == name].drop(columns="portfolio")),
+            "selection": _records(selection[selection["portfolio"] == name].drop(columns="portfolio")),
         }
+
+
+def _verdict(selection: pd.DataFrame, horizon: int, model: str) -> dict[str, Any]:
+    """What the selection rule says of a forecaster at a horizon (nothing before any forecast matured)."""
+    if (horizon, model) not in selection.index:
+        return {"champion": False, "eligible": None, "ineligible_because": "no matured forecasts to judge yet"}
+    row = selection.loc[(horizon, model)]
+    reason = row["ineligible_because"]
+    return {
+        "champion": bool(row["is_champion"]),
+        "eligible": bool(row["eligible"]),
+        "ineligible_because": None if pd.isna(reason) else str(reason),
+    }
 
 
 class BacktestsUnavailableError(RuntimeError):

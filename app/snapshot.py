@@ -73,11 +73,7 @@ def publish_snapshot(
             "(where date >= (select max(date) from wh.marts.fct_daily_features) - interval 30 day) as findings_30d "
             "from wh.marts.fct_price_quarantine group by all"
         )
-        has_forecasts = con.execute(
-            "select count(*) from information_schema.tables where table_catalog = 'wh' and table_schema = 'ml' "
-            "and table_name = 'forecasts'"
-        ).fetchone()[0]
-        if has_forecasts:
+        if _exists(con, "ml", "forecasts"):
             con.execute(
                 "create table forecasts as select * exclude (issued_at) from wh.ml.forecasts "
                 "qualify issue_date = max(issue_date) over (partition by portfolio)"
@@ -89,6 +85,13 @@ def publish_snapshot(
                 "q50 double, q95 double, equity_q05 double, equity_q50 double, equity_q95 double)"
             )
         con.execute("create table forecast_calibration as select * from wh.marts.fct_forecast_calibration")
+        con.execute(
+            "create table forecaster_selection as select * from wh.marts.fct_forecaster_selection order by all"
+            if _exists(con, "marts", "fct_forecaster_selection")
+            else "create table forecaster_selection (portfolio varchar, horizon integer, model varchar, "
+            "model_version varchar, selection_rank integer, is_champion boolean, eligible boolean, "
+            "ineligible_because varchar)"  # a warehouse whose evaluation stage has not run since the mart exists
+        )
         con.execute("create table var_backtest as select * from wh.marts.fct_var_backtest")
         con.execute("create table calibration_by_regime as select * from wh.marts.fct_forecast_calibration_by_regime")
         con.execute(
@@ -138,15 +141,20 @@ BACKTEST_TABLES = {
 }
 
 
+def _exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
+    found = con.execute(
+        "select count(*) from information_schema.tables where table_catalog = 'wh' and table_schema = ? "
+        "and table_name = ?",
+        [schema, table],
+    ).fetchone()
+    return bool(found and found[0])
+
+
 def _copy_backtest(con: duckdb.DuckDBPyConnection) -> None:
     """The newest backtest run of the champion, its metrics and daily equity (empty tables if none)."""
-    found = con.execute(
-        "select count(*) from information_schema.tables where table_catalog = 'wh' and table_schema = 'ml' "
-        "and table_name = 'backtest_runs'"
-    ).fetchone()[0]
     for ddl in BACKTEST_TABLES.values():
         con.execute(ddl)
-    if not found:
+    if not _exists(con, "ml", "backtest_runs"):
         return
     con.execute(
         "insert into backtest_run by name select * from wh.ml.backtest_runs where model_version = "
@@ -233,6 +241,7 @@ class Snapshot:
     quality: list[dict[str, object]]
     forecasts: pd.DataFrame  # the latest issue date's forecasts per portfolio
     forecast_calibration: pd.DataFrame
+    forecaster_selection: pd.DataFrame  # marts.fct_forecaster_selection: the champion per portfolio and horizon
     var_backtest: pd.DataFrame
     calibration_by_regime: pd.DataFrame
     portfolios: pd.DataFrame
@@ -255,6 +264,7 @@ def load_snapshot(path: Path) -> Snapshot:
         freshness = {s: (d, int(b or 0), bool(st)) for s, d, b, st in con.execute("select * from symbols").fetchall()}
         forecasts = con.execute("select * from forecasts order by portfolio, horizon, model").df()
         forecast_calibration = con.execute("select * from forecast_calibration order by all").df()
+        forecaster_selection = con.execute("select * from forecaster_selection order by all").df()
         var_backtest = con.execute("select * from var_backtest order by all").df()
         calibration_by_regime = con.execute("select * from calibration_by_regime order by all").df()
         portfolios = con.execute("select * from portfolios order by portfolio").df()
@@ -301,6 +311,7 @@ def load_snapshot(path: Path) -> Snapshot:
         quality,
         forecasts,
         forecast_calibration,
+        forecaster_selection,
         var_backtest,
         calibration_by_regime,
         portfolios,

@@ -44,8 +44,9 @@ def get_forecast(
     name: Annotated[str, NAME],
     horizon: Annotated[int | None, Query(description="Trading sessions ahead (default: every horizon)")] = None,
     model: Annotated[
-        Literal["conformal", "vol_normal", "lgbm_quantile"], Query(description="Forecaster")
-    ] = "conformal",
+        Literal["conformal", "vol_normal", "lgbm_quantile"] | None,
+        Query(description="Forecaster (default: each horizon's champion, chosen by the selection rule)"),
+    ] = None,
 ) -> PortfolioForecastOut:
     try:
         return PortfolioForecastOut(**service.forecast(name, model=model, horizon=horizon))

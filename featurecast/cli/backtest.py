@@ -36,7 +36,7 @@ def backtest(args: argparse.Namespace, settings: Settings) -> int:
         print(f"{row.metric}: {row.value:+.3f} (90% bootstrap interval {row.ci_low:+.3f} to {row.ci_high:+.3f})")
     print(
         "the strategy's book is now portfolio signal_strategy in ml.portfolio_books; "
-        "`featurecast build --select stg_ml__portfolio_books+` adds it to marts.fct_portfolio_daily"
+        "`featurecast build --selector portfolio_books` adds it to marts.fct_portfolio_daily"
     )
     return 0
 

@@ -140,8 +140,13 @@ def test_portfolio_forecast_contract(full_stack) -> None:
         "model_version",
         "horizons",
     }
-    assert body["model"] == "conformal" and body["as_of"] == "2026-10-30"
+    assert body["model"] == "champion" and body["as_of"] == "2026-10-30"
     assert [h["horizon_sessions"] for h in body["horizons"]] == [5, 21, 63]
+    selection = client_for(full_stack).get("/portfolio/equal_weight/forecast/evaluation").json()["selection"]
+    champions = {r["horizon"]: r["model"] for r in selection if r["is_champion"]}
+    for h in body["horizons"]:  # by default each horizon serves its champion, with the rule's verdict
+        assert h["champion"] is True and h["model"] == champions[h["horizon_sessions"]]
+        assert h["eligible"] is (h["ineligible_because"] is None)
     for h in body["horizons"]:
         assert h["target_date"] > body["as_of"]
         assert h["return_q05"] <= h["return_q50"] <= h["return_q95"]
@@ -154,6 +159,36 @@ def test_portfolio_forecast_contract(full_stack) -> None:
         .json()
     )
     assert [h["horizon_sessions"] for h in one["horizons"]] == [21] and one["model"] == "vol_normal"
+    assert one["horizons"][0]["model"] == "vol_normal" and one["model_version"].startswith("vol_normal-")
+
+
+def test_the_champion_forecaster_follows_the_written_rule(full_stack) -> None:
+    """Recomputed from the evaluation marts: eligible means enough independent outcomes, coverage within
+    90 +/- 4 points, Kupiec passing and no band beyond the sanity bound; the champion is the eligible one
+    with the lowest CRPS, and exactly one per (portfolio, horizon)."""
+    import duckdb
+
+    with duckdb.connect(str(full_stack.warehouse_path), read_only=True) as con:
+        selection = con.execute("select * from marts.fct_forecaster_selection").df()
+        backtest = con.execute("select portfolio, model_version, horizon, kupiec_pass from marts.fct_var_backtest").df()
+    assert len(selection) > 0
+    assert (selection.groupby(["portfolio", "horizon"])["is_champion"].sum() == 1).all()
+    judged = selection.merge(backtest, on=["portfolio", "model_version", "horizon"], how="left")
+    expected = (
+        (judged["independent_forecasts"] >= 30)
+        & ((judged["coverage_5_95"] - 0.90).abs() <= 0.04)
+        & judged["kupiec_pass"].fillna(False).astype(bool)
+        & (judged["band_breaches"] == 0)
+    )
+    assert (judged["eligible"] == expected).all()
+    assert judged.loc[~judged["eligible"], "ineligible_because"].notna().all()
+    for _, group in judged.groupby(["portfolio", "horizon"]):
+        champion = group[group["is_champion"]].iloc[0]
+        if group["eligible"].any():
+            best = group[group["eligible"]].sort_values(["mean_crps_approx", "mean_pinball_q05"]).iloc[0]
+            assert champion["eligible"] and champion["model"] == best["model"]
+        else:
+            assert not champion["eligible"]
 
 
 @pytest.mark.parametrize(
@@ -193,3 +228,4 @@ def test_forecast_evaluation_and_kpis(full_stack) -> None:
     assert by_regime == {(r["model"], r["horizon"]): r["forecasts"] for r in body["calibration"]}
     kpis = [k for k in client.get("/dashboard/kpis").json()["forecasts"] if k["portfolio"] == "equal_weight"]
     assert len(kpis) == len(body["calibration"]) and {k["horizon"] for k in kpis} == {5, 21, 63}
+    assert sorted(k["horizon"] for k in kpis if k["champion"]) == [5, 21, 63]

@@ -35,7 +35,7 @@ def test_every_chart_renders_with_data_in_headless_chromium(page):
 def test_kpi_panel_and_signal_table(page):
     _, _, dom = page
     kpis = dom.split('id="kpis"', 1)[1].split("</div></div></div>", 1)[0]
-    for title in ("Market regime", "Signal AUC", "Coverage 5 sessions", "Backtest Sharpe"):
+    for title in ("Market regime", "Signal AUC", "Forecaster 5 sessions: ", "Backtest Sharpe"):
         assert title in kpis, title
     rows = re.findall(r"<tr><td>SYN\d{3}</td>", dom)
     assert len(rows) == 10  # every symbol of the small universe, with its top contributions
