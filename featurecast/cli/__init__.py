@@ -3,11 +3,11 @@
 main job      featurecast run                         daily_refresh on the embedded synthetic market
 flows         featurecast flow daily-refresh|train-models|serve
 ingest        featurecast ingest synthetic|csv|alphavantage ...
-build         featurecast build [--full-refresh] | release SYMBOL DATE RULE --reason ... | docs
-features      featurecast features list [--family F]                   (Python: featurecast.features)
+build         featurecast build [--full-refresh] [--selector S] | release SYMBOL DATE RULE --reason ... | docs
+features      featurecast features list [--family F] | sync [--check]  (Python: featurecast.features)
 signals       featurecast signals train|promote VERSION|score           (D1)
 regimes       featurecast regimes refresh [--refit]                     (D2)
-forecasts     featurecast forecasts issue                               (D3)
+forecasts     featurecast forecasts issue [--full]                      (D3)
 backtest      featurecast backtest [--k 5 --cost-bps 5 ...]
 serve         featurecast publish | serve | openapi | screenshot
 admin         featurecast sql "select ..." | calendar | config

@@ -1,5 +1,5 @@
 -- The forecaster each (portfolio, horizon) serves by default, chosen by a written rule on its matured
--- out-of-sample forecasts, with the evidence. The rule (README, "The forecaster is earned"):
+-- out-of-sample forecasts, with the evidence. The rule (docs/forecasts.md, "The forecaster is earned"):
 -- 1. Eligible: at least var('forecaster_min_independent') independent matured forecasts (every h-th
 --    issue); 5-95 coverage within 0.90 +/- var('forecaster_coverage_tolerance'); the Kupiec test of the
 --    5th percentile passes (LR < 3.841, p > 0.05); and no band outside the sanity bound: a 5th (95th)
