@@ -21,7 +21,7 @@ from featurecast.config import PROJECT_ROOT
 
 CATALOG_PATH = PROJECT_ROOT / "dbt_project" / "feature_catalog.yml"
 INTERMEDIATE_YAML = PROJECT_ROOT / "models" / "intermediate" / "_intermediate__models.yml"
-MARTS_YAML = PROJECT_ROOT / "models" / "marts" / "_marts__models.yml"
+MARTS_YAML = PROJECT_ROOT / "models" / "marts" / "features" / "_features__models.yml"
 SYMBOL_MART, MARKET_MART, TRAINING_SET = "fct_daily_features", "fct_market_features", "fct_training_set"
 INTERMEDIATE = "int_symbol_features_computed"
 COMPUTED_IN = {SYMBOL_MART: (INTERMEDIATE, SYMBOL_MART), MARKET_MART: (MARKET_MART,)}

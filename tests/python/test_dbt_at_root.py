@@ -80,9 +80,9 @@ def test_stages_are_named_selectors_and_partition_the_project(scratch) -> None:
     features, evaluation = listed("--selector", "features"), listed("--selector", "evaluation")
     books = listed("--selector", "portfolio_books")
     assert features | evaluation == everything and not features & evaluation
-    assert "featurecast.marts.fct_forecast_evaluation" in evaluation
-    assert "featurecast.marts.fct_daily_features" in features
-    assert books and books <= features and "featurecast.marts.fct_portfolio_daily" in books
+    assert "featurecast.marts.forecasting.fct_forecast_evaluation" in evaluation
+    assert "featurecast.marts.features.fct_daily_features" in features
+    assert books and books <= features and "featurecast.marts.portfolio.fct_portfolio_daily" in books
 
 
 def test_every_mart_the_snapshot_reads_is_declared_by_the_exposure(scratch) -> None:
