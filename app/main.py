@@ -8,7 +8,6 @@ from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from fastapi_offline import FastAPIOffline
 
-from app.feature_service import FeatureService
 from app.protocol import HeadAsGet, SignalFastPath, validation_error
 from app.routers import backtests, dashboard, features, portfolio, regime, signals
 from app.services import (
@@ -20,6 +19,7 @@ from app.services import (
     RegimeService,
     ServiceFactory,
 )
+from app.services.features import FeatureService
 from app.snapshot import SnapshotStore
 from featurecast.config import Settings
 

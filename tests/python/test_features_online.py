@@ -9,9 +9,9 @@ import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 
-from app.feature_service import FeatureService
 from app.main import create_app
 from app.services import ServiceFactory
+from app.services.features import FeatureService
 from app.snapshot import SnapshotStore, publish_snapshot
 from featurecast.features import get_historical_features
 from tests.python.conftest import make_settings

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from app.services import NO_SNAPSHOT, FreshnessAwareService, SignalsUnavailableError, UnknownSymbolError
+from app.services.common import NO_SNAPSHOT, FreshnessAwareService, SignalsUnavailableError, UnknownSymbolError
 from app.snapshot import FeatureRows, Snapshot
 
 MAX_NAMES = 200

@@ -1,0 +1,65 @@
+"""The services behind the API, one module per route family, each registered by name in the
+ServiceFactory (routes never build services themselves):
+
+- `factory`: the ServiceFactory;
+- `signals`: MLSignalService, `/signals/{symbol}`;
+- `features`: FeatureService, `/features/{symbol}` (the online feature store);
+- `regimes`: RegimeService, `/market-data/regime`;
+- `portfolio`: PortfolioService and ForecastService, `/portfolio/{name}/forecast[/evaluation]`;
+- `backtests`: BacktestService, `/backtests/latest`;
+- `dashboard`: DashboardService, `/dashboard` and `/dashboard/kpis`;
+- `common`: what they share (the no-snapshot contract, freshness, the rendered-body cache).
+
+The names below are re-exported so callers import from `app.services`.
+"""
+
+from app.services.backtests import BacktestService, BacktestsUnavailableError
+from app.services.common import (
+    NO_SNAPSHOT,
+    FreshnessAwareService,
+    RenderedBodies,
+    SignalsUnavailableError,
+    UnknownSymbolError,
+)
+from app.services.dashboard import DashboardService, dashboard_page
+from app.services.factory import ServiceFactory, UnknownServiceError
+from app.services.features import FeatureService, NoFeaturesError, UnknownFeatureError
+from app.services.portfolio import (
+    ForecastNotIssuedError,
+    ForecastService,
+    ForecastsUnavailableError,
+    PortfolioService,
+    UnknownPortfolioError,
+)
+from app.services.regimes import RegimeService, RegimesUnavailableError, RegimeView, UnknownScopeError
+from app.services.signals import Contribution, MLSignalService, NoSignalError, Signal
+
+__all__ = [
+    "NO_SNAPSHOT",
+    "BacktestService",
+    "BacktestsUnavailableError",
+    "Contribution",
+    "DashboardService",
+    "FeatureService",
+    "ForecastNotIssuedError",
+    "ForecastService",
+    "ForecastsUnavailableError",
+    "FreshnessAwareService",
+    "MLSignalService",
+    "NoFeaturesError",
+    "NoSignalError",
+    "PortfolioService",
+    "RegimeService",
+    "RegimeView",
+    "RegimesUnavailableError",
+    "RenderedBodies",
+    "ServiceFactory",
+    "Signal",
+    "SignalsUnavailableError",
+    "UnknownFeatureError",
+    "UnknownPortfolioError",
+    "UnknownScopeError",
+    "UnknownServiceError",
+    "UnknownSymbolError",
+    "dashboard_page",
+]
