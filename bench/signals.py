@@ -25,11 +25,11 @@ import numpy as np
 import uvicorn
 
 from app.main import build_services, create_app
-from app.snapshot import publish_snapshot
 from dbt_project.runner import build
 from featurecast.config import Settings
 from featurecast.marketdata.landing import land
 from featurecast.marketdata.synthetic import SyntheticSpec, generate
+from flows.publish import publish_snapshot
 from ml.signals.score import score_latest
 from ml.signals.train import train_signal_models
 

@@ -173,7 +173,7 @@ def backtest_task() -> str:
 
 @task(name="publish snapshot")
 def publish_task() -> str:
-    from app.snapshot import publish_snapshot
+    from flows.publish import publish_snapshot
 
     settings = Settings.from_env()
     return publish_snapshot(

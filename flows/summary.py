@@ -97,18 +97,14 @@ def collect_summary(
         tables = {
             t for (t,) in con.execute("select table_name from duckdb_tables() where schema_name = 'ml'").fetchall()
         }
+        from ml.signals.registry import champion
+
         signals = None
-        found = (
-            "model_registry" in tables
-            and con.execute(
-                "select model_version, metrics from ml.model_registry where horizon = ? and is_champion",
-                [settings.signal_horizon],
-            ).fetchone()
-        )
+        found = champion(settings.warehouse_path, settings.signal_horizon)
         if found:
-            metrics = json.loads(found[1])
+            metrics = found.metrics
             signals = {
-                "model_version": found[0],
+                "model_version": found.version,
                 "auc": metrics["model"]["auc"],
                 "baseline_auc": metrics["baseline"]["auc"],
                 "rank_ic": metrics["model"]["rank_ic"],

@@ -12,7 +12,7 @@ from featurecast.config import PROJECT_ROOT, Settings
 
 
 def publish(args: argparse.Namespace, settings: Settings) -> int:
-    from app.snapshot import publish_snapshot
+    from flows.publish import publish_snapshot
 
     path = publish_snapshot(
         settings.warehouse_path,

@@ -6,6 +6,9 @@ compares a candidate with the champion on them, and the backtest trades them.
 One folder per model version under the models directory: the model file, `calibrator.json` and
 `metadata.json` (features and their spec hash, training window, parameters, library versions, metrics,
 data snapshot). The registry table names at most one champion per horizon; promotion is explicit.
+
+This module is the only code that reads or writes `ml.model_registry`: training records a version with
+`record_version`, everything else asks `champion` (the serving snapshot, the run summary).
 """
 
 from __future__ import annotations
@@ -103,6 +106,52 @@ class RegisteredModel:
     params: dict[str, object]
     path: Path
     metrics: dict[str, object]
+    train_start: object = None
+    train_end: object = None
+
+
+def record_version(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    version: str,
+    family: str,
+    horizon: int,
+    train_start: object,
+    train_end: object,
+    train_rows: int,
+    features: list[str],
+    feature_spec_hash: str,
+    params: dict[str, object],
+    metrics: dict[str, object],
+    artifact_path: Path,
+) -> None:
+    """Write (or rewrite) one version's registry row inside the caller's transaction; a version that is
+    the champion stays the champion."""
+    ensure_schema(con)
+    was_champion = con.execute(
+        "select coalesce(any_value(is_champion), false) from ml.model_registry where model_version = ?", [version]
+    ).fetchone()[0]
+    con.execute("delete from ml.model_registry where model_version = ?", [version])
+    con.execute(
+        "insert into ml.model_registry (model_version, family, horizon, created_at, train_start, train_end, "
+        "train_rows, features, feature_spec_hash, params, metrics, artifact_path, is_champion) "
+        "values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            version,
+            family,
+            horizon,
+            datetime.now(UTC).replace(tzinfo=None),
+            train_start,
+            train_end,
+            train_rows,
+            features,
+            feature_spec_hash,
+            json.dumps(params),
+            json.dumps(metrics),
+            str(artifact_path),
+            bool(was_champion),
+        ],
+    )
 
 
 def champion(warehouse: Path, horizon: int) -> RegisteredModel | None:
@@ -114,7 +163,7 @@ def champion(warehouse: Path, horizon: int) -> RegisteredModel | None:
         if "model_registry" not in tables:
             return None
         row = con.execute(
-            "select model_version, family, horizon, features, params, artifact_path, metrics "
+            "select model_version, family, horizon, features, params, artifact_path, metrics, train_start, train_end "
             "from ml.model_registry where horizon = ? and is_champion",
             [horizon],
         ).fetchone()
@@ -122,7 +171,9 @@ def champion(warehouse: Path, horizon: int) -> RegisteredModel | None:
         con.close()
     if row is None:
         return None
-    return RegisteredModel(row[0], row[1], row[2], list(row[3]), json.loads(row[4]), Path(row[5]), json.loads(row[6]))
+    return RegisteredModel(
+        row[0], row[1], row[2], list(row[3]), json.loads(row[4]), Path(row[5]), json.loads(row[6]), row[7], row[8]
+    )
 
 
 class UnknownModelVersionError(ValueError):

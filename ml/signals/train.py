@@ -23,7 +23,6 @@ import logging
 import platform
 import shutil
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
@@ -36,7 +35,7 @@ from ml.signals.dataset import data_fingerprint, feature_columns, feature_spec_h
 from ml.signals.metrics import calibration_with_resolution, paired_comparison, reliability_table, summarize
 from ml.signals.model_card import render_model_card
 from ml.signals.models import FAMILIES, MomentumBaseline, PlattCalibrator
-from ml.signals.registry import PromotionDecision, ensure_schema, promote, promotion_decision
+from ml.signals.registry import PromotionDecision, ensure_schema, promote, promotion_decision, record_version
 
 log = logging.getLogger(__name__)
 
@@ -287,29 +286,19 @@ def train_family(
         con.execute("insert into ml.cv_comparisons by name select * from comparison_rows")
         con.register("reliability_rows", reliability)
         con.execute("insert into ml.reliability by name select * from reliability_rows")
-        was_champion = con.execute(
-            "select coalesce(any_value(is_champion), false) from ml.model_registry where model_version = ?", [version]
-        ).fetchone()[0]
-        con.execute("delete from ml.model_registry where model_version = ?", [version])
-        con.execute(
-            "insert into ml.model_registry (model_version, family, horizon, created_at, train_start, train_end, "
-            "train_rows, features, feature_spec_hash, params, metrics, artifact_path, is_champion) "
-            "values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                version,
-                family,
-                horizon,
-                datetime.now(UTC).replace(tzinfo=None),
-                frame["date"].min(),
-                frame["date"].max(),
-                len(frame),
-                features,
-                spec_hash,
-                json.dumps(params),
-                json.dumps(summary),
-                str(directory),
-                bool(was_champion),
-            ],
+        record_version(
+            con,
+            version=version,
+            family=family,
+            horizon=horizon,
+            train_start=frame["date"].min(),
+            train_end=frame["date"].max(),
+            train_rows=len(frame),
+            features=features,
+            feature_spec_hash=spec_hash,
+            params=params,
+            metrics=summary,
+            artifact_path=directory,
         )
         con.execute("commit")
     finally:

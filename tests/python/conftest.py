@@ -123,7 +123,7 @@ def served_stack(clean_warehouse, tmp_path_factory) -> Settings:
     to keep the suite quick)."""
     import shutil
 
-    from app.snapshot import publish_snapshot
+    from flows.publish import publish_snapshot
     from ml.backtest.run import run_backtest
     from ml.forecasts.issue import issue_forecasts
     from ml.regimes.refresh import refresh_regimes

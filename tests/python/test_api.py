@@ -14,7 +14,8 @@ from fastapi.testclient import TestClient
 
 from app.main import build_services, create_app
 from app.services import MLSignalService, ServiceFactory
-from app.snapshot import SnapshotStore, publish_snapshot
+from app.snapshot import SnapshotStore
+from flows.publish import publish_snapshot
 from tests.python.conftest import SERVICES, make_settings
 
 pytestmark = pytest.mark.dbt

@@ -7,7 +7,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from app.main import create_app
-from app.snapshot import POINTER, SnapshotStore, publish_snapshot
+from app.snapshot import POINTER, SnapshotStore
+from flows.publish import publish_snapshot
 from tests.python.conftest import run_killed_at
 
 pytestmark = pytest.mark.dbt
@@ -77,7 +78,7 @@ def test_every_503_names_the_step_that_publishes_it(tmp_path) -> None:
         assert response.status_code == 503 and "yet" in detail and "featurecast run" in detail, path
 
 
-PUBLISH = "from pathlib import Path\nfrom app.snapshot import publish_snapshot as p\np(*map(Path, sys.argv[3:]))"
+PUBLISH = "from pathlib import Path\nfrom flows.publish import publish_snapshot as p\np(*map(Path, sys.argv[3:]))"
 
 # publish_snapshot's steps: fsync the snapshot, rename it into place, fsync the directory, then the same
 # three for CURRENT. Killing before each one covers every point where a crash can happen.

@@ -92,6 +92,6 @@ def test_every_mart_the_snapshot_reads_is_declared_by_the_exposure(scratch) -> N
     exposures = {e["name"]: e for e in manifest["exposures"].values()}
     assert {"serving_snapshot", "featurecast_api", "dashboard"} <= set(exposures)
     declared = {n.split(".")[-1] for n in exposures["serving_snapshot"]["depends_on"]["nodes"]}
-    source = (PROJECT_ROOT / "app" / "snapshot.py").read_text()
+    source = (PROJECT_ROOT / "flows" / "publish.py").read_text()
     read = set(re.findall(r"wh\.marts\.(\w+)", source)) | {SYMBOL_MART.split(".")[1], MARKET_MART.split(".")[1]}
     assert read <= declared, f"declare {sorted(read - declared)} in models/_exposures.yml"

@@ -12,8 +12,9 @@ from fastapi.testclient import TestClient
 from app.main import create_app
 from app.services import ServiceFactory
 from app.services.features import FeatureService
-from app.snapshot import SnapshotStore, publish_snapshot
+from app.snapshot import SnapshotStore
 from featurecast.features import get_historical_features
+from flows.publish import publish_snapshot
 from tests.python.conftest import make_settings
 
 pytestmark = pytest.mark.dbt

@@ -100,7 +100,8 @@ def test_the_kpi_panel_is_computed_once_per_publish_and_follows_the_next(served_
     import shutil
 
     from app.services import DashboardService, MLSignalService
-    from app.snapshot import SnapshotStore, publish_snapshot
+    from app.snapshot import SnapshotStore
+    from flows.publish import publish_snapshot
 
     serving = tmp_path / "serving"
     shutil.copytree(served_stack.serving_dir, serving)

@@ -17,7 +17,7 @@ import pytest
 import uvloop
 
 from app.server import tcp_listener
-from app.snapshot import publish_snapshot
+from flows.publish import publish_snapshot
 
 
 async def _nodelay_of_accepted(listener: socket.socket) -> int:
