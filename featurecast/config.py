@@ -32,6 +32,7 @@ Derived paths: model artifacts in `$FEATURECAST_DATA_DIR/models`, serving snapsh
 `$FEATURECAST_DATA_DIR/mongo`, the analysts' read-only copy of the warehouse in
 `$FEATURECAST_DATA_DIR/analyst/warehouse.duckdb`, the CLI's error log in `$FEATURECAST_DATA_DIR/logs`.
 | DO_NOT_TRACK | 1 (set by featurecast) | keeps dbt and Prefect telemetry off: the machines have no internet |
+| PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS | 120 (set by featurecast) | Prefect server start-up |
 """
 
 from __future__ import annotations
