@@ -123,10 +123,12 @@ def quantile_forecasts(
     # Refits happen at fixed positions first_issue + k * refit_every; a window's issues use its fit.
     first_window = (start - first_issue) // config.refit_every
     for refit in range(first_issue + first_window * config.refit_every, n, config.refit_every):
+        window = np.arange(max(refit, start), min(refit + config.refit_every, n))
+        window = window[usable[window]]
         train = np.arange(first_issue, max(refit - h + 1, first_issue))  # outcomes known at the refit's close
         train = train[usable[train] & np.isfinite(target[train])]
-        if len(train) < config.min_train:
-            continue
+        if len(train) < config.min_train or not len(window):
+            continue  # too little to learn from, or nothing new to issue in this window: no fit
         models = [
             lgb.LGBMRegressor(
                 objective="quantile",
@@ -141,10 +143,7 @@ def quantile_forecasts(
             ).fit(features[train], target[train])
             for level in LEVELS
         ]
-        window = np.arange(max(refit, start), min(refit + config.refit_every, n))
-        window = window[usable[window]]
-        if len(window):
-            raw[window] = np.column_stack([m.predict(features[window]) for m in models])
+        raw[window] = np.column_stack([m.predict(features[window]) for m in models])
     return _conformalise(raw, target, h, config.min_scores, start), raw
 
 
