@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
@@ -64,19 +65,30 @@ class RegimeDayOut(BaseModel):
     probability: float = Field(ge=0, le=1)
     probabilities: dict[str, float] = Field(description="Filtered probability of every regime.")
     rule_regime: str | None = Field(description="The rule-based baseline's label (trend x volatility).")
+    model_version: str = Field(description="The regime model version that made this label.")
+    fit_end: date = Field(
+        description="Last day that version was fitted on (before `date` in the point-in-time history)."
+    )
 
 
 class RegimeOut(BaseModel):
-    scope: str = Field(description="'market': the equal-weight index of the universe.")
+    scope: str = Field(
+        description="'market': the configured benchmark (FEATURECAST_MARKET_SERIES) or equal-weight index."
+    )
     as_of: date
     regime: str
     probability: float = Field(ge=0, le=1)
     probabilities: dict[str, float]
     rule_regime: str | None
-    model_version: str
-    model_fit_window: list[date] = Field(description="First and last day the model was fitted on.")
+    model_version: str = Field(description="The version that labelled `as_of`.")
+    fit_end: date
+    model_fit_window: list[date] = Field(description="First and last day the current model was fitted on.")
     metadata: dict[str, object] = Field(
         description="Per-regime return, volatility, expected duration and days; transition matrix; fit diagnostics."
+    )
+    labelling: Literal["point_in_time", "in_sample"] = Field(
+        description="Which labels `history` holds: point_in_time (each day by the version current then, fitted "
+        "before it) or in_sample (the current version's relabelling of every day)."
     )
     history: list[RegimeDayOut] | None = Field(description="Newest first; present when start, end or limit is given.")
 

@@ -23,6 +23,9 @@ Every setting is an environment variable with a default, so the quick start need
 | FEATURECAST_MAX_DATA_AGE_DAYS | 4 | a signal whose market data is older than this many days is marked stale |
 | FEATURECAST_MAX_SESSIONS_BEHIND | 3 | a signal whose symbol feed lags the market by more sessions is marked stale |
 | FEATURECAST_MARKET_SERIES | equal_weight | market for beta, correlation, regimes: equal_weight or a symbol (^GSPC) |
+| FEATURECAST_REGIME_STATES | 2,3 | numbers of regime states compared by BIC at every regime fit |
+| FEATURECAST_REGIME_REFIT_SESSIONS | 252 | sessions a regime model labels before the next walk-forward refit |
+| FEATURECAST_REGIME_MIN_HISTORY | 504 | sessions of market returns before the first point-in-time regime label |
 | FEATURECAST_MIN_UNIVERSE_SYMBOLS | 10 | fewest symbols a date needs for ranks, an equal-weight market, rank IC |
 | FEATURECAST_ONLINE_FEATURE_SESSIONS | 260 | newest bars per symbol the serving snapshot keeps for GET /features |
 | FEATURECAST_LOCK_TIMEOUT_SECONDS | 120 | how long a writer waits for another to finish before it gives up (exit 5) |
@@ -91,6 +94,17 @@ def _horizon(name: str, default: int) -> int:
     return value
 
 
+def _state_counts(name: str, default: str) -> tuple[int, ...]:
+    raw = _env(name, default)
+    try:
+        values = tuple(sorted({int(part) for part in raw.split(",") if part.strip()}))
+    except ValueError:
+        raise ValueError(f"{name} must be numbers of states separated by commas (e.g. 2,3), got {raw[:40]!r}") from None
+    if not values or any(v < 2 or v > 4 for v in values):
+        raise ValueError(f"{name} must list numbers of states from 2 to 4, got {raw[:40]!r}")
+    return values
+
+
 def _iso_date(name: str, default: str) -> date:
     raw = _env(name, default)
     try:
@@ -134,6 +148,9 @@ class Settings:
     min_universe_symbols: int = DEFAULT_MIN_UNIVERSE_SYMBOLS
     lock_timeout_seconds: float = 120.0
     online_feature_sessions: int = 260
+    regime_states: tuple[int, ...] = (2, 3)
+    regime_refit_sessions: int = 252
+    regime_min_history: int = 504
 
     @property
     def models_dir(self) -> Path:
@@ -182,7 +199,18 @@ class Settings:
             min_universe_symbols=_positive_int("FEATURECAST_MIN_UNIVERSE_SYMBOLS", DEFAULT_MIN_UNIVERSE_SYMBOLS),
             lock_timeout_seconds=_non_negative_float("FEATURECAST_LOCK_TIMEOUT_SECONDS", 120.0),
             online_feature_sessions=_positive_int("FEATURECAST_ONLINE_FEATURE_SESSIONS", 260),
+            regime_states=_state_counts("FEATURECAST_REGIME_STATES", "2,3"),
+            regime_refit_sessions=_positive_int("FEATURECAST_REGIME_REFIT_SESSIONS", 252, minimum=21),
+            regime_min_history=_positive_int("FEATURECAST_REGIME_MIN_HISTORY", 504, minimum=252),
         )
+
+    def regime_options(self) -> dict[str, object]:
+        """The keyword arguments of `ml.regimes.refresh.refresh_regimes` that configuration sets."""
+        return {
+            "candidates": self.regime_states,
+            "refit_every": self.regime_refit_sessions,
+            "min_history": self.regime_min_history,
+        }
 
     def with_warehouse(self, path: Path) -> Settings:
         """A copy pointing at another warehouse file (tests, benchmarks)."""

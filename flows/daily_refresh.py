@@ -114,9 +114,7 @@ def dbt_build(stage: str, *, selector: str, node_tasks: bool) -> DbtRunSummary:
     logger = get_run_logger()
     summary = build(Settings.from_env(), selector=selector, quiet=True, node_tasks=node_tasks)
     for node in summary.warned:
-        logger.warning(
-            "%s: guardrail warning %s", stage, node.describe().removeprefix("test ")
-        )
+        logger.warning("%s: guardrail warning %s", stage, node.describe().removeprefix("test "))
     return summary
 
 
@@ -142,7 +140,7 @@ def refresh_regimes_task() -> str:
     settings = Settings.from_env()
     store, client = open_store(settings.mongodb_uri, settings.regime_store_dir)
     try:
-        report = refresh_regimes(settings.warehouse_path, store)
+        report = refresh_regimes(settings.warehouse_path, store, **settings.regime_options())
     except NoMarketSeriesError as exc:
         return f"{SKIPPED}{exc}"
     finally:
@@ -243,9 +241,7 @@ def _daily_refresh(settings: Settings, source: str, symbols: list[str] | None, n
         )
     times.run("issue forecasts", issue_forecasts_task)
     builds.append(
-        times.run(
-            "dbt build: evaluation", dbt_build, "evaluation", selector=EVALUATION_SELECTOR, node_tasks=node_tasks
-        )
+        times.run("dbt build: evaluation", dbt_build, "evaluation", selector=EVALUATION_SELECTOR, node_tasks=node_tasks)
     )
     if has_champion:  # the snapshot serves the champion's signals
         times.run("publish snapshot", publish_task)

@@ -111,11 +111,10 @@ def collect_summary(
                 "baseline_rank_ic": metrics["baseline"]["rank_ic"],
             }
         regime_row = (
-            "regime_labels" in tables
+            "regime_history" in tables
             and con.execute(
-                "select date::varchar, regime, probabilities from ml.regime_labels where scope = 'market' and "
-                "model_version = (select model_version from ml.regime_models where scope = 'market' "
-                "order by fitted_at desc limit 1) order by date desc limit 1"
+                "select date::varchar, regime, probabilities from ml.regime_history where scope = 'market' "
+                "order by date desc limit 1"
             ).fetchone()
         )
         regime = (

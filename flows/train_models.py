@@ -60,7 +60,7 @@ def refit_regimes() -> str:
     settings = Settings.from_env()
     store, client = open_store(settings.mongodb_uri, settings.regime_store_dir)
     try:
-        report = refresh_regimes(settings.warehouse_path, store, refit=True)
+        report = refresh_regimes(settings.warehouse_path, store, refit=True, **settings.regime_options())
     finally:
         client.close()
     return report.model_version

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 
 from app.schemas import ErrorOut, RegimeOut
-from app.services import RegimeService, RegimesUnavailableError, UnknownScopeError
+from app.services import BadRegimeQueryError, RegimeService, RegimesUnavailableError, UnknownScopeError
 
 router = APIRouter(tags=["regimes"])
 
@@ -33,10 +33,17 @@ def get_regime(
     start: Annotated[date | None, Query(description="History from this date (inclusive)")] = None,
     end: Annotated[date | None, Query(description="History up to this date (inclusive)")] = None,
     limit: Annotated[int | None, Query(ge=1, le=5000, description="Newest N days of history")] = None,
+    labelling: Annotated[
+        Literal["point_in_time", "in_sample"],
+        Query(
+            description="point_in_time (default): each day by the model current then; "
+            "in_sample: the current model's relabelling"
+        ),
+    ] = "point_in_time",
 ) -> Response:
     try:
-        body = service.regime_json(scope, start=start, end=end, limit=limit)
-    except ValueError as exc:
+        body = service.regime_json(scope, start=start, end=end, limit=limit, labelling=labelling)
+    except BadRegimeQueryError as exc:
         raise HTTPException(422, str(exc)) from None
     except UnknownScopeError:
         raise HTTPException(404, f"unknown regime scope {scope!r}; known: market") from None

@@ -31,13 +31,20 @@ from app.services.portfolio import (
     PortfolioService,
     UnknownPortfolioError,
 )
-from app.services.regimes import RegimeService, RegimesUnavailableError, RegimeView, UnknownScopeError
+from app.services.regimes import (
+    BadRegimeQueryError,
+    RegimeService,
+    RegimesUnavailableError,
+    RegimeView,
+    UnknownScopeError,
+)
 from app.services.signals import Contribution, MLSignalService, NoSignalError, Signal
 
 __all__ = [
     "NO_SNAPSHOT",
     "BacktestService",
     "BacktestsUnavailableError",
+    "BadRegimeQueryError",
     "Contribution",
     "DashboardService",
     "FeatureService",

@@ -26,13 +26,32 @@ class UnknownScopeError(LookupError):
     pass
 
 
+class BadRegimeQueryError(ValueError):
+    """A request the caller can fix: a reversed date range or an unknown labelling."""
+
+
+LABELLINGS = ("point_in_time", "in_sample")
+
+
+@dataclass(frozen=True)
+class LabelSeries:
+    dates: np.ndarray  # datetime64[D], ascending
+    labels: list[dict[str, Any]]  # oldest first
+
+    @classmethod
+    def of(cls, newest_first: list[dict[str, Any]]) -> LabelSeries:
+        labels = newest_first[::-1]
+        return cls(np.array([doc["date"] for doc in labels], dtype="datetime64[D]"), labels)
+
+
 @dataclass(frozen=True)
 class RegimeView:
-    """One scope's current regime model and all its labels, oldest first, held in memory."""
+    """One scope's current regime model and its two label series, held in memory: the point-in-time
+    history (each day labelled by the version current then) and the current version's in-sample
+    relabelling."""
 
     model: dict[str, Any]
-    dates: np.ndarray  # datetime64[D], ascending
-    labels: list[dict[str, Any]]
+    series: dict[str, LabelSeries]
 
 
 class RegimeService:
@@ -72,14 +91,25 @@ class RegimeService:
         return self._views or {}
 
     def regime_json(
-        self, scope: str, *, start: date | None = None, end: date | None = None, limit: int | None = None
+        self,
+        scope: str,
+        *,
+        start: date | None = None,
+        end: date | None = None,
+        limit: int | None = None,
+        labelling: str = "point_in_time",
     ) -> bytes:
         """The `/market-data/regime` body, rendered once per labels marker and parameters."""
         from app.schemas import RegimeOut
 
-        key = (self.marker(scope), scope, start, end, limit)
+        key = (self.marker(scope), scope, start, end, limit, labelling)
         return self.bodies.get(
-            key, lambda: RegimeOut(**self.regime(scope, start=start, end=end, limit=limit)).model_dump_json().encode()
+            key,
+            lambda: (
+                RegimeOut(**self.regime(scope, start=start, end=end, limit=limit, labelling=labelling))
+                .model_dump_json()
+                .encode()
+            ),
         )
 
     def marker(self, scope: str) -> tuple[Any, ...] | None:
@@ -102,10 +132,11 @@ class RegimeService:
                 marker = (model["model_version"], model.get("labels_through"), model.get("labels_written_at"))
                 if scope in views and self._markers.get(scope) == marker:
                     continue
-                labels = store.history(scope, model["model_version"], limit=10**9)[::-1]
-                if labels:
-                    dates = np.array([doc["date"] for doc in labels], dtype="datetime64[D]")
-                    views[scope] = RegimeView(model, dates, labels)
+                history = store.history(scope, limit=10**9)
+                if history:
+                    in_sample = store.history(scope, model["model_version"], limit=10**9)
+                    series = {"point_in_time": LabelSeries.of(history), "in_sample": LabelSeries.of(in_sample)}
+                    views[scope] = RegimeView(model, series)
                     self._markers[scope] = marker
             self._views = views
         except Exception as exc:  # keep serving the last good view
@@ -116,10 +147,20 @@ class RegimeService:
             client.close()
 
     def regime(
-        self, scope: str, *, start: date | None = None, end: date | None = None, limit: int | None = None
+        self,
+        scope: str,
+        *,
+        start: date | None = None,
+        end: date | None = None,
+        limit: int | None = None,
+        labelling: str = "point_in_time",
     ) -> dict[str, Any]:
+        """The newest point-in-time label with the current model's metadata, and on request (start, end
+        or limit) the history of the chosen labelling, newest first."""
         if start and end and start > end:
-            raise ValueError(f"start {start} is after end {end}")
+            raise BadRegimeQueryError(f"start {start} is after end {end}")
+        if labelling not in LABELLINGS:
+            raise BadRegimeQueryError(f"labelling must be one of {', '.join(LABELLINGS)}, got {labelling[:40]!r}")
         view = self.views().get(scope)
         if view is None:
             if scope != "market":
@@ -128,18 +169,20 @@ class RegimeService:
                 "no regime labels yet: the daily flow's regime step writes them (`featurecast run`, or "
                 "`featurecast regimes refresh`)"
             )
-        latest = view.labels[-1]
+        latest = view.series["point_in_time"].labels[-1]
         history = None
         if start or end or limit:
-            low = 0 if start is None else int(np.searchsorted(view.dates, np.datetime64(start, "D"), side="left"))
-            high = len(view.dates)
+            chosen = view.series[labelling]
+            low = 0 if start is None else int(np.searchsorted(chosen.dates, np.datetime64(start, "D"), side="left"))
+            high = len(chosen.dates)
             if end is not None:
-                high = int(np.searchsorted(view.dates, np.datetime64(end, "D"), side="right"))
+                high = int(np.searchsorted(chosen.dates, np.datetime64(end, "D"), side="right"))
             low = max(low, high - (limit or 100))
-            history = view.labels[low:high][::-1]
+            history = chosen.labels[low:high][::-1]
         return {
             **latest,
             "as_of": latest["date"],
+            "labelling": labelling,
             "metadata": view.model["metadata"],
             "model_fit_window": [view.model["fit_start"], view.model["fit_end"]],
             "history": history,

@@ -14,7 +14,7 @@ def refresh(args: argparse.Namespace, settings: Settings) -> int:
 
     store, client = open_store(settings.mongodb_uri, settings.regime_store_dir)
     try:
-        report = refresh_regimes(settings.warehouse_path, store, refit=args.refit)
+        report = refresh_regimes(settings.warehouse_path, store, refit=args.refit, **settings.regime_options())
     finally:
         client.close()
     probabilities = ", ".join(f"{name} {p:.2f}" for name, p in report.latest_probabilities.items())

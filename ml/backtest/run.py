@@ -162,9 +162,9 @@ def load_inputs(warehouse: Path, horizon: int) -> BacktestInputs:
 
 
 def gate_regimes(market: pd.DataFrame) -> pd.Series:
-    """Signal date -> market regime for the regime gate, from walk-forward refits: the stored labels of
-    the current regime model are in-sample for every day up to its fit, so trading on them would use
-    the future. Days before the first walk-forward model have no regime and are never gated."""
+    """Signal date -> market regime for the regime gate, from walk-forward refits (the same labelling as
+    the stored point-in-time history, recomputed from the backtest's own market data so a backtest
+    needs no regime store). Days before the first walk-forward model have no regime and are never gated."""
     labels = walk_forward_labels(market)
     if labels.empty:
         return pd.Series(dtype=object)

@@ -5,10 +5,17 @@ SQLite storage under `$FEATURECAST_DATA_DIR/mongo`, a documented pymongo-compati
 to disk (no MongoDB server can be installed on these machines). Tests run the same contract against
 mongomock-ng (in memory), the embedded default, and a real server when `MONGODB_URI` is set.
 
-Collections: `regime_labels`, one document per (scope, date, model_version), written by idempotent
-upserts; `regime_models`, one document per model version, with `is_current` per scope and a change
-marker (`labels_through`, `labels_written_at`) that the API's in-memory cache watches. Dates are ISO
-strings (YYYY-MM-DD): BSON has no date-only type, and ISO strings sort correctly.
+Collections:
+- `regime_history`: the point-in-time history the API serves, one document per (scope, date), made by the
+  model version that was current that day (its fit ended before the day); append-only.
+- `regime_in_sample`: the current version's relabelling of every day (in-sample in parameters for the
+  days it was fitted on), one document per (scope, date, model_version); replaced when a new version is
+  fitted.
+- `regime_models`: one document per model version, with `is_current` per scope and a change marker
+  (`labels_through`, `labels_written_at`) that the API's in-memory cache watches.
+All writes are idempotent upserts. Dates are ISO strings (YYYY-MM-DD): BSON has no date-only type, and
+ISO strings sort correctly. (`regime_labels`, the collection of releases before the point-in-time
+history, is no longer read or written.)
 """
 
 from __future__ import annotations
@@ -16,40 +23,35 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-LABELS, MODELS = "regime_labels", "regime_models"
+HISTORY, IN_SAMPLE, MODELS = "regime_history", "regime_in_sample", "regime_models"
 
 
 class RegimeStore:
     def __init__(self, database: Any, *, create_indexes: bool = True) -> None:
         self.db = database
-        self.labels = database[LABELS]
+        self.history_labels = database[HISTORY]
+        self.in_sample_labels = database[IN_SAMPLE]
         self.models = database[MODELS]
         if not create_indexes:  # a reader (the API) that opens the store often leaves them to the writer
             return
         # Unique indexes where the backend supports them (montydb accepts and ignores them).
-        self.labels.create_index([("scope", 1), ("date", 1), ("model_version", 1)], unique=True)
-        self.labels.create_index([("scope", 1), ("model_version", 1), ("date", -1)])
+        self.history_labels.create_index([("scope", 1), ("date", 1)], unique=True)
+        self.in_sample_labels.create_index([("scope", 1), ("date", 1), ("model_version", 1)], unique=True)
         self.models.create_index([("model_version", 1)], unique=True)
 
-    def upsert_labels(self, documents: Iterable[dict[str, Any]]) -> int:
-        """Insert or replace labels keyed by (scope, date, model_version). Keys not stored yet go in one
-        ordered insert_many (fast on every backend); existing keys are updated one by one."""
-        docs = list(documents)
-        existing: set[tuple[str, str, str]] = set()
-        for scope, version in {(d["scope"], d["model_version"]) for d in docs}:
-            dates = [d["date"] for d in docs if d["scope"] == scope and d["model_version"] == version]
-            found = self.labels.find(
-                {"scope": scope, "model_version": version, "date": {"$in": dates}}, {"_id": 0, "date": 1}
-            )
-            existing |= {(scope, f["date"], version) for f in found}
-        fresh = [dict(d) for d in docs if (d["scope"], d["date"], d["model_version"]) not in existing]
-        if fresh:
-            self.labels.insert_many(fresh, ordered=True)
-        for doc in docs:
-            key = {"scope": doc["scope"], "date": doc["date"], "model_version": doc["model_version"]}
-            if (key["scope"], key["date"], key["model_version"]) in existing:
-                self.labels.update_one(key, {"$set": doc})
-        return len(docs)
+    def upsert_history(self, documents: Iterable[dict[str, Any]]) -> int:
+        """Insert or replace point-in-time labels keyed by (scope, date)."""
+        return _upsert(self.history_labels, list(documents), ("scope", "date"))
+
+    def upsert_in_sample(self, documents: Iterable[dict[str, Any]]) -> int:
+        """Insert or replace in-sample labels keyed by (scope, date, model_version)."""
+        return _upsert(self.in_sample_labels, list(documents), ("scope", "date", "model_version"))
+
+    def drop_in_sample_except(self, scope: str, model_version: str) -> None:
+        """Forget the in-sample relabelling of versions other than `model_version` (the current one)."""
+        stale = {"scope": scope, "model_version": {"$ne": model_version}}
+        if self.in_sample_labels.find_one(stale, {"_id": 1}):  # montydb fails deleting from an empty collection
+            self.in_sample_labels.delete_many(stale)
 
     def upsert_model(self, document: dict[str, Any], *, scope: str, current: bool) -> None:
         if current:
@@ -61,7 +63,7 @@ class RegimeStore:
         )
 
     def mark_labels_written(self, scope: str, model_version: str, through: str | None) -> None:
-        """Record on the model document that its labels changed (readers' caches compare this marker,
+        """Record on the current model document that labels changed (readers' caches compare this marker,
         one small document, instead of scanning the labels)."""
         from datetime import UTC, datetime
 
@@ -73,30 +75,63 @@ class RegimeStore:
     def current_model(self, scope: str) -> dict[str, Any] | None:
         return self.models.find_one({"scope": scope, "is_current": True}, {"_id": 0})
 
-    def last_date(self, scope: str, model_version: str) -> str | None:
-        found = list(
-            self.labels.find({"scope": scope, "model_version": model_version}, {"_id": 0, "date": 1})
-            .sort("date", -1)
-            .limit(1)
-        )
+    def last_date(self, scope: str, model_version: str | None = None) -> str | None:
+        """The newest day of the point-in-time history, or of `model_version`'s in-sample labels."""
+        collection = self.history_labels if model_version is None else self.in_sample_labels
+        query = {"scope": scope} | ({"model_version": model_version} if model_version else {})
+        found = list(collection.find(query, {"_id": 0, "date": 1}).sort("date", -1).limit(1))
         return found[0]["date"] if found else None
 
     def history(
-        self, scope: str, model_version: str, *, start: str | None = None, end: str | None = None, limit: int = 100
+        self,
+        scope: str,
+        model_version: str | None = None,
+        *,
+        start: str | None = None,
+        end: str | None = None,
+        limit: int = 100,
     ) -> list[dict[str, Any]]:
-        """The newest `limit` labels between start and end (inclusive), newest first."""
-        query: dict[str, Any] = {"scope": scope, "model_version": model_version}
+        """The newest `limit` labels between start and end (inclusive), newest first: the point-in-time
+        history, or `model_version`'s in-sample relabelling when a version is given."""
+        collection = self.history_labels if model_version is None else self.in_sample_labels
+        query: dict[str, Any] = {"scope": scope} | ({"model_version": model_version} if model_version else {})
         bounds = {k: v for k, v in (("$gte", start), ("$lte", end)) if v is not None}
         if bounds:
             query["date"] = bounds
-        return list(self.labels.find(query, {"_id": 0}).sort("date", -1).limit(limit))
+        return list(collection.find(query, {"_id": 0}).sort("date", -1).limit(limit))
 
     def count(self, scope: str, model_version: str | None = None) -> int:
+        collection = self.history_labels if model_version is None else self.in_sample_labels
         query = {"scope": scope} | ({"model_version": model_version} if model_version else {})
-        return self.labels.count_documents(query)
+        return collection.count_documents(query)
+
+    def models_for(self, scope: str) -> list[dict[str, Any]]:
+        """Every model version of `scope`, oldest fit first."""
+        return sorted(self.models.find({"scope": scope}, {"_id": 0}), key=lambda m: (m["fit_end"], m["model_version"]))
 
     def scopes(self) -> list[str]:
         return sorted({m["scope"] for m in self.models.find({"is_current": True}, {"_id": 0, "scope": 1})})
+
+
+def _upsert(collection: Any, docs: list[dict[str, Any]], key_fields: tuple[str, ...]) -> int:
+    """Keys not stored yet go in one ordered insert_many (fast on every backend); existing keys are
+    updated one by one."""
+    existing: set[tuple[Any, ...]] = set()
+    groups: dict[tuple[Any, ...], list[str]] = {}
+    for doc in docs:
+        groups.setdefault(tuple(doc[f] for f in key_fields if f != "date"), []).append(doc["date"])
+    for group, dates in groups.items():
+        query = dict(zip([f for f in key_fields if f != "date"], group, strict=True)) | {"date": {"$in": dates}}
+        found = collection.find(query, {"_id": 0, **{f: 1 for f in key_fields}})
+        existing |= {tuple(f[k] for k in key_fields) for f in found}
+    fresh = [dict(d) for d in docs if tuple(d[f] for f in key_fields) not in existing]
+    if fresh:
+        collection.insert_many(fresh, ordered=True)
+    for doc in docs:
+        key = tuple(doc[f] for f in key_fields)
+        if key in existing:
+            collection.update_one(dict(zip(key_fields, key, strict=True)), {"$set": doc})
+    return len(docs)
 
 
 def open_store(

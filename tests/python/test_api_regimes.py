@@ -52,10 +52,14 @@ def test_current_regime_contract(full_stack) -> None:
         "probabilities",
         "rule_regime",
         "model_version",
+        "fit_end",
         "model_fit_window",
         "metadata",
+        "labelling",
         "history",
     }
+    assert body["labelling"] == "point_in_time" and body["fit_end"] < body["as_of"]
+    assert body["metadata"]["selection"]["criterion"] == "lowest BIC"
     assert body["scope"] == "market" and body["as_of"] == "2026-10-30" and body["history"] is None
     assert body["regime"] in body["probabilities"] and abs(sum(body["probabilities"].values()) - 1) < 1e-9
     assert body["probability"] == max(body["probabilities"].values())
@@ -73,6 +77,19 @@ def test_history_by_range_and_limit(full_stack) -> None:
     window = client.get("/market-data/regime", params={"start": "2026-10-01", "end": "2026-10-09"}).json()["history"]
     assert [d["date"] for d in window[:1]] == ["2026-10-09"] and window[-1]["date"] == "2026-10-01"
     assert len(window) == 7
+
+
+def test_history_is_point_in_time_and_the_in_sample_relabelling_is_asked_for_by_name(full_stack) -> None:
+    client = client_for(full_stack)
+    history = client.get("/market-data/regime", params={"limit": 5000}).json()["history"]
+    assert history and all(day["fit_end"] < day["date"] for day in history)
+    in_sample = client.get("/market-data/regime", params={"limit": 5000, "labelling": "in_sample"}).json()
+    current = in_sample["model_version"]
+    assert in_sample["labelling"] == "in_sample" and len(in_sample["history"]) > len(history)
+    assert {day["model_version"] for day in in_sample["history"]} == {current}
+    assert in_sample["history"][-1]["date"] < history[-1]["date"]  # it labels days before its own fit too
+    bad = client.get("/market-data/regime", params={"labelling": "hindsight"})
+    assert bad.status_code == 422
 
 
 @pytest.mark.parametrize(

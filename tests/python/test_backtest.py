@@ -99,7 +99,7 @@ def test_gates_move_to_cash_and_rebalancing_holds_targets_between_dates():
 
 def test_the_regime_gate_trades_on_walk_forward_labels_only():
     """The gate reads regimes from models fit before each day (never the in-sample stored labels):
-    the first 500 days have no label and are never gated; later, the book is in cash exactly two
+    the first 504 days have no label and are never gated; later, the book is in cash exactly two
     sessions after each signal day labelled with a gated regime (fill next bar, earn the bar after)."""
     rng = np.random.default_rng(3)
     days = pd.bdate_range("2015-01-01", periods=900)
@@ -116,7 +116,7 @@ def test_the_regime_gate_trades_on_walk_forward_labels_only():
     in_cash = signal_label == gated
     assert in_cash.sum() > 50 and (~in_cash & signal_label.notna()).sum() > 50
     assert (exposure[in_cash] == 0).all()
-    assert (exposure[~in_cash].iloc[2:] == 1.0).all()  # ungated days hold A, including the unlabelled first 500
+    assert (exposure[~in_cash].iloc[2:] == 1.0).all()  # ungated days hold A, including the unlabelled first 504
 
 
 @pytest.mark.parametrize(

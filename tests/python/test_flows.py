@@ -166,7 +166,8 @@ STATE_TABLES = {
     "marts.fct_daily_features": "symbol, date",
     "ml.signals": "symbol, date, model_version",
     "ml.forecasts": "portfolio, issue_date, horizon, model",
-    "ml.regime_labels": "scope, date, model_version",
+    "ml.regime_history": "scope, date",
+    "ml.regime_in_sample": "scope, date, model_version",
     "ml.backtest_runs": "run_id",
     "ml.backtest_daily": "run_id, book, date",
     "ml.backtest_trades": "run_id, date, symbol",
@@ -217,7 +218,7 @@ def test_daily_refresh_twice_gives_the_same_tables_and_no_duplicates(
         current = store.history("market", version, limit=100_000)
     finally:
         client.close()
-    assert documents == after_second["ml.regime_labels"][0]
+    assert documents == after_second["ml.regime_history"][0]
     assert len(current) == len({d["date"] for d in current}) == store.count("market", version)
     text = second.text()
     for part in (

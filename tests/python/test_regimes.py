@@ -16,8 +16,16 @@ from sklearn.metrics import balanced_accuracy_score
 from dbt_project.runner import build
 from featurecast.marketdata.landing import land
 from featurecast.marketdata.synthetic import SyntheticSpec, generate
-from ml.regimes.model import filtered_probabilities, fit, rule_labels, walk_forward_labels
-from ml.regimes.refresh import SCOPE, refresh_regimes
+from ml.regimes.model import (
+    SIGNIFICANCE_Z,
+    _state_names,
+    filtered_probabilities,
+    fit,
+    rule_labels,
+    select_model,
+    walk_forward_labels,
+)
+from ml.regimes.refresh import SCOPE, market_features, refresh_regimes
 from ml.regimes.store import RegimeStore, open_store
 from tests.python.conftest import SMALL_SPEC, make_settings
 
@@ -48,6 +56,7 @@ def label(day: str, regime: str, version: str = "v1", scope: str = "market") -> 
         "scope": scope,
         "date": day,
         "model_version": version,
+        "fit_end": "2023-12-29",
         "regime": regime,
         "probability": 0.9,
         "probabilities": {regime: 0.9},
@@ -55,29 +64,44 @@ def label(day: str, regime: str, version: str = "v1", scope: str = "market") -> 
     }
 
 
-def test_store_upserts_are_idempotent_by_scope_date_version(store) -> None:
-    store.upsert_labels([label("2024-01-02", "bull_calm"), label("2024-01-03", "bull_calm")])
-    store.upsert_labels([label("2024-01-03", "bear_volatile"), label("2024-01-04", "bull_calm")])
-    store.upsert_labels([label("2024-01-03", "bear_volatile"), label("2024-01-03", "bull_calm", version="v2")])
-    assert store.count("market", "v1") == 3 and store.count("market", "v2") == 1
-    assert [d["regime"] for d in store.history("market", "v1")] == ["bull_calm", "bear_volatile", "bull_calm"]
-    assert store.last_date("market", "v1") == "2024-01-04"
-    assert store.last_date("market", "nope") is None
+def test_history_upserts_are_idempotent_by_scope_and_date(store) -> None:
+    """The point-in-time history holds one label per day, whichever version made it."""
+    store.upsert_history([label("2024-01-02", "bull_calm"), label("2024-01-03", "bull_calm")])
+    store.upsert_history([label("2024-01-03", "bear_volatile"), label("2024-01-04", "bull_calm")])
+    store.upsert_history([label("2024-01-03", "bear_volatile"), label("2024-01-04", "bull_calm", version="v2")])
+    assert store.count("market") == 3
+    assert [(d["regime"], d["model_version"]) for d in store.history("market")] == [
+        ("bull_calm", "v2"),
+        ("bear_volatile", "v1"),
+        ("bull_calm", "v1"),
+    ]
+    assert store.last_date("market") == "2024-01-04" and store.last_date("sector") is None
+
+
+def test_in_sample_labels_are_kept_per_version_and_only_for_the_current_one(store) -> None:
+    store.upsert_in_sample([label("2024-01-02", "bull_calm"), label("2024-01-03", "bull_calm")])
+    store.upsert_in_sample([label("2024-01-03", "bear_volatile"), label("2024-01-02", "bull_calm", version="v2")])
+    assert store.count("market", "v1") == 2 and store.count("market", "v2") == 1
+    assert [d["regime"] for d in store.history("market", "v1")] == ["bear_volatile", "bull_calm"]
+    store.drop_in_sample_except("market", "v2")
+    assert store.count("market", "v1") == 0 and store.last_date("market", "v2") == "2024-01-02"
+    assert store.count("market") == 0  # the point-in-time history is a separate collection
 
 
 def test_store_history_ranges_newest_first(store) -> None:
-    store.upsert_labels([label(f"2024-02-{d:02d}", "bull_calm") for d in range(1, 11)])
-    window = store.history("market", "v1", start="2024-02-03", end="2024-02-06")
+    store.upsert_history([label(f"2024-02-{d:02d}", "bull_calm") for d in range(1, 11)])
+    window = store.history("market", start="2024-02-03", end="2024-02-06")
     assert [d["date"] for d in window] == ["2024-02-06", "2024-02-05", "2024-02-04", "2024-02-03"]
-    assert [d["date"] for d in store.history("market", "v1", limit=2)] == ["2024-02-10", "2024-02-09"]
+    assert [d["date"] for d in store.history("market", limit=2)] == ["2024-02-10", "2024-02-09"]
     assert "_id" not in window[0]
 
 
 def test_store_keeps_one_current_model_per_scope(store) -> None:
-    store.upsert_model({"model_version": "a", "k": 2}, scope="market", current=True)
-    store.upsert_model({"model_version": "b", "k": 2}, scope="market", current=True)
+    store.upsert_model({"model_version": "a", "k": 2, "fit_end": "2024-01-01"}, scope="market", current=True)
+    store.upsert_model({"model_version": "b", "k": 2, "fit_end": "2024-06-01"}, scope="market", current=True)
     assert store.current_model("market")["model_version"] == "b"
     assert store.models.count_documents({"scope": "market", "is_current": True}) == 1
+    assert [m["model_version"] for m in store.models_for("market")] == ["a", "b"]
     assert store.scopes() == ["market"] and store.current_model("sector") is None
 
 
@@ -129,15 +153,39 @@ def test_labels_are_point_in_time(known_market) -> None:
 def test_walk_forward_labels_are_point_in_time_in_parameters_too(known_market) -> None:
     """Each label comes from a model fit only on days before it, so later data never changes it."""
     _, market = known_market
-    labels = walk_forward_labels(market, refit_every=252, min_history=500)
+    labels = walk_forward_labels(market, (2,), refit_every=252, min_history=500)
     assert labels["date"].min() == market["date"].iloc[500]  # nothing before the first fit's window ends
     assert len(labels) == len(market) - 500 and labels["date"].is_unique
     assert (pd.to_datetime(labels["fit_end"]) < pd.to_datetime(labels["date"])).all()
     assert labels["model_version"].nunique() == math.ceil((len(market) - 500) / 252)
     cut = len(market) - 300
-    earlier = walk_forward_labels(market.iloc[:cut], refit_every=252, min_history=500)
+    earlier = walk_forward_labels(market.iloc[:cut], (2,), refit_every=252, min_history=500)
     pd.testing.assert_frame_equal(earlier, labels.iloc[: len(earlier)].reset_index(drop=True))
-    assert walk_forward_labels(market.iloc[:500]).empty
+    assert walk_forward_labels(market.iloc[:500], (2,), min_history=500).empty
+
+
+def test_the_number_of_states_is_the_lowest_bic(known_market) -> None:
+    _, market = known_market
+    chosen = select_model(market, (2, 3))
+    bic = chosen.metadata["selection"]["bic"]
+    assert set(bic) == {"2", "3"} and chosen.metadata["selection"]["criterion"] == "lowest BIC"
+    assert chosen.k == int(min(bic, key=bic.get))
+    assert bic[str(chosen.k)] == chosen.metadata["fit"]["bic"]
+
+
+@pytest.mark.parametrize(
+    ("z_scores", "expected"),
+    [
+        ([3.0, -2.5], ["bull_calm", "bear_volatile"]),
+        ([3.0, -1.5], ["bull_calm", "neutral_volatile"]),  # negative but not significant: not a bear
+        ([1.0, 1.0], ["neutral_calm", "neutral_volatile"]),
+        ([2.5, 0.0, -2.2], ["bull_calm", "neutral_normal", "bear_volatile"]),
+    ],
+)
+def test_states_are_bull_or_bear_only_when_their_mean_is_significant(z_scores, expected) -> None:
+    vols = np.arange(1, len(z_scores) + 1) / 100
+    assert _state_names(np.sign(z_scores) * 1e-3, vols, np.array(z_scores)) == expected
+    assert SIGNIFICANCE_Z == 1.96
 
 
 @pytest.fixture(scope="module")
@@ -151,65 +199,94 @@ def regime_warehouse(tmp_path_factory):
     return settings, prices, sessions
 
 
+def _key(doc: dict[str, object]) -> tuple[object, ...]:
+    return doc["date"], doc["model_version"], doc["fit_end"], doc["regime"], doc["rule_regime"]
+
+
 @pytest.mark.dbt
-def test_the_daily_batch_is_point_in_time_idempotent_and_resumable(regime_warehouse, monkeypatch) -> None:
+def test_the_daily_batch_is_point_in_time_idempotent_and_resumable(regime_warehouse, monkeypatch, tmp_path) -> None:
     settings, prices, sessions = regime_warehouse
     store, client = open_store(None, settings.regime_store_dir)
     first = refresh_regimes(settings.warehouse_path, store)
-    assert first.fitted and first.days_written > 400
-    early = store.history(SCOPE, first.model_version, limit=5000)
+    returns = len(market_features(settings.warehouse_path).dropna(subset=["mkt_ret_1d"]))
+    assert first.fitted and first.versions_fitted == 1 and first.days_written == returns - 504
+    early = store.history(SCOPE, limit=5000)
 
     # New data arrives; the batch runs, crashes halfway through writing, and is run again twice.
     land(settings.warehouse_path, prices[prices["date"] > sessions[-41]], source="synthetic")
     build(settings, select="+fct_market_features", quiet=True)
-    real_upsert = store.upsert_labels
+    real_upsert = store.upsert_history
 
     def crash_halfway(documents):
         documents = list(documents)
         real_upsert(documents[: len(documents) // 2])
         raise ConnectionError("network dropped")
 
-    monkeypatch.setattr(store, "upsert_labels", crash_halfway)
+    monkeypatch.setattr(store, "upsert_history", crash_halfway)
     with pytest.raises(ConnectionError):
         refresh_regimes(settings.warehouse_path, store)
-    monkeypatch.setattr(store, "upsert_labels", real_upsert)
+    monkeypatch.setattr(store, "upsert_history", real_upsert)
     second = refresh_regimes(settings.warehouse_path, store)
     third = refresh_regimes(settings.warehouse_path, store)
     assert second.model_version == first.model_version and not second.fitted
     assert second.days_written == 20 and third.days_written == 0  # 40 new days, 20 written before the crash
     assert second.latest_date == str(pd.Timestamp(sessions[-1]).date())
 
-    labels = store.history(SCOPE, first.model_version, limit=5000)
+    labels = store.history(SCOPE, limit=5000)
     dates = [d["date"] for d in labels]
-    assert len(dates) == len(set(dates)) == store.count(SCOPE)  # exactly one per (scope, date, version)
+    assert len(dates) == len(set(dates)) == store.count(SCOPE)  # exactly one label per (scope, date)
+    assert all(d["fit_end"] < d["date"] for d in labels)  # each made by a fit that ended before its day
     assert {d["date"]: d for d in labels if d["date"] <= early[0]["date"]} == {d["date"]: d for d in early}
+
+    # Labelled night by night or all at once from scratch: the same history, row for row.
+    scratch, scratch_client = open_store(None, tmp_path / "scratch")
+    refresh_regimes(settings.warehouse_path, scratch)
+    from_scratch = scratch.history(SCOPE, limit=5000)
+    assert [_key(d) for d in from_scratch] == [_key(d) for d in labels]
+    np.testing.assert_allclose([d["probability"] for d in from_scratch], [d["probability"] for d in labels], rtol=1e-9)
+    scratch_client.close()
+
+    in_sample = store.history(SCOPE, first.model_version, limit=5000)
+    returns = len(market_features(settings.warehouse_path).dropna(subset=["mkt_ret_1d"]))
+    assert len(in_sample) == returns  # the current version relabels every day with a market return
+    assert {d["date"]: d["regime"] for d in in_sample if d["date"] in set(dates)} == {
+        d["date"]: d["regime"] for d in labels
+    }  # one version so far: its in-sample labels of the days after its fit are the point-in-time ones
     con = duckdb.connect(str(settings.warehouse_path), read_only=True)
     try:
-        duck = con.execute("select count(*), count(distinct date) from ml.regime_labels").fetchone()
+        duck = con.execute(
+            "select count(*), count(distinct date), bool_and(fit_end < date) from ml.regime_history"
+        ).fetchone()
+        duck_in_sample = con.execute("select count(*) from ml.regime_in_sample").fetchone()[0]
     finally:
         con.close()
-    assert duck == (len(dates), len(dates))
+    assert duck == (len(dates), len(dates), True) and duck_in_sample == len(in_sample)
     client.close()
 
 
 @pytest.mark.dbt
-@pytest.mark.filterwarnings("ignore::statsmodels.tools.sm_exceptions.ConvergenceWarning")
-def test_a_refit_is_a_new_version_and_leaves_the_old_labels(regime_warehouse) -> None:
+def test_a_refit_is_a_new_version_for_the_days_after_it_and_leaves_the_history(regime_warehouse) -> None:
     settings, _, _ = regime_warehouse
     store, client = open_store(None, settings.regime_store_dir.with_name("mongo_refit"))
     first = refresh_regimes(settings.warehouse_path, store)
-    old = store.history(SCOPE, first.model_version, limit=5000)
-    refit = refresh_regimes(settings.warehouse_path, store, refit=True, k=3)
-    assert refit.fitted and refit.model_version != first.model_version
-    assert store.current_model(SCOPE)["model_version"] == refit.model_version
-    assert store.history(SCOPE, first.model_version, limit=5000) == old
+    old = store.history(SCOPE, limit=5000)
+    refit = refresh_regimes(settings.warehouse_path, store, refit=True, candidates=(3,))
+    assert refit.fitted and refit.model_version != first.model_version and refit.days_written == 0
+    current = store.current_model(SCOPE)
+    assert current["model_version"] == refit.model_version and current["k"] == 3
+    assert current["fit_end"] == old[0]["date"]  # fitted on everything so far; labels from the next day on
+    assert store.history(SCOPE, limit=5000) == old  # the point-in-time history is never rewritten
+    assert store.count(SCOPE, first.model_version) == 0  # only the current version's in-sample relabelling
+    assert store.count(SCOPE, refit.model_version) == store.count(SCOPE, first.model_version) + len(
+        store.history(SCOPE, refit.model_version, limit=5000)
+    )
     client.close()
 
 
 def test_copying_the_store_directory_is_enough_to_move_it(tmp_path) -> None:
     """The embedded default persists to disk: a new client on the same folder sees the labels."""
     store, client = open_store(None, tmp_path / "mongo")
-    store.upsert_labels([label("2024-03-01", "bull_calm")])
+    store.upsert_history([label("2024-03-01", "bull_calm")])
     client.close()
     shutil.copytree(tmp_path / "mongo", tmp_path / "moved")
     again, client = open_store(None, tmp_path / "moved")

@@ -21,7 +21,7 @@ pytestmark = pytest.mark.dbt
 ROUTES = [
     "/market-data/regime",
     "/market-data/regime?limit=30",
-    "/market-data/regime?start=2025-01-01&end=2025-03-31",
+    "/market-data/regime?start=2026-01-01&end=2026-03-31",
     "/dashboard/kpis",
     "/signals/SYN001",
 ]
@@ -43,8 +43,8 @@ def test_regime_and_kpi_routes_answer_every_concurrent_request(served_stack) -> 
     for route, _, body in results:
         if route.startswith("/market-data"):
             assert body == expected[route]
-    regime = expected["/market-data/regime?start=2025-01-01&end=2025-03-31"]["history"]
-    assert regime and all("2025-01-01" <= day["date"] <= "2025-03-31" for day in regime)
+    regime = expected["/market-data/regime?start=2026-01-01&end=2026-03-31"]["history"]
+    assert regime and all("2026-01-01" <= day["date"] <= "2026-03-31" for day in regime)
     assert [d["date"] for d in regime] == sorted((d["date"] for d in regime), reverse=True)
     assert expected["/dashboard/kpis"]["regime"]["as_of"] == expected["/market-data/regime"]["as_of"]
 
@@ -67,11 +67,13 @@ def test_regimes_are_served_from_memory_and_reloaded_only_when_the_store_changes
     assert len(opened) == 1
 
     # Tomorrow's batch: one more label, and the change marker the refresh writes after its labels.
-    tomorrow = {key: first[key] for key in ("scope", "model_version", "regime", "probability", "probabilities")}
+    tomorrow = {
+        key: first[key] for key in ("scope", "model_version", "fit_end", "regime", "probability", "probabilities")
+    }
     tomorrow |= {"date": "2026-11-02", "rule_regime": first["rule_regime"]}
     store, client = open_store(None, settings.regime_store_dir)
     try:
-        store.upsert_labels([tomorrow])
+        store.upsert_history([tomorrow])
         assert service.regime("market", limit=5) == first  # not yet checked: still the view in memory
         store.mark_labels_written("market", first["model_version"], "2026-11-02")
     finally:

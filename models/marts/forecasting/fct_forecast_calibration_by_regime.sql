@@ -1,22 +1,15 @@
 -- Forecast calibration per portfolio, model version, horizon and the market regime on the issue date
--- (labels of the newest regime model). A forecaster that is calibrated overall can still under-cover in
--- volatile regimes; this is where that shows. Issue dates without a label count as 'unlabelled'.
+-- (the point-in-time history: the regime as labelled on that day by the model current then). A
+-- forecaster that is calibrated overall can still under-cover in volatile regimes; this is where that
+-- shows. Issue dates without a label count as 'unlabelled'.
 with evaluation as (
     select * from {{ ref('fct_forecast_evaluation') }}
 ),
 
-newest_model as (
-    select scope, arg_max(model_version, fitted_at) as model_version
-    from {{ ref('stg_ml__regime_models') }}
-    group by scope
-),
-
 market_regimes as (
-    select labels.date, labels.regime
-    from {{ ref('stg_ml__regime_labels') }} as labels
-    inner join newest_model
-        on labels.scope = newest_model.scope and labels.model_version = newest_model.model_version
-    where labels.scope = 'market'
+    select date, regime
+    from {{ ref('stg_ml__regime_history') }}
+    where scope = 'market'
 )
 
 select
