@@ -24,6 +24,7 @@ import pandas as pd
 
 from dbt_project.runner import build
 from featurecast.config import Settings
+from featurecast.duckdb_rows import one_row
 from featurecast.marketdata.landing import land
 from featurecast.marketdata.synthetic import SyntheticSpec, generate
 
@@ -155,7 +156,7 @@ def main() -> None:
 
     con = duckdb.connect(str(settings.warehouse_path), read_only=True)
     sql = con.execute(f"select symbol, date, {', '.join(SUBSET)} from marts.fct_daily_features").df()
-    bars = con.execute("select count(*) from intermediate.int_prices_checked").fetchone()[0]
+    bars = one_row(con, "select count(*) from intermediate.int_prices_checked")[0]
     feature_count = sum(
         len({name for (name, *_) in con.execute(f"describe marts.{mart}").fetchall()} - NOT_FEATURES)
         for mart in ("fct_daily_features", "fct_market_features")

@@ -69,7 +69,7 @@ def main() -> None:
 
     import duckdb
 
-    from app.main import build_services, create_app
+    from featurecast.api.main import build_services, create_app
     from featurecast.config import Settings
 
     settings = Settings.from_env()

@@ -18,6 +18,7 @@ import duckdb
 
 from dbt_project.runner import EVALUATION_SELECTOR, build
 from featurecast.config import Settings
+from featurecast.duckdb_rows import one_row
 from featurecast.marketdata.landing import land
 from featurecast.marketdata.synthetic import SyntheticSpec, generate
 from ml.forecasts.calibration import attach_outcomes, calibration_table, equal_weight_history
@@ -48,7 +49,7 @@ def main() -> None:
     evaluation_seconds = time.perf_counter() - started
     con = duckdb.connect(str(settings.warehouse_path), read_only=True)
     try:
-        evaluated = con.execute("select count(*) from marts.fct_forecast_evaluation").fetchone()[0]
+        evaluated = one_row(con, "select count(*) from marts.fct_forecast_evaluation")[0]
     finally:
         con.close()
     print(

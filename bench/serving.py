@@ -30,6 +30,8 @@ from pathlib import Path
 import httpx
 import numpy as np
 
+from featurecast.duckdb_rows import one_row
+
 ROUTES = {
     "/signals/{symbol}": "/signals/{symbol}",
     "/market-data/regime": "/market-data/regime",
@@ -84,7 +86,7 @@ def in_process_costs(data_dir: Path, symbol: str) -> dict[str, float]:
     """Microseconds per service call, no HTTP: what a route costs before the web stack."""
     import duckdb
 
-    from app.main import build_services
+    from featurecast.api.main import build_services
     from featurecast.config import Settings
 
     os.environ["FEATURECAST_DATA_DIR"] = str(data_dir)
@@ -154,11 +156,11 @@ def main() -> None:
             f"non-2xx {fixed['non_2xx']} (target: p99 < 5 ms)"
         )
         if args.soak:
-            total, failed = 0, 0
+            total, failed = 0.0, 0.0
             for template in ROUTES.values():
                 r = hey(base + template.format(symbol=symbol), seconds=args.soak / len(ROUTES), concurrency=32)
                 total, failed = total + r["requests"], failed + r["non_2xx"]
-            print(f"soak: every route at c=32 for {args.soak:g} s: {total:,} requests, {failed} non-2xx")
+            print(f"soak: every route at c=32 for {args.soak:g} s: {total:,.0f} requests, {failed:.0f} non-2xx")
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -176,7 +178,7 @@ def _first_symbol(data_dir: Path) -> str:
     pointer = (data_dir / "serving" / "CURRENT").read_text().strip()
     con = duckdb.connect(str(data_dir / "serving" / pointer), read_only=True)
     try:
-        return con.execute("select min(symbol) from signals").fetchone()[0]
+        return one_row(con, "select min(symbol) from signals")[0]
     finally:
         con.close()
 

@@ -24,8 +24,8 @@ import httpx
 import numpy as np
 import uvicorn
 
-from app.main import build_services, create_app
 from dbt_project.runner import build
+from featurecast.api.main import build_services, create_app
 from featurecast.config import Settings
 from featurecast.marketdata.landing import land
 from featurecast.marketdata.synthetic import SyntheticSpec, generate

@@ -142,10 +142,10 @@ def render(catalog: list[FeatureDeclaration]) -> dict[Path, str]:
     for path in (INTERMEDIATE_YAML, MARTS_YAML):
         files[path] = yaml.safe_load(path.read_text())
     for (path, model_name), generated in wanted.items():
-        model = next((m for m in files[path]["models"] if m["name"] == model_name), None)
-        if model is None:
+        documented = next((m for m in files[path]["models"] if m["name"] == model_name), None)
+        if documented is None:
             raise CatalogError(f"{path.name} documents no model {model_name}")
-        model["columns"] = _place(model.get("columns", []), generated)
+        documented["columns"] = _place(documented.get("columns", []), generated)
     return {path: dump_yaml(document) for path, document in files.items()}
 
 

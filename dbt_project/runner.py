@@ -201,7 +201,7 @@ def run_dbt(
                 failures=item.failures,
                 message=item.message,
                 execution_time=float(item.execution_time or 0.0),
-                examples=_offending_rows(settings.warehouse_path, compiled) if flagged else (),
+                examples=_offending_rows(settings.warehouse_path, str(compiled)) if flagged else (),
             )
         )
     wants_nodes = args and args[0] in {"build", "run", "test", "seed"}

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import duckdb
 
+from featurecast.duckdb_rows import one_row
+
 MARTS = [
     "fct_daily_features",
     "fct_market_features",
@@ -23,11 +25,11 @@ def summarize(warehouse: Path) -> str:
     try:
         lines = ["", "marts:"]
         for mart in MARTS:
-            (rows,) = con.execute(f"select count(*) from marts.{mart}").fetchone()
+            (rows,) = one_row(con, f"select count(*) from marts.{mart}")
             lines.append(f"  marts.{mart:<22} {rows:>10,} rows")
-        first, last, symbols = con.execute(
-            "select min(date), max(date), count(distinct symbol) from marts.fct_daily_features"
-        ).fetchone()
+        first, last, symbols = one_row(
+            con, "select min(date), max(date), count(distinct symbol) from marts.fct_daily_features"
+        )
         lines.append(f"features: {symbols} symbols from {first} to {last}")
         findings = con.execute(
             "select rule, action, count(*) from marts.fct_price_quarantine group by all order by 1"
@@ -46,25 +48,26 @@ def summarize(warehouse: Path) -> str:
 
 def _accounting_lines(con: duckdb.DuckDBPyConnection) -> list[str]:
     """Where every bar went, which symbols have no volume, and how many dates are too small a universe."""
-    landed, in_features, quarantined = con.execute(
-        "select sum(bars), sum(feature_bars), sum(quarantined_bars) from marts.dim_symbols"
-    ).fetchone()
+    landed, in_features, quarantined = one_row(
+        con, "select sum(bars), sum(feature_bars), sum(quarantined_bars) from marts.dim_symbols"
+    )
     lines = [f"bars: {landed or 0:,} landed = {in_features or 0:,} in features + {quarantined or 0:,} quarantined"]
     no_volume = con.execute(
         "select symbol, volume_basis from marts.dim_symbols where not has_volume order by symbol"
     ).fetchall()
-    gaps = con.execute(
-        "select count(*) from marts.fct_daily_features where volume_status in ('zero_volume', 'not_reported')"
-    ).fetchone()[0]
+    gaps = one_row(
+        con, "select count(*) from marts.fct_daily_features where volume_status in ('zero_volume', 'not_reported')"
+    )[0]
     without = ", ".join(f"{symbol} ({basis})" for symbol, basis in no_volume) or "none"
     lines.append(
         f"volume: symbols without volume: {without}; {gaps:,} other bars reported zero or no volume "
         "(volume features null there)"
     )
-    small, dates, series, smallest = con.execute(
+    small, dates, series, smallest = one_row(
+        con,
         "select count(*) filter (where is_small_universe), count(*), any_value(market_series), min(n_symbols) "
-        "from marts.fct_market_features"
-    ).fetchone()
+        "from marts.fct_market_features",
+    )
     if small:
         hint = ""
         if series == "equal_weight":

@@ -46,6 +46,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
+from typing import TypedDict
 
 # The repository root holds dbt_project.yml; the Python packages sit beside it (editable install).
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -122,6 +123,14 @@ def _non_negative_float(name: str, default: float) -> float:
     if not math.isfinite(value) or value < 0:
         raise ValueError(f"{name} must be a finite number, at least 0, got {raw[:40]!r}")
     return value
+
+
+class RegimeOptions(TypedDict):
+    """The keyword arguments of `ml.regimes.refresh.refresh_regimes` that configuration sets."""
+
+    candidates: tuple[int, ...]
+    refit_every: int
+    min_history: int
 
 
 @dataclass(frozen=True)
@@ -204,7 +213,7 @@ class Settings:
             regime_min_history=_positive_int("FEATURECAST_REGIME_MIN_HISTORY", 504, minimum=252),
         )
 
-    def regime_options(self) -> dict[str, object]:
+    def regime_options(self) -> RegimeOptions:
         """The keyword arguments of `ml.regimes.refresh.refresh_regimes` that configuration sets."""
         return {
             "candidates": self.regime_states,

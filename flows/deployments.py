@@ -15,6 +15,8 @@ environment of this process (featurecast/config.py).
 
 from __future__ import annotations
 
+from typing import cast
+
 from prefect.deployments.runner import RunnerDeployment
 from prefect.schedules import Cron, Schedule
 
@@ -28,21 +30,22 @@ WEEKLY_CRON = "0 6 * * 6"
 
 def deployments(daily: Schedule | None = None, weekly: Schedule | None = None) -> list[RunnerDeployment]:
     """Both deployments; tests pass faster schedules, everything else uses the crons above."""
-    return [
-        daily_refresh.to_deployment(
-            name="daily-refresh",
-            schedule=daily or Cron(DAILY_CRON, timezone=TIMEZONE),
-            description="Ingest, build features and guardrails, score, regimes, backtest, portfolio books, "
-            "forecasts, evaluation, publish.",
-            tags=["featurecast", "daily"],
-        ),
-        train_models.to_deployment(
-            name="weekly-training",
-            schedule=weekly or Cron(WEEKLY_CRON, timezone=TIMEZONE),
-            description="Retrain the signal models (promotion by rule) and refit the regime model.",
-            tags=["featurecast", "weekly"],
-        ),
-    ]
+    daily_deployment = daily_refresh.to_deployment(
+        name="daily-refresh",
+        schedule=daily or Cron(DAILY_CRON, timezone=TIMEZONE),
+        description="Ingest, build features and guardrails, score, regimes, backtest, portfolio books, "
+        "forecasts, evaluation, publish.",
+        tags=["featurecast", "daily"],
+    )
+    weekly_deployment = train_models.to_deployment(
+        name="weekly-training",
+        schedule=weekly or Cron(WEEKLY_CRON, timezone=TIMEZONE),
+        description="Retrain the signal models (promotion by rule) and refit the regime model.",
+        tags=["featurecast", "weekly"],
+    )
+    # to_deployment is sync-compatible: called outside an event loop it returns the deployment itself,
+    # though its annotation also admits the coroutine it returns inside one.
+    return [cast(RunnerDeployment, daily_deployment), cast(RunnerDeployment, weekly_deployment)]
 
 
 def serve_deployments() -> None:

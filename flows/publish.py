@@ -4,7 +4,7 @@
 under the serving directory: the champion's signals and metadata (from the registry), per-symbol
 freshness, guardrail findings, the online feature store, forecasts, their evaluation and the forecaster
 selection, and the newest backtest. Then it points `CURRENT` at it with an atomic rename. The read side
-is `app/snapshot.py` (`SnapshotStore`). Old snapshots beyond the newest few are deleted.
+is `featurecast/api/snapshot.py` (`SnapshotStore`). Old snapshots beyond the newest few are deleted.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from pathlib import Path
 
 import duckdb
 
-from app.snapshot import BACKTEST_TABLES, KEEP_SNAPSHOTS, ONLINE_FEATURE_SESSIONS, POINTER
+from featurecast.api.snapshot import BACKTEST_TABLES, KEEP_SNAPSHOTS, ONLINE_FEATURE_SESSIONS, POINTER
 from featurecast.durable import remove_leftovers, replace_durably, write_text_durably
 from featurecast.errors import NotReadyError
 from ml.signals.registry import champion

@@ -149,7 +149,7 @@ def collect_summary(
                 "select ci_low, ci_high from ml.backtest_metrics where run_id = ? "
                 "and metric = 'sharpe_improvement_vs_buy_and_hold'",
                 [run[0]],
-            ).fetchone()
+            ).fetchone() or (None, None)
             strategy = json.loads(run[3])
             backtest = {
                 "run_id": run[0],

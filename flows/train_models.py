@@ -11,6 +11,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 
@@ -19,7 +21,7 @@ from featurecast.writer import exclusive_writer
 
 
 @task(name="train signal models")
-def train_signals(families: list[str]) -> list[dict[str, object]]:
+def train_signals(families: list[str]) -> list[dict[str, Any]]:
     from ml.signals.train import train_signal_models
 
     settings = Settings.from_env()
@@ -34,7 +36,7 @@ def train_signals(families: list[str]) -> list[dict[str, object]]:
 
 
 @task(name="promotion decision")
-def decide_promotion(candidates: list[dict[str, object]]) -> dict[str, object]:
+def decide_promotion(candidates: list[dict[str, Any]]) -> dict[str, Any]:
     from ml.signals.train import select_and_promote
 
     settings = Settings.from_env()
@@ -67,7 +69,7 @@ def refit_regimes() -> str:
 
 
 @flow(name="train_models", log_prints=True)
-def train_models(refit_regimes_too: bool = True, families: list[str] | None = None) -> dict[str, object]:
+def train_models(refit_regimes_too: bool = True, families: list[str] | None = None) -> dict[str, Any]:
     """Retrain the signal models, promote by rule, and refit the regime model (holding the writer lock)."""
     with exclusive_writer(Settings.from_env(), "the train_models flow"):
         candidates = train_signals(families or ["lightgbm", "catboost"])

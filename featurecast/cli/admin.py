@@ -18,7 +18,7 @@ from featurecast.warehouse_lock import warehouse_lock
 READ_STATEMENTS = frozenset({"SELECT", "EXPLAIN"})
 
 # A read-only connection that cannot reach the file system, load extensions or change its configuration.
-SANDBOX = {
+SANDBOX: dict[str, str | bool | int | float | list[str]] = {
     "enable_external_access": False,
     "autoload_known_extensions": False,
     "autoinstall_known_extensions": False,

@@ -49,8 +49,8 @@ def classify(exc: BaseException) -> tuple[ExitCode, str]:
     """The exit code and the one-line message for an exception, or INTERNAL when it is unexpected."""
     import duckdb
 
-    from app.browser import BrowserMissingError
     from dbt_project.runner import DbtBuildError
+    from featurecast.api.browser import BrowserMissingError
     from featurecast.errors import NotReadyError
     from featurecast.features import FeatureLookupError
     from featurecast.marketdata.errors import IngestError, MissingApiKeyError

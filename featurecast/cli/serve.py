@@ -25,8 +25,8 @@ def publish(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def serve(args: argparse.Namespace, settings: Settings) -> int:
-    from app.server import serve as run_server
-    from app.server import tcp_listener
+    from featurecast.api.server import serve as run_server
+    from featurecast.api.server import tcp_listener
 
     try:  # fail with one line before any worker starts if the address cannot be bound
         tcp_listener(args.host, args.port).close()
@@ -40,7 +40,7 @@ def serve(args: argparse.Namespace, settings: Settings) -> int:
 def openapi(args: argparse.Namespace, settings: Settings) -> int:
     import json
 
-    from app.main import create_app
+    from featurecast.api.main import create_app
 
     text = json.dumps(create_app(settings).openapi(), indent=2, sort_keys=True) + "\n"
     Path(args.output).write_text(text)
@@ -49,8 +49,8 @@ def openapi(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def screenshot(args: argparse.Namespace, settings: Settings) -> int:
-    from app.browser import screenshot as take
-    from app.browser import serving
+    from featurecast.api.browser import screenshot as take
+    from featurecast.api.browser import serving
 
     with serving(settings) as url:
         path = take(f"{url}/dashboard", Path(args.output))

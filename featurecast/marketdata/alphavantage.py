@@ -30,7 +30,7 @@ from typing import Literal
 import pandas as pd
 import requests
 from requests.adapters import HTTPAdapter
-from tenacity import RetryError, Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
+from tenacity import RetryError, Retrying, nap, retry_if_exception_type, stop_after_attempt, wait_exponential
 from urllib3.util.retry import Retry
 
 from featurecast.config import Settings
@@ -216,7 +216,7 @@ class AlphaVantageClient:
                 self._max_retries,
             ),
             reraise=False,
-            **({"sleep": self._sleep} if self._sleep else {}),
+            sleep=self._sleep or nap.sleep,
         )
         try:
             return retrying(attempt)

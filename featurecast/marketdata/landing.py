@@ -23,6 +23,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from featurecast.duckdb_rows import one_row, table_exists
 from featurecast.marketdata.errors import InvalidValueError
 from featurecast.marketdata.validation import CANONICAL_COLUMNS, validate_ohlcv
 
@@ -100,10 +101,11 @@ def ensure_raw_schema(con: duckdb.DuckDBPyConnection) -> None:
     """Create the raw landing tables if they do not exist, and bring older warehouses up to date."""
     con.execute(DDL)
     # Warehouses made before volume became optional (an index has none) declared it not null.
-    required = con.execute(
+    required = one_row(
+        con,
         "select is_nullable = 'NO' from information_schema.columns "
-        f"where table_schema = '{RAW_SCHEMA}' and table_name = 'daily_ohlcv' and column_name = 'volume'"
-    ).fetchone()
+        f"where table_schema = '{RAW_SCHEMA}' and table_name = 'daily_ohlcv' and column_name = 'volume'",
+    )
     if required and required[0]:
         con.execute(f"alter table {RAW_SCHEMA}.daily_ohlcv alter column volume drop not null")
 
@@ -139,24 +141,26 @@ def release_quarantine(
     released_at = (now or datetime.now(UTC)).replace(tzinfo=None)
     con = connect(warehouse)
     try:
-        built = con.execute(
-            "select count(*) from information_schema.tables where table_schema = 'marts' "
-            "and table_name = 'fct_price_quarantine'"
-        ).fetchone()[0]
-        if not built:
+        if not table_exists(con, "marts", "fct_price_quarantine"):
             raise ReleaseError("no guardrail findings yet: run `featurecast build` first")
-        flagged = con.execute(
+        flagged = one_row(
+            con,
             "select count(*) from marts.fct_price_quarantine where symbol = ? and date = ? and rule = ?",
             [symbol, day, rule],
-        ).fetchone()[0]
-        released = con.execute(
+        )[0]
+        released = one_row(
+            con,
             f"select count(*) from {RAW_SCHEMA}.quarantine_releases where symbol = ? and date = ? and rule = ?",
             [symbol, day, rule],
-        ).fetchone()[0]
+        )[0]
         if not flagged and not released:
-            others = [r for (r,) in con.execute(
-                "select rule from marts.fct_price_quarantine where symbol = ? and date = ? order by rule", [symbol, day]
-            ).fetchall()]
+            others = [
+                r
+                for (r,) in con.execute(
+                    "select rule from marts.fct_price_quarantine where symbol = ? and date = ? order by rule",
+                    [symbol, day],
+                ).fetchall()
+            ]
             hint = f" (it has: {', '.join(others)})" if others else " (no rule flagged that bar)"
             raise ReleaseError(f"{symbol} {day} was never flagged by {rule}{hint}: nothing to release")
         con.execute("begin transaction")

@@ -27,13 +27,14 @@ import hashlib
 import json
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import duckdb
 import numpy as np
 import pandas as pd
 
+from featurecast.duckdb_rows import table_exists
 from featurecast.errors import NotReadyError
 from ml.backtest.engine import StrategyConfig, apply_gates, buy_and_hold_book, rebalance, simulate, target_weights
 from ml.backtest.metrics import information_ratio, performance, sharpe_difference_interval
@@ -171,16 +172,13 @@ def gate_regimes(market: pd.DataFrame) -> pd.Series:
     return labels.set_index(pd.to_datetime(labels["date"]))["regime"]
 
 
-def _sessions_after(index: pd.Index, last: object, extra: int) -> int:
+def _sessions_after(index: pd.Index, last: date | str, extra: int) -> int:
     """Position just past `extra` sessions after `last` (the fill session and the first earning session)."""
     return int(np.searchsorted(index.to_numpy(), np.datetime64(last), side="right")) + extra
 
 
 def _optional(con: duckdb.DuckDBPyConnection, table: str, query: str) -> pd.DataFrame:
-    found = con.execute(
-        "select count(*) from information_schema.tables where table_schema = 'ml' and table_name = ?", [table]
-    ).fetchone()[0]
-    return con.execute(query).df() if found else pd.DataFrame(columns=["date"])
+    return con.execute(query).df() if table_exists(con, "ml", table) else pd.DataFrame(columns=["date"])
 
 
 def run_books(inputs: BacktestInputs, config: StrategyConfig) -> tuple[dict[str, pd.DataFrame], pd.DataFrame]:
@@ -232,7 +230,7 @@ def selection_warnings(probability: pd.DataFrame, config: StrategyConfig) -> lis
 
 def book_metrics(books: dict[str, pd.DataFrame], *, samples: int = 1000, seed: int = 0) -> pd.DataFrame:
     """Every book's performance, information ratios and the strategy's Sharpe improvement with its interval."""
-    rows = []
+    rows: list[tuple[str, str, float, float | None, float | None]] = []
     net = {name: frame["net_return"] for name, frame in books.items()}
     for name, frame in books.items():
         for metric, value in performance(net[name], frame["turnover"]).items():

@@ -21,6 +21,7 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import numpy as np
@@ -161,7 +162,8 @@ def issue_forecasts(warehouse: Path, config: ForecastConfig | None = None, *, fu
     if daily.empty:
         raise NotReadyError("marts.fct_portfolio_daily is empty: run `featurecast build` first")
     if full or not {"forecasts", "forecast_quantile_state", "forecast_issue_log"} <= tables:
-        conformal, state, through = pd.DataFrame(columns=["portfolio"]), pd.DataFrame(columns=["portfolio"]), {}
+        through: dict[Any, Any] = {}
+        conformal, state = pd.DataFrame(columns=["portfolio"]), pd.DataFrame(columns=["portfolio"])
     else:
         with duckdb.connect(str(warehouse), read_only=True) as reader:
             conformal, state, through = _stored(reader, config)

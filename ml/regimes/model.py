@@ -21,6 +21,7 @@ import json
 import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -40,9 +41,9 @@ class RegimeModel:
     names: list[str]  # regime name per state index
     fit_start: str
     fit_end: str
-    metadata: dict[str, object]
+    metadata: dict[str, Any]
 
-    def to_document(self) -> dict[str, object]:
+    def to_document(self) -> dict[str, Any]:
         return {
             "model_version": self.version,
             "k": self.k,
@@ -54,7 +55,7 @@ class RegimeModel:
         }
 
     @classmethod
-    def from_document(cls, doc: dict[str, object]) -> RegimeModel:
+    def from_document(cls, doc: dict[str, Any]) -> RegimeModel:
         return cls(
             doc["model_version"],
             int(doc["k"]),

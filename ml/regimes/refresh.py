@@ -22,6 +22,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from featurecast.duckdb_rows import one_row
 from featurecast.errors import NotReadyError
 from ml.regimes.model import (
     STATE_CANDIDATES,
@@ -170,11 +171,11 @@ def _mirror_to_duckdb(warehouse: Path, store: RegimeStore, current_version: str)
         con.execute(DDL)
         known = {row[0] for row in con.execute("select model_version from ml.regime_models").fetchall()}
         models = [m for m in store.models_for(SCOPE) if m["model_version"] not in known]
-        history_last = con.execute("select cast(max(date) as varchar) from ml.regime_history").fetchone()[0]
+        history_last = one_row(con, "select cast(max(date) as varchar) from ml.regime_history")[0]
         history = store.history(SCOPE, start=_next_day(history_last), limit=10**9)
-        in_sample_last = con.execute(
-            "select cast(max(date) as varchar) from ml.regime_in_sample where model_version = ?", [current_version]
-        ).fetchone()[0]
+        in_sample_last = one_row(
+            con, "select cast(max(date) as varchar) from ml.regime_in_sample where model_version = ?", [current_version]
+        )[0]
         in_sample = store.history(SCOPE, current_version, start=_next_day(in_sample_last), limit=10**9)
         con.execute("begin transaction")
         for doc in models:

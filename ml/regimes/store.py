@@ -139,6 +139,7 @@ def open_store(
 ) -> tuple[RegimeStore, Any]:
     """(store, client): a real server when `mongodb_uri` is given, else the embedded on-disk stand-in.
     A `reader` does not (re)create indexes."""
+    client: Any
     if mongodb_uri:
         import pymongo
 

@@ -10,12 +10,12 @@ from __future__ import annotations
 import json
 from abc import ABC, abstractmethod
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
 
-LIGHTGBM_PARAMS: dict[str, object] = {
+LIGHTGBM_PARAMS: dict[str, Any] = {
     "n_estimators": 300,
     "learning_rate": 0.03,
     "num_leaves": 15,
@@ -29,7 +29,7 @@ LIGHTGBM_PARAMS: dict[str, object] = {
     "deterministic": True,
     "verbose": -1,
 }
-CATBOOST_PARAMS: dict[str, object] = {
+CATBOOST_PARAMS: dict[str, Any] = {
     "iterations": 300,
     "depth": 5,
     "learning_rate": 0.05,
@@ -46,13 +46,13 @@ class SignalModel(ABC):
 
     family: ClassVar[str]
 
-    def __init__(self, features: list[str], params: dict[str, object] | None = None) -> None:
+    def __init__(self, features: list[str], params: dict[str, Any] | None = None) -> None:
         self.features = list(features)
         self.params = dict(params or self.default_params())
 
     @staticmethod
     @abstractmethod
-    def default_params() -> dict[str, object]: ...
+    def default_params() -> dict[str, Any]: ...
 
     @abstractmethod
     def fit(self, x: pd.DataFrame, y: np.ndarray) -> SignalModel: ...
@@ -70,7 +70,7 @@ class SignalModel(ABC):
 
     @classmethod
     @abstractmethod
-    def load(cls, directory: Path, features: list[str], params: dict[str, object]) -> SignalModel: ...
+    def load(cls, directory: Path, features: list[str], params: dict[str, Any]) -> SignalModel: ...
 
     def probability(self, x: pd.DataFrame) -> np.ndarray:
         return 1.0 / (1.0 + np.exp(-self.raw_score(x)))
@@ -83,7 +83,7 @@ class LightGBMSignal(SignalModel):
     family = "lightgbm"
 
     @staticmethod
-    def default_params() -> dict[str, object]:
+    def default_params() -> dict[str, Any]:
         return dict(LIGHTGBM_PARAMS)
 
     def fit(self, x: pd.DataFrame, y: np.ndarray) -> LightGBMSignal:
@@ -95,17 +95,17 @@ class LightGBMSignal(SignalModel):
         return self
 
     def raw_score(self, x: pd.DataFrame) -> np.ndarray:
-        return self.booster.predict(self._matrix(x), raw_score=True)
+        return np.asarray(self.booster.predict(self._matrix(x), raw_score=True))
 
     def contributions(self, x: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-        values = self.booster.predict(self._matrix(x), pred_contrib=True)
+        values = np.asarray(self.booster.predict(self._matrix(x), pred_contrib=True))
         return values[:, :-1], values[:, -1]
 
     def save(self, directory: Path) -> None:
         self.booster.save_model(str(directory / "model.txt"))
 
     @classmethod
-    def load(cls, directory: Path, features: list[str], params: dict[str, object]) -> LightGBMSignal:
+    def load(cls, directory: Path, features: list[str], params: dict[str, Any]) -> LightGBMSignal:
         import lightgbm
 
         model = cls(features, params)
@@ -117,7 +117,7 @@ class CatBoostSignal(SignalModel):
     family = "catboost"
 
     @staticmethod
-    def default_params() -> dict[str, object]:
+    def default_params() -> dict[str, Any]:
         return dict(CATBOOST_PARAMS)
 
     def fit(self, x: pd.DataFrame, y: np.ndarray) -> CatBoostSignal:
@@ -140,7 +140,7 @@ class CatBoostSignal(SignalModel):
         self.model.save_model(str(directory / "model.cbm"))
 
     @classmethod
-    def load(cls, directory: Path, features: list[str], params: dict[str, object]) -> CatBoostSignal:
+    def load(cls, directory: Path, features: list[str], params: dict[str, Any]) -> CatBoostSignal:
         from catboost import CatBoostClassifier
 
         model = cls(features, params)

@@ -18,9 +18,11 @@ import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import duckdb
 
+from featurecast.duckdb_rows import one_row, table_exists
 from ml.signals.models import FAMILIES, PlattCalibrator, SignalModel
 
 DDL = """
@@ -105,7 +107,7 @@ class RegisteredModel:
     features: list[str]
     params: dict[str, object]
     path: Path
-    metrics: dict[str, object]
+    metrics: dict[str, Any]
     train_start: object = None
     train_end: object = None
 
@@ -122,15 +124,15 @@ def record_version(
     features: list[str],
     feature_spec_hash: str,
     params: dict[str, object],
-    metrics: dict[str, object],
+    metrics: dict[str, Any],
     artifact_path: Path,
 ) -> None:
     """Write (or rewrite) one version's registry row inside the caller's transaction; a version that is
     the champion stays the champion."""
     ensure_schema(con)
-    was_champion = con.execute(
-        "select coalesce(any_value(is_champion), false) from ml.model_registry where model_version = ?", [version]
-    ).fetchone()[0]
+    was_champion = one_row(
+        con, "select coalesce(any_value(is_champion), false) from ml.model_registry where model_version = ?", [version]
+    )[0]
     con.execute("delete from ml.model_registry where model_version = ?", [version])
     con.execute(
         "insert into ml.model_registry (model_version, family, horizon, created_at, train_start, train_end, "
@@ -162,11 +164,12 @@ def champion(warehouse: Path, horizon: int) -> RegisteredModel | None:
         }
         if "model_registry" not in tables:
             return None
-        row = con.execute(
+        row = one_row(
+            con,
             "select model_version, family, horizon, features, params, artifact_path, metrics, train_start, train_end "
             "from ml.model_registry where horizon = ? and is_champion",
             [horizon],
-        ).fetchone()
+        )
     finally:
         con.close()
     if row is None:
@@ -189,12 +192,10 @@ def promote(warehouse: Path, version: str) -> None:
     """Make `version` the champion of its horizon (the previous champion steps down)."""
     con = duckdb.connect(str(warehouse))
     try:
-        registered = con.execute(
-            "select count(*) from information_schema.tables where table_schema = 'ml' and table_name = 'model_registry'"
-        ).fetchone()[0]
+        registered = table_exists(con, "ml", "model_registry")
         if not registered:  # nothing trained yet: refuse without writing anything
             raise UnknownModelVersionError(version, [])
-        found = con.execute("select horizon from ml.model_registry where model_version = ?", [version]).fetchone()
+        found = one_row(con, "select horizon from ml.model_registry where model_version = ?", [version])
         if found is None:
             known = [row[0] for row in con.execute("select model_version from ml.model_registry order by 1").fetchall()]
             raise UnknownModelVersionError(version, known)

@@ -25,8 +25,8 @@ flagged as (
         opened_by_release.date is not null
             or coalesce(exceptions.is_session, extract(isodow from days.date_day) < 6) as is_trading_day
     from days
-    left join exceptions on exceptions.calendar_date = days.date_day
-    left join opened_by_release on opened_by_release.date = days.date_day
+    left join exceptions on days.date_day = exceptions.calendar_date
+    left join opened_by_release on days.date_day = opened_by_release.date
 ),
 
 numbered as (

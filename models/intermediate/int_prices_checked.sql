@@ -35,7 +35,7 @@ scored as (
 with_releases as (
     select scored.*, releases.spike_released_at, releases.stale_released_at
     from scored
-    left join releases on releases.symbol = scored.symbol and releases.date = scored.date
+    left join releases on scored.symbol = releases.symbol and scored.date = releases.date
 ),
 
 final as (

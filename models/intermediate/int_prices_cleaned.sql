@@ -22,7 +22,7 @@ cleaned as (
         checked.volume_status,
         checked.source_loaded_at
     from checked
-    join calendar on calendar.date = checked.date
+    inner join calendar on checked.date = calendar.date
     where not checked.is_quarantined
       and calendar.is_trading_day
 )

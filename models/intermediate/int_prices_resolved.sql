@@ -42,8 +42,8 @@ resolved as (
         -- A later declaration about the symbol changes its history: it joins the incremental watermark.
         greatest(ranked.loaded_at, coalesce(symbols.declared_at, ranked.loaded_at)) as loaded_at
     from ranked
-    join symbols on symbols.symbol = ranked.symbol
-    where source_rank = 1
+    inner join symbols on ranked.symbol = symbols.symbol
+    where ranked.source_rank = 1
 )
 
 select * from resolved

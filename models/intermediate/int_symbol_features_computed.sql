@@ -100,7 +100,7 @@ oscillators as (
         {{ when_history(15, "100 * emas.avg_gain_14 / nullif(emas.avg_gain_14 + emas.avg_loss_14, 0)") }} as rsi_14,
         {{ when_history(15, "emas.atr_14 / windows.close") }}                                       as atr_14_pct
     from windows
-    join emas on emas.symbol = windows.symbol and emas.session_number = windows.session_number
+    inner join emas on windows.symbol = emas.symbol and windows.session_number = emas.session_number
 ),
 
 macd_values as (
@@ -116,8 +116,8 @@ signal_line as (
         oscillators.*,
         {{ when_history(34, 'macd_signal.macd_signal') }} as macd_signal
     from oscillators
-    join macd_signal
-      on macd_signal.symbol = oscillators.symbol and macd_signal.session_number = oscillators.session_number
+    inner join macd_signal
+      on oscillators.symbol = macd_signal.symbol and oscillators.session_number = macd_signal.session_number
 )
 
 select

@@ -29,7 +29,7 @@ classified as (
         end                                                                  as volume_basis,
         declared.declared_at
     from bars
-    left join declared on declared.symbol = bars.symbol
+    left join declared on bars.symbol = declared.symbol
 )
 
 select * from classified

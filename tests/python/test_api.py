@@ -12,9 +12,9 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from app.main import build_services, create_app
-from app.services import MLSignalService, ServiceFactory
-from app.snapshot import SnapshotStore
+from featurecast.api.main import build_services, create_app
+from featurecast.api.services import MLSignalService, ServiceFactory
+from featurecast.api.snapshot import SnapshotStore
 from flows.publish import publish_snapshot
 from tests.python.conftest import SERVICES, make_settings
 

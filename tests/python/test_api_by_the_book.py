@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 from fastapi.testclient import TestClient
 
-from app.main import create_app
-from app.snapshot import POINTER, SnapshotStore
+from featurecast.api.main import create_app
+from featurecast.api.snapshot import POINTER, SnapshotStore
 from flows.publish import publish_snapshot
 from tests.python.conftest import run_killed_at
 

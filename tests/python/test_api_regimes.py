@@ -8,8 +8,8 @@ from datetime import date
 import pytest
 from fastapi.testclient import TestClient
 
-from app.main import create_app
-from app.services import (
+from featurecast.api.main import create_app
+from featurecast.api.services import (
     DashboardService,
     ForecastService,
     MLSignalService,
@@ -17,7 +17,7 @@ from app.services import (
     RegimeService,
     ServiceFactory,
 )
-from app.snapshot import SnapshotStore
+from featurecast.api.snapshot import SnapshotStore
 from ml.regimes.store import open_store
 from tests.python.conftest import SERVICES, make_settings
 
@@ -139,7 +139,7 @@ def test_dashboard_kpi_panel(full_stack) -> None:
 
 
 def test_every_service_is_registered_by_name(full_stack) -> None:
-    from app.main import build_services
+    from featurecast.api.main import build_services
 
     factory = build_services(full_stack)
     assert factory.names() == SERVICES

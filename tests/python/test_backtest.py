@@ -265,7 +265,7 @@ def test_stored_run_trades_out_of_fold_signals_and_reruns_idempotently(served_st
 def test_latest_backtest_route_and_kpi(served_stack, tmp_path):
     from fastapi.testclient import TestClient
 
-    from app.main import create_app
+    from featurecast.api.main import create_app
 
     client = TestClient(create_app(served_stack))
     body = client.get("/backtests/latest").json()
@@ -292,7 +292,7 @@ def test_the_strategy_book_is_a_portfolio_with_forecasts(served_stack):
     backtest's, net of costs) and gets percentile forecasts like any portfolio."""
     from fastapi.testclient import TestClient
 
-    from app.main import create_app
+    from featurecast.api.main import create_app
 
     con = duckdb.connect(str(served_stack.warehouse_path), read_only=True)
     try:

@@ -8,7 +8,7 @@ import re
 import httpx
 import pytest
 
-from app.browser import rendered_dom, screenshot, serving
+from featurecast.api.browser import rendered_dom, screenshot, serving
 
 pytestmark = pytest.mark.dbt
 

@@ -9,10 +9,10 @@ import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 
-from app.main import create_app
-from app.services import ServiceFactory
-from app.services.features import FeatureService
-from app.snapshot import SnapshotStore
+from featurecast.api.main import create_app
+from featurecast.api.services import ServiceFactory
+from featurecast.api.services.features import FeatureService
+from featurecast.api.snapshot import SnapshotStore
 from featurecast.features import get_historical_features
 from flows.publish import publish_snapshot
 from tests.python.conftest import make_settings

@@ -130,8 +130,8 @@ def test_a_small_universe_is_explicit_and_the_benchmark_is_the_market(real) -> N
 
 
 def test_the_pipeline_runs_on_real_data_and_an_ended_symbol_keeps_its_signal(real) -> None:
-    from app.services import MLSignalService
-    from app.snapshot import SnapshotStore
+    from featurecast.api.services import MLSignalService
+    from featurecast.api.snapshot import SnapshotStore
     from flows.publish import publish_snapshot
     from ml.forecasts.issue import issue_forecasts
     from ml.regimes.refresh import refresh_regimes

@@ -11,8 +11,8 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 
-from app.browser import serving
-from app.services import RegimeService
+from featurecast.api.browser import serving
+from featurecast.api.services import RegimeService
 from ml.regimes.store import open_store
 from tests.python.conftest import make_settings
 
@@ -101,8 +101,8 @@ def test_an_unreachable_store_keeps_the_last_regimes_served(served_stack) -> Non
 def test_the_kpi_panel_is_computed_once_per_publish_and_follows_the_next(served_stack, tmp_path) -> None:
     import shutil
 
-    from app.services import DashboardService, MLSignalService
-    from app.snapshot import SnapshotStore
+    from featurecast.api.services import DashboardService, MLSignalService
+    from featurecast.api.snapshot import SnapshotStore
     from flows.publish import publish_snapshot
 
     serving = tmp_path / "serving"

@@ -16,7 +16,7 @@ import httpx
 import pytest
 import uvloop
 
-from app.server import tcp_listener
+from featurecast.api.server import tcp_listener
 from flows.publish import publish_snapshot
 
 
@@ -46,7 +46,8 @@ def test_connections_accepted_on_our_listener_get_tcp_nodelay(loop) -> None:
 
 
 def test_a_listener_bound_like_uvicorns_workers_path_does_not() -> None:
-    """Why app/server.py binds its own socket: proto 0 leaves Nagle on under asyncio (Kludex/uvicorn#3149)."""
+    """Why featurecast/api/server.py binds its own socket: proto 0 leaves Nagle on under asyncio
+    (Kludex/uvicorn#3149)."""
     plain = socket.socket(socket.AF_INET)
     plain.bind(("127.0.0.1", 0))
     assert asyncio.run(_nodelay_of_accepted(plain)) == 0

@@ -57,8 +57,9 @@ latest as (
 behind as (
     select
         coverage.symbol,
-        (select session_number from calendar where date = latest.market_last_date)
-          - (select session_number from calendar c where c.date = coverage.last_date) as sessions_behind
+        (select last_day.session_number from calendar as last_day where last_day.date = latest.market_last_date)
+          - (select own_day.session_number from calendar as own_day where own_day.date = coverage.last_date)
+                                                                                          as sessions_behind
     from coverage cross join latest
 )
 
@@ -79,8 +80,8 @@ select
     cast(behind.sessions_behind as integer)                   as sessions_behind,
     cast(behind.sessions_behind > {{ var('max_sessions_behind') }} as boolean) as is_stale
 from coverage
-left join clean_counts on clean_counts.symbol = coverage.symbol
-left join features on features.symbol = coverage.symbol
-left join classified on classified.symbol = coverage.symbol
-left join findings on findings.symbol = coverage.symbol
-left join behind on behind.symbol = coverage.symbol
+left join clean_counts on coverage.symbol = clean_counts.symbol
+left join features on coverage.symbol = features.symbol
+left join classified on coverage.symbol = classified.symbol
+left join findings on coverage.symbol = findings.symbol
+left join behind on coverage.symbol = behind.symbol

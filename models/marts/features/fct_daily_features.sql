@@ -21,7 +21,7 @@ relative_input as (
     select symbol_features.symbol, symbol_features.date, symbol_features.history_rows,
            symbol_features.ret_1d, symbol_features.vol_63d, market.mkt_ret_1d
     from symbol_features
-    left join market on market.date = symbol_features.date
+    left join market on symbol_features.date = market.date
 ),
 
 relative as (
@@ -94,12 +94,12 @@ ranked as (
         output_rows.*,
         {{ safe_divide('output_rows.vol_5d', 'output_rows.vol_63d') }}                                as vol_ratio_5_63,
         output_rows.ret_21d - market.mkt_ret_21d                                                     as rel_strength_21d,
-        residual_windows.* exclude (symbol, date),
-        cross_sectional.* exclude (symbol, date)
+        residual_windows.* exclude (residual_windows.symbol, residual_windows.date),
+        cross_sectional.* exclude (cross_sectional.symbol, cross_sectional.date)
     from output_rows
-    join residual_windows on residual_windows.symbol = output_rows.symbol and residual_windows.date = output_rows.date
-    left join cross_sectional on cross_sectional.symbol = output_rows.symbol and cross_sectional.date = output_rows.date
-    left join market on market.date = output_rows.date
+    inner join residual_windows on output_rows.symbol = residual_windows.symbol and output_rows.date = residual_windows.date
+    left join cross_sectional on output_rows.symbol = cross_sectional.symbol and output_rows.date = cross_sectional.date
+    left join market on output_rows.date = market.date
 )
 
 -- Every column of the contract, cast to its declared type in the YAML's order: the YAML (generated from

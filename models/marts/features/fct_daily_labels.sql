@@ -29,10 +29,10 @@ labelled as (
         ln(f{{ h }}.close / p.close)                     as fwd_ret_{{ h }}d,
         {%- endfor %}
         p.source_loaded_at
-    from prices p
+    from prices as p
     {%- for h in horizons %}
-    left join sessions s{{ h }} on s{{ h }}.session_number = p.session_number + {{ h }}
-    left join prices f{{ h }} on f{{ h }}.symbol = p.symbol and f{{ h }}.session_number = p.session_number + {{ h }}
+    left join sessions as s{{ h }} on s{{ h }}.session_number = p.session_number + {{ h }}
+    left join prices as f{{ h }} on f{{ h }}.symbol = p.symbol and f{{ h }}.session_number = p.session_number + {{ h }}
     {%- endfor %}
 )
 

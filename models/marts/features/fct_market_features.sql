@@ -58,12 +58,12 @@ per_date as (
         {%- endif %}
         coalesce(per_date_raw.n_symbols, 0)                                 as n_symbols,
         coalesce(per_date_raw.n_symbols, 0) < {{ min_symbols }}             as is_small_universe,
-        per_date_raw.* exclude (date, n_symbols, source_loaded_at),
+        per_date_raw.* exclude (per_date_raw.date, n_symbols, per_date_raw.source_loaded_at),
         {%- if benchmark %}
         benchmark.ret_1d                                                    as mkt_ret_1d,
         greatest(per_date_raw.source_loaded_at, benchmark.source_loaded_at) as source_loaded_at
         {%- else %}
-        case when per_date_raw.n_symbols >= {{ min_symbols }} then equal_weight_ret_1d end as mkt_ret_1d,
+        case when per_date_raw.n_symbols >= {{ min_symbols }} then per_date_raw.equal_weight_ret_1d end as mkt_ret_1d,
         per_date_raw.source_loaded_at
         {%- endif %}
     from per_date_raw

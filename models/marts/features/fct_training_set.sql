@@ -27,7 +27,7 @@ joined as (
         labels.label_end_date_21d,
         greatest(features.source_loaded_at, labels.source_loaded_at) as source_loaded_at
     from features
-    join labels on labels.symbol = features.symbol and labels.date = features.date
+    inner join labels on features.symbol = labels.symbol and features.date = labels.date
     where labels.fwd_ret_1d is not null
       and labels.fwd_ret_5d is not null
       and labels.fwd_ret_21d is not null

@@ -21,5 +21,5 @@ select
     cast(count(*) as bigint)                                          as forecasts,
     {{ forecast_calibration_aggregates() }}
 from evaluation
-left join market_regimes on market_regimes.date = evaluation.issue_date
+left join market_regimes on evaluation.issue_date = market_regimes.date
 group by all

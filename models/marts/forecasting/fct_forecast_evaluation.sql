@@ -14,10 +14,10 @@ realised as (
         forecasts.*,
         ln(at_target.equity / at_issue.equity) as realised_return
     from forecasts
-    join portfolio as at_issue
-      on at_issue.portfolio = forecasts.portfolio and at_issue.date = forecasts.issue_date
-    join portfolio as at_target
-      on at_target.portfolio = forecasts.portfolio and at_target.date = forecasts.target_date
+    inner join portfolio as at_issue
+      on forecasts.portfolio = at_issue.portfolio and forecasts.issue_date = at_issue.date
+    inner join portfolio as at_target
+      on forecasts.portfolio = at_target.portfolio and forecasts.target_date = at_target.date
 ),
 
 scored as (

@@ -68,10 +68,10 @@ breaches as (
         )                                                                                    as band_breaches,
         min(evaluation.q05)                                                                  as lowest_q05
     from evaluation
-    join extremes
-      on extremes.portfolio = evaluation.portfolio
-     and extremes.date = evaluation.issue_date
-     and extremes.horizon = evaluation.horizon
+    inner join extremes
+      on evaluation.portfolio = extremes.portfolio
+     and evaluation.issue_date = extremes.date
+     and evaluation.horizon = extremes.horizon
     group by all
 ),
 
@@ -104,13 +104,13 @@ judged as (
         end                                                                                  as ineligible_because
     from calibration
     left join var_backtest
-      on var_backtest.portfolio = calibration.portfolio
-     and var_backtest.model_version = calibration.model_version
-     and var_backtest.horizon = calibration.horizon
+      on calibration.portfolio = var_backtest.portfolio
+     and calibration.model_version = var_backtest.model_version
+     and calibration.horizon = var_backtest.horizon
     left join breaches
-      on breaches.portfolio = calibration.portfolio
-     and breaches.model_version = calibration.model_version
-     and breaches.horizon = calibration.horizon
+      on calibration.portfolio = breaches.portfolio
+     and calibration.model_version = breaches.model_version
+     and calibration.horizon = breaches.horizon
 ),
 
 ranked as (
@@ -124,9 +124,9 @@ ranked as (
                 case when ineligible_because is null then mean_crps_approx end,
                 band_breaches = 0 desc,
                 coverage_error,
-                mean_crps_approx,
-                mean_pinball_q05,
-                model
+                mean_crps_approx asc,
+                mean_pinball_q05 asc,
+                model asc
         )                                                                                    as selection_rank
     from judged
 )

@@ -23,7 +23,7 @@ weighted as (
         ln(sum(weights.weight * exp(features.ret_1d)) / sum(weights.weight)) as ret_1d,
         count(*) as holdings
     from features
-    join weights on weights.symbol = features.symbol
+    inner join weights on features.symbol = weights.symbol
     group by weights.portfolio, features.date
 ),
 

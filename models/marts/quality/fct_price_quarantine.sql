@@ -34,38 +34,41 @@ return_spikes as (
 
 stale_prices as (
     select
-        symbol, date, 'stale_price', 'excluded_from_features',
-        close, {{ var('stale_price_sessions') }}, null, null,
-        'close ' || cast(close as varchar) || ' unchanged for {{ var("stale_price_sessions") }} sessions'
+        symbol, date, 'stale_price' as rule, 'excluded_from_features' as action,
+        close as observed_value, {{ var('stale_price_sessions') }} as threshold,
+        null as expected_low, null as expected_high,
+        'close ' || cast(close as varchar) || ' unchanged for {{ var("stale_price_sessions") }} sessions' as details
     from checked
     where is_stale_price
 ),
 
 volume_anomalies as (
     select
-        symbol, date, 'volume_anomaly', 'recorded',
-        volume_z, {{ var('volume_anomaly_z') }}, -{{ var('volume_anomaly_z') }}, {{ var('volume_anomaly_z') }},
+        symbol, date, 'volume_anomaly' as rule, 'recorded' as action,
+        volume_z as observed_value, {{ var('volume_anomaly_z') }} as threshold,
+        -{{ var('volume_anomaly_z') }} as expected_low, {{ var('volume_anomaly_z') }} as expected_high,
         'log volume is ' || cast(round(volume_z, 1) as varchar) || ' sd from its trailing mean over '
-            || '{{ var("guardrail_training_rows") }} sessions (threshold {{ var("volume_anomaly_z") }})'
+            || '{{ var("guardrail_training_rows") }} sessions (threshold {{ var("volume_anomaly_z") }})' as details
     from checked
     where is_volume_anomaly
 ),
 
 non_trading_days as (
     select
-        checked.symbol, checked.date, 'non_trading_day', 'excluded_from_features',
-        null, null, null, null,
-        'bar dated on a day the exchange was closed' || coalesce(' (' || calendar.holiday_name || ')', '')
+        checked.symbol, checked.date, 'non_trading_day' as rule, 'excluded_from_features' as action,
+        null as observed_value, null as threshold, null as expected_low, null as expected_high,
+        'bar dated on a day the exchange was closed'
+            || coalesce(' (' || calendar.holiday_name || ')', '') as details
     from checked
-    join calendar on calendar.date = checked.date
+    inner join calendar on checked.date = calendar.date
     where not calendar.is_trading_day
 ),
 
 missing_sessions as (
     select
-        symbol, date, 'missing_session', 'recorded',
-        null, null, null, null,
-        'no bar for a trading session between the symbol''s first and last bar'
+        symbol, date, 'missing_session' as rule, 'recorded' as action,
+        null as observed_value, null as threshold, null as expected_low, null as expected_high,
+        'no bar for a trading session between the symbol''s first and last bar' as details
     from missing
 ),
 
@@ -82,12 +85,12 @@ select
     cast(unioned.date as date)       as date,
     cast(unioned.rule as varchar)    as rule,
     cast(case when releases.rule is not null then 'released' else unioned.action end as varchar) as action,
-    cast(observed_value as double)   as observed_value,
-    cast(threshold as double)        as threshold,
-    cast(expected_low as double)     as expected_low,
-    cast(expected_high as double)    as expected_high,
+    cast(unioned.observed_value as double)   as observed_value,
+    cast(unioned.threshold as double)        as threshold,
+    cast(unioned.expected_low as double)     as expected_low,
+    cast(unioned.expected_high as double)    as expected_high,
     cast(unioned.details || coalesce('; released by ' || releases.released_by || ': ' || releases.reason, '')
          as varchar)                 as details
 from unioned
 left join releases
-  on releases.symbol = unioned.symbol and releases.date = unioned.date and releases.rule = unioned.rule
+  on unioned.symbol = releases.symbol and unioned.date = releases.date and unioned.rule = releases.rule

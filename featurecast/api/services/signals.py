@@ -8,7 +8,7 @@ from datetime import date
 
 import numpy as np
 
-from app.services.common import (
+from featurecast.api.services.common import (
     NO_SNAPSHOT,
     FreshnessAwareService,
     SignalsUnavailableError,
@@ -51,7 +51,7 @@ class MLSignalService(FreshnessAwareService):
 
     def signal_json(self, symbol: str, as_of: date | None = None, k: int = 5) -> bytes:
         """The `/signals/{symbol}` response body, rendered once per snapshot, symbol, as_of, k and day."""
-        from app.schemas import SignalOut
+        from featurecast.api.schemas import SignalOut
 
         snapshot = self.store.current()
         key = (snapshot.name if snapshot else None, symbol, as_of, k, self.today())

@@ -18,7 +18,7 @@ import socket
 import uvicorn
 from uvicorn.supervisors import Multiprocess
 
-APP_FACTORY = "app.main:create_app"
+APP_FACTORY = "featurecast.api.main:create_app"
 
 
 def tcp_listener(host: str, port: int) -> socket.socket:

@@ -7,8 +7,8 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 
-from app.schemas import ErrorOut, RegimeOut
-from app.services import BadRegimeQueryError, RegimeService, RegimesUnavailableError, UnknownScopeError
+from featurecast.api.schemas import ErrorOut, RegimeOut
+from featurecast.api.services import BadRegimeQueryError, RegimeService, RegimesUnavailableError, UnknownScopeError
 
 router = APIRouter(tags=["regimes"])
 

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import os
+from typing import Any, cast
 
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from fastapi_offline import FastAPIOffline
 
-from app.protocol import HeadAsGet, SignalFastPath, validation_error
-from app.routers import backtests, dashboard, features, portfolio, regime, signals
-from app.services import (
+from featurecast.api.protocol import HeadAsGet, SignalFastPath, validation_error
+from featurecast.api.routers import backtests, dashboard, features, portfolio, regime, signals
+from featurecast.api.services import (
     BacktestService,
     DashboardService,
     ForecastService,
@@ -19,8 +20,8 @@ from app.services import (
     RegimeService,
     ServiceFactory,
 )
-from app.services.features import FeatureService
-from app.snapshot import SnapshotStore
+from featurecast.api.services.features import FeatureService
+from featurecast.api.snapshot import SnapshotStore
 from featurecast.config import Settings
 
 
@@ -74,7 +75,8 @@ def create_app(settings: Settings | None = None, services: ServiceFactory | None
         "request.",
     )
     app.state.services = services or build_services(settings)
-    app.add_exception_handler(RequestValidationError, validation_error)
+    # Starlette types handlers as taking any Exception; this one is registered for RequestValidationError only.
+    app.add_exception_handler(RequestValidationError, cast(Any, validation_error))
     app.add_middleware(HeadAsGet)
     app.add_middleware(SignalFastPath)  # outermost: the hottest route skips the framework
     app.include_router(signals.router)

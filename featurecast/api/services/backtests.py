@@ -6,10 +6,10 @@ import json
 import logging
 from typing import Any
 
-from app.services.common import (
+from featurecast.api.services.common import (
     records,
 )
-from app.snapshot import SnapshotStore
+from featurecast.api.snapshot import SnapshotStore
 
 log = logging.getLogger(__name__)
 

@@ -13,12 +13,14 @@ import logging
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import numpy as np
 import pandas as pd
 
-from app.periodic import PeriodicRefresh
+from featurecast.api.periodic import PeriodicRefresh
+from featurecast.duckdb_rows import one_row
 
 log = logging.getLogger(__name__)
 POINTER = "CURRENT"
@@ -75,7 +77,7 @@ class Snapshot:
     family: str
     horizon: int
     features: list[str]
-    metrics: dict[str, object]
+    metrics: dict[str, Any]
     data_last_date: date
     published_at: datetime
     symbols: dict[str, SymbolSignals]
@@ -100,8 +102,8 @@ class Snapshot:
 def load_snapshot(path: Path) -> Snapshot:
     con = duckdb.connect(str(path), read_only=True)
     try:
-        version, family, horizon, features, metrics, _, _ = con.execute("select * from model").fetchone()
-        data_last_date, published_at = con.execute("select * from meta").fetchone()
+        version, family, horizon, features, metrics, _, _ = one_row(con, "select * from model")
+        data_last_date, published_at = one_row(con, "select * from meta")
         frame = con.execute("select * from signals order by symbol, date").df()
         freshness = {s: (d, int(b or 0), bool(st)) for s, d, b, st in con.execute("select * from symbols").fetchall()}
         forecasts = con.execute("select * from forecasts order by portfolio, horizon, model").df()

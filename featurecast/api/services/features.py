@@ -17,8 +17,13 @@ from typing import Any
 
 import numpy as np
 
-from app.services.common import NO_SNAPSHOT, FreshnessAwareService, SignalsUnavailableError, UnknownSymbolError
-from app.snapshot import FeatureRows, Snapshot
+from featurecast.api.services.common import (
+    NO_SNAPSHOT,
+    FreshnessAwareService,
+    SignalsUnavailableError,
+    UnknownSymbolError,
+)
+from featurecast.api.snapshot import FeatureRows, Snapshot
 
 MAX_NAMES = 200
 
@@ -74,7 +79,7 @@ class FeatureService(FreshnessAwareService):
         snapshot = self._snapshot()
         rows = snapshot.online_features.get(symbol)
         if rows is None:
-            hint = near(symbol, snapshot.online_features)
+            hint = near(symbol, list(snapshot.online_features))
             raise UnknownSymbolError(
                 f"unknown symbol {symbol!r}: the serving snapshot has no features for it"
                 + (f" (did you mean {', '.join(hint)}?)" if hint else "")

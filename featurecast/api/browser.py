@@ -39,7 +39,7 @@ def serving(settings: Settings) -> Iterator[str]:
     """The app on a free loopback port; yields its base URL."""
     import uvicorn
 
-    from app.main import create_app
+    from featurecast.api.main import create_app
 
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

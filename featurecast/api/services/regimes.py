@@ -10,8 +10,8 @@ from typing import Any
 
 import numpy as np
 
-from app.periodic import PeriodicRefresh
-from app.services.common import (
+from featurecast.api.periodic import PeriodicRefresh
+from featurecast.api.services.common import (
     RenderedBodies,
 )
 
@@ -100,7 +100,7 @@ class RegimeService:
         labelling: str = "point_in_time",
     ) -> bytes:
         """The `/market-data/regime` body, rendered once per labels marker and parameters."""
-        from app.schemas import RegimeOut
+        from featurecast.api.schemas import RegimeOut
 
         key = (self.marker(scope), scope, start, end, limit, labelling)
         return self.bodies.get(

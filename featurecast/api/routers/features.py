@@ -7,10 +7,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response
 
-from app.routers.signals import SYMBOL_PATTERN
-from app.schemas import ErrorOut, FeaturesOut
-from app.services import SignalsUnavailableError, UnknownSymbolError
-from app.services.features import FeatureService, NoFeaturesError, UnknownFeatureError
+from featurecast.api.routers.signals import SYMBOL_PATTERN
+from featurecast.api.schemas import ErrorOut, FeaturesOut
+from featurecast.api.services import SignalsUnavailableError, UnknownSymbolError
+from featurecast.api.services.features import FeatureService, NoFeaturesError, UnknownFeatureError
 
 router = APIRouter(tags=["features"])
 NAMES_PATTERN = r"^[A-Za-z0-9_, ]*$"

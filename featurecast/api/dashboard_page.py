@@ -17,7 +17,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from app.snapshot import Snapshot
+from featurecast.api.snapshot import Snapshot
 
 REGIME_COLOURS = ["#4c78a8", "#f58518", "#54a24b", "#e45756", "#72b7b2", "#b279a2"]
 LAYOUT = {"margin": {"l": 50, "r": 20, "t": 40, "b": 40}, "height": 360, "template": "plotly_white"}

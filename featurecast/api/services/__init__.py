@@ -10,35 +10,35 @@ ServiceFactory (routes never build services themselves):
 - `dashboard`: DashboardService, `/dashboard` and `/dashboard/kpis`;
 - `common`: what they share (the no-snapshot contract, freshness, the rendered-body cache).
 
-The names below are re-exported so callers import from `app.services`.
+The names below are re-exported so callers import from `featurecast.api.services`.
 """
 
-from app.services.backtests import BacktestService, BacktestsUnavailableError
-from app.services.common import (
+from featurecast.api.services.backtests import BacktestService, BacktestsUnavailableError
+from featurecast.api.services.common import (
     NO_SNAPSHOT,
     FreshnessAwareService,
     RenderedBodies,
     SignalsUnavailableError,
     UnknownSymbolError,
 )
-from app.services.dashboard import DashboardService, dashboard_page
-from app.services.factory import ServiceFactory, UnknownServiceError
-from app.services.features import FeatureService, NoFeaturesError, UnknownFeatureError
-from app.services.portfolio import (
+from featurecast.api.services.dashboard import DashboardService, dashboard_page
+from featurecast.api.services.factory import ServiceFactory, UnknownServiceError
+from featurecast.api.services.features import FeatureService, NoFeaturesError, UnknownFeatureError
+from featurecast.api.services.portfolio import (
     ForecastNotIssuedError,
     ForecastService,
     ForecastsUnavailableError,
     PortfolioService,
     UnknownPortfolioError,
 )
-from app.services.regimes import (
+from featurecast.api.services.regimes import (
     BadRegimeQueryError,
     RegimeService,
     RegimesUnavailableError,
     RegimeView,
     UnknownScopeError,
 )
-from app.services.signals import Contribution, MLSignalService, NoSignalError, Signal
+from featurecast.api.services.signals import Contribution, MLSignalService, NoSignalError, Signal
 
 __all__ = [
     "NO_SNAPSHOT",

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from app.snapshot import Snapshot, SnapshotStore
+from featurecast.api.snapshot import Snapshot, SnapshotStore
 
 log = logging.getLogger(__name__)
 

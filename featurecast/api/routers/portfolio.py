@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 
-from app.schemas import ErrorOut, ForecastEvaluationOut, PortfolioForecastOut
-from app.services import (
+from featurecast.api.schemas import ErrorOut, ForecastEvaluationOut, PortfolioForecastOut
+from featurecast.api.services import (
     ForecastNotIssuedError,
     ForecastService,
     ForecastsUnavailableError,
@@ -17,7 +17,7 @@ from app.services import (
 
 router = APIRouter(tags=["portfolio"])
 NAME = Path(pattern=r"^[a-z0-9_]{1,40}$", description="Portfolio name, e.g. equal_weight")
-ERRORS = {
+ERRORS: dict[int | str, dict[str, Any]] = {
     404: {"model": ErrorOut, "description": "Unknown portfolio, or a forecaster that issues none for it (says why)"},
     503: {"model": ErrorOut, "description": "Nothing published yet"},
 }

@@ -11,7 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.routers.signals import SYMBOL_PATTERN
+from featurecast.api.routers.signals import SYMBOL_PATTERN
 
 ECHO_LIMIT = 40  # characters of a rejected input an error body may repeat
 SYMBOL = re.compile(SYMBOL_PATTERN)

@@ -8,12 +8,12 @@ from typing import Any
 
 import pandas as pd
 
-from app.services.common import (
+from featurecast.api.services.common import (
     NO_SNAPSHOT,
     SignalsUnavailableError,
     records,
 )
-from app.snapshot import SnapshotStore
+from featurecast.api.snapshot import Snapshot, SnapshotStore
 
 log = logging.getLogger(__name__)
 
@@ -54,11 +54,17 @@ class ForecastService:
         self.store = store
         self.portfolios = portfolios
 
+    def _snapshot(self) -> Snapshot:
+        snapshot = self.store.current()
+        if snapshot is None:
+            raise SignalsUnavailableError(NO_SNAPSHOT)
+        return snapshot
+
     def forecast(self, name: str, *, model: str | None = None, horizon: int | None = None) -> dict[str, Any]:
         """The newest forecasts of `name`: by `model`, or by default each horizon's champion forecaster
         (marts.fct_forecaster_selection; the baseline vol_normal where nothing has matured to judge yet)."""
         portfolio = self.portfolios.portfolio(name)
-        snapshot = self.store.current()
+        snapshot = self._snapshot()
         mine = snapshot.forecasts[snapshot.forecasts["portfolio"] == name]
         if mine.empty:
             raise ForecastsUnavailableError(
@@ -114,7 +120,7 @@ class ForecastService:
 
     def evaluation(self, name: str) -> dict[str, Any]:
         self.portfolios.portfolio(name)
-        snapshot = self.store.current()
+        snapshot = self._snapshot()
         calibration = snapshot.forecast_calibration
         backtest = snapshot.var_backtest
         by_regime = snapshot.calibration_by_regime

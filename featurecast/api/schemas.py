@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from datetime import date, datetime
 from typing import Literal
 
@@ -66,7 +67,7 @@ class RegimeDayOut(BaseModel):
     probabilities: dict[str, float] = Field(description="Filtered probability of every regime.")
     rule_regime: str | None = Field(description="The rule-based baseline's label (trend x volatility).")
     model_version: str = Field(description="The regime model version that made this label.")
-    fit_end: date = Field(
+    fit_end: dt.date = Field(
         description="Last day that version was fitted on (before `date` in the point-in-time history)."
     )
 

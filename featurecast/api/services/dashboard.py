@@ -7,14 +7,14 @@ from typing import Any
 
 import numpy as np
 
-from app.services.backtests import BacktestService
-from app.services.common import (
+from featurecast.api.services.backtests import BacktestService
+from featurecast.api.services.common import (
     RenderedBodies,
     interval,
     records,
 )
-from app.services.regimes import RegimeService, RegimesUnavailableError, UnknownScopeError
-from app.services.signals import MLSignalService
+from featurecast.api.services.regimes import RegimeService, RegimesUnavailableError, UnknownScopeError
+from featurecast.api.services.signals import MLSignalService
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +33,7 @@ class DashboardService:
 
     def kpis_json(self) -> bytes:
         """The `/dashboard/kpis` body, rendered once per panel."""
-        from app.schemas import DashboardKpisOut
+        from featurecast.api.schemas import DashboardKpisOut
 
         key, panel = self._current_panel()
         return self.bodies.get(key, lambda: DashboardKpisOut(**panel).model_dump_json().encode())
@@ -129,7 +129,7 @@ class DashboardService:
 
 def dashboard_page(service: DashboardService) -> str:
     """The dashboard page's HTML: the KPI panel, the charts and the signal table (app/dashboard_page.py)."""
-    from app.dashboard_page import render_dashboard
+    from featurecast.api.dashboard_page import render_dashboard
 
     try:
         history = service.regimes.regime("market", limit=100_000)["history"] or []

@@ -7,8 +7,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response
 
-from app.schemas import ErrorOut, SignalOut
-from app.services import MLSignalService, NoSignalError, SignalsUnavailableError, UnknownSymbolError
+from featurecast.api.schemas import ErrorOut, SignalOut
+from featurecast.api.services import MLSignalService, NoSignalError, SignalsUnavailableError, UnknownSymbolError
 
 router = APIRouter(tags=["signals"])
 SYMBOL_PATTERN = r"^[A-Za-z0-9^][A-Za-z0-9.\-^=]{0,19}$"

@@ -9,8 +9,8 @@ import plotly
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import FileResponse, HTMLResponse
 
-from app.schemas import DashboardKpisOut
-from app.services import DashboardService, dashboard_page
+from featurecast.api.schemas import DashboardKpisOut
+from featurecast.api.services import DashboardService, dashboard_page
 
 router = APIRouter(tags=["dashboard"])
 PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"

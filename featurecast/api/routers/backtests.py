@@ -6,8 +6,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 
-from app.schemas import BacktestOut, ErrorOut
-from app.services import BacktestService, BacktestsUnavailableError
+from featurecast.api.schemas import BacktestOut, ErrorOut
+from featurecast.api.services import BacktestService, BacktestsUnavailableError
 
 router = APIRouter(tags=["backtests"])
 
