@@ -29,17 +29,17 @@ browser:
 run: setup
 	$(BIN)/featurecast run
 
-## Lint Python and SQL and type-check, then the whole test suite (real dbt builds, real Prefect flows, headless Chromium).
+## Lint Python and SQL (sqlfluff compiles the models against an in-memory DuckDB) and type-check, then the whole test suite (real dbt builds, real Prefect flows, headless Chromium).
 test: setup browser
 	$(BIN)/ruff check .
 	$(BIN)/mypy
-	$(BIN)/sqlfluff lint models tests/singular
+	FEATURECAST_WAREHOUSE=:memory: $(BIN)/sqlfluff lint models tests/singular
 	$(BIN)/pytest
 
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/mypy
-	$(BIN)/sqlfluff lint models tests/singular
+	FEATURECAST_WAREHOUSE=:memory: $(BIN)/sqlfluff lint models tests/singular
 
 ## Benchmarks (not part of the tests): 500 symbols x 10 years by default.
 bench: setup

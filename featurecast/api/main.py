@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from importlib.metadata import version as package_version
 from typing import Any, cast
 
 from fastapi import FastAPI
@@ -68,7 +69,7 @@ def create_app(settings: Settings | None = None, services: ServiceFactory | None
     # FastAPIOffline: /docs and /redoc load Swagger UI and ReDoc from the app, not from a CDN.
     app = FastAPIOffline(
         title="featurecast",
-        version="0.1.0",
+        version=package_version("featurecast"),
         description="Features, predictive signals and market regimes over the featurecast feature store. Features and "
         "signals are "
         "read from a published serving snapshot and regimes from the regime store; nothing is computed per "

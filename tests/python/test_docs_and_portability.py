@@ -123,3 +123,18 @@ def test_mart_contracts_are_enforced(clean_warehouse, tmp_path) -> None:
             )
     finally:
         con.close()
+
+
+def test_one_version_number_and_no_generic_top_level_package(tmp_path) -> None:
+    """pyproject.toml, dbt_project.yml and the API agree on the version, and the installed import names
+    are the project's own (the app lives in featurecast.api, not a top-level `app`)."""
+    import tomllib
+
+    from featurecast.api.main import create_app
+
+    project = tomllib.loads((PROJECT_ROOT / "pyproject.toml").read_text())
+    dbt = yaml.safe_load((PROJECT_ROOT / "dbt_project.yml").read_text())
+    assert dbt["version"] == project["project"]["version"] == create_app(make_settings(tmp_path)).version
+    packages = project["tool"]["setuptools"]["packages"]["find"]["include"]
+    assert packages == ["featurecast*", "dbt_project*", "ml*", "flows*"]
+    assert not (PROJECT_ROOT / "app").exists()
