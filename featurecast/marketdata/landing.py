@@ -101,11 +101,10 @@ def ensure_raw_schema(con: duckdb.DuckDBPyConnection) -> None:
     """Create the raw landing tables if they do not exist, and bring older warehouses up to date."""
     con.execute(DDL)
     # Warehouses made before volume became optional (an index has none) declared it not null.
-    required = one_row(
-        con,
+    required = con.execute(
         "select is_nullable = 'NO' from information_schema.columns "
-        f"where table_schema = '{RAW_SCHEMA}' and table_name = 'daily_ohlcv' and column_name = 'volume'",
-    )
+        f"where table_schema = '{RAW_SCHEMA}' and table_name = 'daily_ohlcv' and column_name = 'volume'"
+    ).fetchone()
     if required and required[0]:
         con.execute(f"alter table {RAW_SCHEMA}.daily_ohlcv alter column volume drop not null")
 

@@ -164,12 +164,11 @@ def champion(warehouse: Path, horizon: int) -> RegisteredModel | None:
         }
         if "model_registry" not in tables:
             return None
-        row = one_row(
-            con,
+        row = con.execute(
             "select model_version, family, horizon, features, params, artifact_path, metrics, train_start, train_end "
             "from ml.model_registry where horizon = ? and is_champion",
             [horizon],
-        )
+        ).fetchone()
     finally:
         con.close()
     if row is None:
@@ -195,7 +194,7 @@ def promote(warehouse: Path, version: str) -> None:
         registered = table_exists(con, "ml", "model_registry")
         if not registered:  # nothing trained yet: refuse without writing anything
             raise UnknownModelVersionError(version, [])
-        found = one_row(con, "select horizon from ml.model_registry where model_version = ?", [version])
+        found = con.execute("select horizon from ml.model_registry where model_version = ?", [version]).fetchone()
         if found is None:
             known = [row[0] for row in con.execute("select model_version from ml.model_registry order by 1").fetchall()]
             raise UnknownModelVersionError(version, known)
