@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 
 from featurecast.api.schemas import ErrorOut, ForecastEvaluationOut, PortfolioForecastOut
 from featurecast.api.services import (
+    BadHorizonError,
     ForecastNotIssuedError,
     ForecastService,
     ForecastsUnavailableError,
@@ -49,11 +50,13 @@ def get_forecast(
     ] = None,
 ) -> PortfolioForecastOut:
     try:
-        return PortfolioForecastOut(**service.forecast(name, model=model, horizon=horizon))
-    except ValueError as exc:
+        forecast = service.forecast(name, model=model, horizon=horizon)
+    except BadHorizonError as exc:
         raise HTTPException(422, str(exc)) from None
     except (UnknownPortfolioError, ForecastNotIssuedError, ForecastsUnavailableError, SignalsUnavailableError) as exc:
         raise _unavailable(exc) from None
+    # Built outside the try: a body that fails its own schema is a server fault (500), not the caller's 422.
+    return PortfolioForecastOut(**forecast)
 
 
 @router.get(

@@ -25,6 +25,7 @@ from featurecast.api.services.dashboard import DashboardService, dashboard_page
 from featurecast.api.services.factory import ServiceFactory, UnknownServiceError
 from featurecast.api.services.features import FeatureService, NoFeaturesError, UnknownFeatureError
 from featurecast.api.services.portfolio import (
+    BadHorizonError,
     ForecastNotIssuedError,
     ForecastService,
     ForecastsUnavailableError,
@@ -44,6 +45,7 @@ __all__ = [
     "NO_SNAPSHOT",
     "BacktestService",
     "BacktestsUnavailableError",
+    "BadHorizonError",
     "BadRegimeQueryError",
     "Contribution",
     "DashboardService",

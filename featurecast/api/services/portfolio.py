@@ -26,6 +26,10 @@ class ForecastsUnavailableError(RuntimeError):
     """No forecasts have been published yet."""
 
 
+class BadHorizonError(ValueError):
+    """A horizon the portfolio's forecasts do not have (the caller can fix it: 422)."""
+
+
 class ForecastNotIssuedError(LookupError):
     """A forecaster issues no forecasts for this portfolio (its history is too short for that model)."""
 
@@ -88,7 +92,8 @@ class ForecastService:
         available = sorted(int(h) for h in rows["horizon"].unique())
         if horizon is not None:
             if horizon not in available:
-                raise ValueError(f"horizon must be one of {', '.join(map(str, available))} sessions, got {horizon}")
+                choices = ", ".join(map(str, available))
+                raise BadHorizonError(f"horizon must be one of {choices} sessions, got {horizon}")
             rows = rows[rows["horizon"] == horizon]
         verdicts = selection.set_index(["horizon", "model"])
         first = rows.iloc[0]
