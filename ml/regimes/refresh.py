@@ -127,20 +127,19 @@ def refresh_regimes(
     start = min_history if last is None else rows_through(dates, last)
     fitted = 0
     written = 0
-    if (model is None and start >= len(data)) or (refit and start >= len(data)):
-        model = select_model(data, candidates)  # nothing new to label: the refit labels from tomorrow on
+    if start >= len(data) and (model is None or refit):
+        model = select_model(data, candidates)  # nothing new to label: the (re)fit labels from the next day on
         store.upsert_model(model.to_document(), scope=SCOPE, current=True)
         fitted += 1
-    else:
-        for segment_model, new, labels in walk_forward(
-            data, start=start, model=model, candidates=candidates, refit_every=refit_every, refit_now=refit
-        ):
-            if new:
-                store.upsert_model(segment_model.to_document(), scope=SCOPE, current=True)
-                fitted += 1
-            written += store.upsert_history(_documents(labels, rules))
-            model = segment_model
-    assert model is not None
+    for segment_model, new, labels in walk_forward(  # nothing to do when every day is labelled already
+        data, start=start, model=model, candidates=candidates, refit_every=refit_every, refit_now=refit
+    ):
+        if new:
+            store.upsert_model(segment_model.to_document(), scope=SCOPE, current=True)
+            fitted += 1
+        written += store.upsert_history(_documents(labels, rules))
+        model = segment_model
+    assert model is not None  # a day was labelled above, or a model already labelled every day
     in_sample_last = store.last_date(SCOPE, model.version)
     if fitted:
         store.drop_in_sample_except(SCOPE, model.version)
