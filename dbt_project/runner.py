@@ -125,6 +125,29 @@ def build_fingerprint(settings: Settings) -> str:
     return json.dumps({"vars": json.loads(dbt_vars(settings)), "features": features})
 
 
+# What dbt's unit tests test: the SQL, the macros, the project files and the engine. Data (seeds, raw
+# bars) is not in it: unit tests run on their own fixtures.
+SQL_SOURCES = ("models", "macros", "tests/generic", "tests/singular", "tests/macros")
+SQL_FILES = ("dbt_project.yml", "selectors.yml", "profiles.yml")
+
+
+def sql_fingerprint() -> str:
+    """A digest of the project's SQL and configuration and the dbt and DuckDB versions: unit tests need
+    to run again only when it changes."""
+    import hashlib
+
+    import dbt.version
+    import duckdb
+
+    digest = hashlib.sha256(f"dbt {dbt.version.__version__} duckdb {duckdb.__version__}".encode())
+    files = [PROJECT_ROOT / name for name in SQL_FILES]
+    for folder in SQL_SOURCES:
+        files += sorted(p for p in (PROJECT_ROOT / folder).rglob("*") if p.suffix in {".sql", ".yml", ".yaml"})
+    for path in files:
+        digest.update(path.relative_to(PROJECT_ROOT).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
 def dbt_env(settings: Settings) -> dict[str, str]:
     """Environment variables dbt needs for this configuration."""
     return {
@@ -143,6 +166,7 @@ def run_dbt(
     raise_on_failure: bool = True,
     quiet: bool = False,
     node_tasks: bool = False,
+    extra_vars: dict[str, object] | None = None,
 ) -> DbtRunSummary:
     """Run `dbt <args>` in-process against `settings.warehouse_path` and summarise it.
 
@@ -150,8 +174,11 @@ def run_dbt(
     makes every dbt node its own Prefect task run with its status as dbt reports it.
 
     `target_path` separates the artifacts of different warehouses (tests, benchmarks); by default they
-    go to `<data dir>/dbt_target` so the repository stays clean.
+    go to `<data dir>/dbt_target` so the repository stays clean. `extra_vars` adds project variables to
+    the ones the configuration sets (e.g. `full_data_tests`).
     """
+    import json
+
     from dbt.cli.main import dbtRunner
 
     settings.warehouse_path.parent.mkdir(parents=True, exist_ok=True)
@@ -160,7 +187,7 @@ def run_dbt(
     command = [
         *(["--quiet"] if quiet else []),
         *args,
-        *(["--vars", dbt_vars(settings)] if takes_vars else []),
+        *(["--vars", json.dumps({**json.loads(dbt_vars(settings)), **(extra_vars or {})})] if takes_vars else []),
         "--project-dir",
         str(PROJECT_ROOT),
         "--profiles-dir",
@@ -318,13 +345,24 @@ def build(
     raise_on_failure: bool = True,
     quiet: bool = False,
     node_tasks: bool = False,
+    full_data_tests: bool = False,
 ) -> DbtRunSummary:
     """`dbt build`: seeds, models, data tests and unit tests, in DAG order; `select` (node selection
     syntax) or `selector` (a name in selectors.yml) narrows it.
 
     The incremental models bake the project variables in (the market series, the universe minimum) and
     their columns (a new feature must be computed for every past row), so a build whose variables or
-    feature catalogue differ from the last successful one on this warehouse rebuilds in full."""
+    feature catalogue differ from the last successful one on this warehouse rebuilds in full.
+
+    Unit tests test the SQL, not the data: a stage whose unit tests passed on this warehouse with the
+    same SQL (`sql_fingerprint`) skips them, as dbt advises for production runs. A full refresh, a
+    `select` and any change to the SQL, the project files or the dbt and DuckDB versions run them.
+
+    Data tests whose verdict is per date read only the dates that changed since their last pass
+    (macros/get_where_subquery.sql); `full_data_tests` (or a full refresh) makes every test read
+    everything."""
+    import json
+
     args = ["build"]
     vars_file = settings.warehouse_path.with_name(settings.warehouse_path.name + ".dbt_vars.json")
     previous = vars_file.read_text() if vars_file.exists() else None
@@ -332,13 +370,31 @@ def build(
     # No record yet on an existing warehouse (built before this check existed): rebuild once, to be safe.
     if full_refresh or (previous != current and settings.warehouse_path.exists()):
         args.append("--full-refresh")
+    unit_file = settings.warehouse_path.with_name(settings.warehouse_path.name + ".unit_tested.json")
+    stage = selector or "all"
+    try:
+        unit_tested: dict[str, str] = json.loads(unit_file.read_text()) if unit_file.exists() else {}
+    except ValueError:
+        unit_tested = {}  # an unreadable record only means the unit tests run again
+    code = sql_fingerprint()
+    skip_unit_tests = not select and "--full-refresh" not in args and unit_tested.get(stage) == code
+    if skip_unit_tests:
+        args += ["--exclude-resource-type", "unit_test"]
     if select:
         args += ["--select", select]
     if selector:
         args += ["--selector", selector]
     summary = run_dbt(
-        args, settings, target_path=target_path, raise_on_failure=raise_on_failure, quiet=quiet, node_tasks=node_tasks
+        args,
+        settings,
+        target_path=target_path,
+        raise_on_failure=raise_on_failure,
+        quiet=quiet,
+        node_tasks=node_tasks,
+        extra_vars={"full_data_tests": True} if full_data_tests else None,
     )
     if summary.success and not select and selector in (None, FEATURES_SELECTOR):
         vars_file.write_text(current)
+    if summary.success and not select and not skip_unit_tests:
+        unit_file.write_text(json.dumps({**unit_tested, stage: code}, indent=2, sort_keys=True))
     return summary

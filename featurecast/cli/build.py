@@ -16,7 +16,13 @@ def build(args: argparse.Namespace, settings: Settings) -> int:
     from dbt_project.runner import build as dbt_build
 
     started = time.perf_counter()
-    summary = dbt_build(settings, full_refresh=args.full_refresh, select=args.select, selector=args.selector)
+    summary = dbt_build(
+        settings,
+        full_refresh=args.full_refresh,
+        select=args.select,
+        selector=args.selector,
+        full_data_tests=args.full_tests,
+    )
     print_build(summary, time.perf_counter() - started)
     return 0
 
@@ -57,6 +63,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("build", help="dbt build: features, guardrails, unit tests")
     parser.set_defaults(handler=build, writes=True)
     parser.add_argument("--full-refresh", action="store_true")
+    parser.add_argument(
+        "--full-tests",
+        action="store_true",
+        help="every data test reads whole tables (by default, per-date tests read only the dates changed since "
+        "they last passed)",
+    )
     stage = parser.add_mutually_exclusive_group()
     stage.add_argument("--select", help="dbt selection, e.g. +fct_daily_features")
     stage.add_argument(

@@ -63,14 +63,10 @@ final as (
         -- A release changes history: its time joins the watermark incremental runs compare against.
         greatest(loaded_at, coalesce(spike_released_at, loaded_at), coalesce(stale_released_at, loaded_at))
                                                                                    as source_loaded_at,
-        spike_released_at,
-        stale_released_at
+        (is_return_spike and spike_released_at is null)
+            or (coalesce(is_stale_price_raw, false) and stale_released_at is null) as is_quarantined
     from with_releases
     where date >= {{ start }}
 )
 
-select
-    * exclude (spike_released_at, stale_released_at),
-    (is_return_spike and spike_released_at is null)
-        or (is_stale_price and stale_released_at is null) as is_quarantined
-from final
+select * from final

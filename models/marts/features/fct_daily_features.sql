@@ -8,6 +8,7 @@
 {%- set start = incremental_start_date() %}
 {%- set min_symbols = var('min_universe_symbols') %}
 {%- set benchmark = none if var('market_series') == 'equal_weight' else var('market_series') | upper %}
+{%- set cs_ranked = ['ret_5d', 'ret_21d', 'mom_252_21', 'vol_21d', 'volume_z_21d', 'ma_dist_21', 'rsi_14'] %}
 
 with symbol_features as (
     {{ select_with_lookback(ref('int_symbol_features_computed'), start, 100, 'symbol') }}
@@ -65,7 +66,7 @@ output_rows as (
 -- member), only where at least var('min_universe_symbols') of them do: a rank among two is noise.
 rank_input as (
     select * from (
-        select symbol, date, ret_5d, ret_21d, mom_252_21, vol_21d, volume_z_21d, ma_dist_21, rsi_14,
+        select symbol, date, {{ cs_ranked | join(', ') }},
                count(*) over (partition by date) as universe_symbols
         from symbol_features
         where date >= {{ start }}
@@ -79,13 +80,10 @@ cross_sectional as (
     select
         symbol,
         date,
-        case when ret_5d is not null then percent_rank() over (partition by date, ret_5d is null order by ret_5d) end as cs_rank_ret_5d,
-        case when ret_21d is not null then percent_rank() over (partition by date, ret_21d is null order by ret_21d) end as cs_rank_ret_21d,
-        case when mom_252_21 is not null then percent_rank() over (partition by date, mom_252_21 is null order by mom_252_21) end as cs_rank_mom_252_21,
-        case when vol_21d is not null then percent_rank() over (partition by date, vol_21d is null order by vol_21d) end as cs_rank_vol_21d,
-        case when volume_z_21d is not null then percent_rank() over (partition by date, volume_z_21d is null order by volume_z_21d) end as cs_rank_volume_z_21d,
-        case when ma_dist_21 is not null then percent_rank() over (partition by date, ma_dist_21 is null order by ma_dist_21) end as cs_rank_ma_dist_21,
-        case when rsi_14 is not null then percent_rank() over (partition by date, rsi_14 is null order by rsi_14) end as cs_rank_rsi_14
+        {%- for column in cs_ranked %}
+        case when {{ column }} is not null
+             then percent_rank() over (partition by date, {{ column }} is null order by {{ column }}) end as cs_rank_{{ column }}{{ ',' if not loop.last }}
+        {%- endfor %}
     from rank_input
 ),
 
@@ -94,8 +92,12 @@ ranked as (
         output_rows.*,
         {{ safe_divide('output_rows.vol_5d', 'output_rows.vol_63d') }}                                as vol_ratio_5_63,
         output_rows.ret_21d - market.mkt_ret_21d                                                     as rel_strength_21d,
-        residual_windows.* exclude (residual_windows.symbol, residual_windows.date),
-        cross_sectional.* exclude (cross_sectional.symbol, cross_sectional.date)
+        {%- for column in ['beta_63d', 'corr_mkt_63d', 'resid_ret_1d', 'resid_vol_63d', 'resid_ret_21d'] %}
+        residual_windows.{{ column }},
+        {%- endfor %}
+        {%- for column in cs_ranked %}
+        cross_sectional.cs_rank_{{ column }}{{ ',' if not loop.last }}
+        {%- endfor %}
     from output_rows
     inner join residual_windows on output_rows.symbol = residual_windows.symbol and output_rows.date = residual_windows.date
     left join cross_sectional on output_rows.symbol = cross_sectional.symbol and output_rows.date = cross_sectional.date

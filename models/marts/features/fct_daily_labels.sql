@@ -7,7 +7,7 @@
 -- data may complete.
 {%- set horizons = [1, 5, 21] %}
 {%- set start = incremental_start_date() %}
-{%- set label_start = sessions_before(start, 21) %}
+{%- set label_start = sessions_before(start, config.get('meta', {}).get('reopens_sessions', 21)) %}
 
 with prices as (
     select symbol, date, session_number, close, source_loaded_at

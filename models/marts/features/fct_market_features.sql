@@ -58,7 +58,11 @@ per_date as (
         {%- endif %}
         coalesce(per_date_raw.n_symbols, 0)                                 as n_symbols,
         coalesce(per_date_raw.n_symbols, 0) < {{ min_symbols }}             as is_small_universe,
-        per_date_raw.* exclude (per_date_raw.date, n_symbols, per_date_raw.source_loaded_at),
+        {%- for column in ['equal_weight_ret_1d', 'breadth_advancing', 'breadth_above_ma21', 'breadth_above_ma200',
+                           'share_at_252d_high', 'dispersion_1d', 'dispersion_21d', 'avg_symbol_vol_63d',
+                           'avg_symbol_var_63d', 'n_symbols_vol_63d'] %}
+        per_date_raw.{{ column }},
+        {%- endfor %}
         {%- if benchmark %}
         benchmark.ret_1d                                                    as mkt_ret_1d,
         greatest(per_date_raw.source_loaded_at, benchmark.source_loaded_at) as source_loaded_at

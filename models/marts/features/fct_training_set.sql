@@ -5,7 +5,7 @@
 -- row's label reaches past the data. Incremental runs recompute the 21 sessions before the first
 -- changed date, where new data completes labels.
 {%- set start = incremental_start_date() %}
-{%- set label_start = sessions_before(start, 21) %}
+{%- set label_start = sessions_before(start, config.get('meta', {}).get('reopens_sessions', 21)) %}
 
 with features as (
     select * from {{ ref('fct_daily_features') }} where date >= {{ label_start }}
@@ -17,7 +17,9 @@ labels as (
 
 joined as (
     select
-        features.* exclude (source_loaded_at),
+        {%- for column in contract_columns('fct_daily_features') if column != 'source_loaded_at' %}
+        features.{{ column }},
+        {%- endfor %}
         labels.fwd_ret_1d,
         labels.fwd_ret_5d,
         labels.fwd_ret_21d,

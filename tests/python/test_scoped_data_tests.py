@@ -1,0 +1,126 @@
+"""A nightly build's data tests check the dates that changed, not the whole history.
+
+| situation                                              | what the build's data tests do                     |
+| first build, full refresh, `--full-tests`              | every test reads whole tables                      |
+| nightly build after a pass                             | per-date tests read only the dates changed since   |
+| a bad bar lands on the new day                         | caught by name, the build fails                    |
+| the same bad bar is still there the next night         | caught again: a failed test's watermark stays put  |
+| old history damaged behind the pipeline's back         | not re-read nightly; `full_data_tests` finds it    |
+| gaps, freshness, bars accounted for, open findings     | always read whole tables (not per-date verdicts)   |
+| the SQL is unchanged since the unit tests last passed  | unit tests are skipped; any SQL change runs them   |
+"""
+
+from __future__ import annotations
+
+import duckdb
+import pandas as pd
+import pytest
+
+from dbt_project.runner import DbtBuildError, build
+from featurecast.marketdata.landing import land
+from featurecast.marketdata.synthetic import SyntheticSpec, generate
+from tests.python.conftest import make_settings
+
+pytestmark = pytest.mark.dbt
+
+SCOPED = {
+    "grain_fct_daily_features",
+    "grain_int_prices_checked",
+    "grain_fct_daily_labels",
+    "guardrail_duplicate_symbol_date_source",
+    "guardrail_ohlc_consistency",
+}
+WHOLE_TABLE = {"guardrail_missing_sessions", "guardrail_symbol_freshness", "guardrail_bars_accounted_for"}
+
+
+def watermarks(settings) -> dict[str, object]:
+    con = duckdb.connect(str(settings.warehouse_path), read_only=True)
+    try:
+        rows = con.execute("select test_id, verified_through from audit.data_test_watermarks").fetchall()
+    finally:
+        con.close()
+    return {test_id.split(".")[2]: verified for test_id, verified in rows}
+
+
+def insert_raw(settings, sql: str) -> None:
+    con = duckdb.connect(str(settings.warehouse_path))
+    try:
+        con.execute(sql)
+    finally:
+        con.close()
+
+
+@pytest.fixture(scope="module")
+def nightly(tmp_path_factory):
+    """Six symbols x 2 years: all but the last three sessions, built; then the nights after."""
+    settings = make_settings(tmp_path_factory.mktemp("scoped"))
+    prices = generate(SyntheticSpec(n_symbols=6, years=2.0, seed=5)).prices
+    sessions = sorted(prices["date"].unique())
+    land(settings.warehouse_path, prices[prices["date"] < sessions[-3]], source="synthetic")
+    first = build(settings, quiet=True)
+    return {"settings": settings, "prices": prices, "sessions": sessions, "first": first}
+
+
+def test_the_first_build_records_what_each_per_date_test_verified(nightly) -> None:
+    recorded = watermarks(nightly["settings"])
+    assert set(recorded) >= SCOPED
+    assert not WHOLE_TABLE & set(recorded)
+    assert any(n.resource_type == "unit_test" for n in nightly["first"].nodes)
+
+
+def test_old_damage_is_not_re_read_nightly_but_a_full_test_run_finds_it(nightly) -> None:
+    settings, prices, sessions = nightly["settings"], nightly["prices"], nightly["sessions"]
+    # Damage behind the pipeline's back: a duplicate label row a year ago. (A duplicate feature row would
+    # be caught nightly anyway, by guardrail_bars_accounted_for, which reads whole tables.)
+    old = sessions[250]
+    insert_raw(
+        settings,
+        f"insert into marts.fct_daily_labels select * from marts.fct_daily_labels "
+        f"where symbol = 'SYN001' and date = date '{pd.Timestamp(old).date()}'",
+    )
+    land(settings.warehouse_path, prices[prices["date"] == sessions[-3]], source="synthetic")
+    night = build(settings, quiet=True)
+    assert night.success
+    # The SQL did not change since the first build: its unit tests are not run again.
+    assert not any(n.resource_type == "unit_test" for n in night.nodes)
+    found = rf"grain_fct_daily_labels: fail \(1 rows\): SYN001 {pd.Timestamp(old).date()}"
+    with pytest.raises(DbtBuildError, match=found):
+        build(settings, quiet=True, full_data_tests=True)
+    insert_raw(  # repair: keep one of the two identical rows
+        settings,
+        "create or replace temp table keep as select distinct * from marts.fct_daily_labels; "
+        "delete from marts.fct_daily_labels; insert into marts.fct_daily_labels select * from keep",
+    )
+    assert build(settings, quiet=True, full_data_tests=True).success
+
+
+def test_a_bad_bar_on_the_new_day_fails_and_keeps_failing_until_it_is_fixed(nightly) -> None:
+    settings, prices, sessions = nightly["settings"], nightly["prices"], nightly["sessions"]
+    land(settings.warehouse_path, prices[prices["date"] == sessions[-2]], source="synthetic")
+    before = watermarks(settings)["guardrail_ohlc_consistency"]
+    day = pd.Timestamp(sessions[-2]).date()
+    # Another loader writes a bar whose high is below its low, loaded now.
+    insert_raw(
+        settings,
+        "insert into raw.daily_ohlcv select symbol, date, open, low * 0.9, low, close, volume, adjusted_close, "
+        "dividend_amount, split_coefficient, 'other', batch_id, now()::timestamp from raw.daily_ohlcv "
+        f"where symbol = 'SYN002' and date = date '{day}' and source = 'synthetic'",
+    )
+    for _ in range(2):  # the next night re-checks the same dates: a failed test records nothing
+        with pytest.raises(DbtBuildError, match=rf"guardrail_ohlc_consistency: fail \(1 rows\): SYN002 {day}"):
+            build(settings, quiet=True)
+        assert watermarks(settings)["guardrail_ohlc_consistency"] == before
+    insert_raw(settings, "delete from raw.daily_ohlcv where source = 'other'")
+    fixed = build(settings, quiet=True)
+    assert fixed.success
+    assert watermarks(settings)["guardrail_ohlc_consistency"] > before
+
+
+def test_a_change_to_the_sql_runs_the_unit_tests_again(nightly, monkeypatch) -> None:
+    from dbt_project import runner
+
+    settings = nightly["settings"]
+    assert not any(n.resource_type == "unit_test" for n in build(settings, quiet=True).nodes)
+    monkeypatch.setattr(runner, "sql_fingerprint", lambda: "the SQL changed")
+    rerun = build(settings, quiet=True)
+    assert rerun.success and any(n.resource_type == "unit_test" for n in rerun.nodes)
