@@ -152,6 +152,7 @@ def dbt_env(settings: Settings) -> dict[str, str]:
     """Environment variables dbt needs for this configuration."""
     return {
         "FEATURECAST_WAREHOUSE": str(settings.warehouse_path),
+        "FEATURECAST_DATA_DIR": str(settings.data_dir),  # the spark target keeps its tables under it
         "DBT_PROFILES_DIR": str(PROFILES_DIR),
         "DO_NOT_TRACK": "1",
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
@@ -167,6 +168,7 @@ def run_dbt(
     quiet: bool = False,
     node_tasks: bool = False,
     extra_vars: dict[str, object] | None = None,
+    target: str | None = None,
 ) -> DbtRunSummary:
     """Run `dbt <args>` in-process against `settings.warehouse_path` and summarise it.
 
@@ -175,25 +177,27 @@ def run_dbt(
 
     `target_path` separates the artifacts of different warehouses (tests, benchmarks); by default they
     go to `<data dir>/dbt_target` so the repository stays clean. `extra_vars` adds project variables to
-    the ones the configuration sets (e.g. `full_data_tests`).
+    the ones the configuration sets (e.g. `full_data_tests`). `target` names a profiles.yml output
+    (`spark`); the default is the DuckDB warehouse.
     """
     import json
 
     from dbt.cli.main import dbtRunner
 
     settings.warehouse_path.parent.mkdir(parents=True, exist_ok=True)
-    target = target_path or settings.data_dir / "dbt_target"
+    artifacts = target_path or settings.data_dir / (f"dbt_target_{target}" if target else "dbt_target")
     takes_vars = bool(args) and args[0] in {"build", "run", "test", "seed", "compile", "docs", "show"}
     command = [
         *(["--quiet"] if quiet else []),
         *args,
         *(["--vars", json.dumps({**json.loads(dbt_vars(settings)), **(extra_vars or {})})] if takes_vars else []),
+        *(["--target", target] if target else []),
         "--project-dir",
         str(PROJECT_ROOT),
         "--profiles-dir",
         str(PROFILES_DIR),
         "--target-path",
-        str(target),
+        str(artifacts),
         "--log-path",
         str(settings.data_dir / "dbt_logs"),
     ]
@@ -212,7 +216,8 @@ def run_dbt(
     summary = DbtRunSummary(command=list(args), success=bool(result.success))
     if result.exception is not None:
         summary.error = str(result.exception)
-    nodes = getattr(result.result, "results", None) or []
+    # Node results (run-operation's have no node).
+    nodes = [item for item in getattr(result.result, "results", None) or [] if hasattr(item, "node")]
     summary.results = list(nodes)
     for item in nodes:
         node = item.node
@@ -228,7 +233,7 @@ def run_dbt(
                 failures=item.failures,
                 message=item.message,
                 execution_time=float(item.execution_time or 0.0),
-                examples=_offending_rows(settings.warehouse_path, str(compiled)) if flagged else (),
+                examples=_offending_rows(settings.warehouse_path, str(compiled)) if flagged and not target else (),
             )
         )
     wants_nodes = args and args[0] in {"build", "run", "test", "seed"}
@@ -346,6 +351,7 @@ def build(
     quiet: bool = False,
     node_tasks: bool = False,
     full_data_tests: bool = False,
+    target: str | None = None,
 ) -> DbtRunSummary:
     """`dbt build`: seeds, models, data tests and unit tests, in DAG order; `select` (node selection
     syntax) or `selector` (a name in selectors.yml) narrows it.
@@ -360,7 +366,10 @@ def build(
 
     Data tests whose verdict is per date read only the dates that changed since their last pass
     (macros/get_where_subquery.sql); `full_data_tests` (or a full refresh) makes every test read
-    everything."""
+    everything.
+
+    `target="spark"` builds the same project on Spark (profiles.yml): the warehouse's source tables are
+    exported to the lake (featurecast/lake.py) and declared to Spark first."""
     import json
 
     args = ["build"]
@@ -368,10 +377,16 @@ def build(
     previous = vars_file.read_text() if vars_file.exists() else None
     current = build_fingerprint(settings)
     # No record yet on an existing warehouse (built before this check existed): rebuild once, to be safe.
-    if full_refresh or (previous != current and settings.warehouse_path.exists()):
+    if full_refresh or (target is None and previous != current and settings.warehouse_path.exists()):
         args.append("--full-refresh")
+    if target is not None:
+        from featurecast.lake import export_sources, lake_dir
+
+        tables = export_sources(settings)
+        register = json.dumps({"lake": str(lake_dir(settings)), "tables": tables})
+        run_dbt(["run-operation", "register_lake_tables", "--args", register], settings, quiet=True, target=target)
     unit_file = settings.warehouse_path.with_name(settings.warehouse_path.name + ".unit_tested.json")
-    stage = selector or "all"
+    stage = f"{target}:{selector or 'all'}" if target else selector or "all"
     try:
         unit_tested: dict[str, str] = json.loads(unit_file.read_text()) if unit_file.exists() else {}
     except ValueError:
@@ -392,8 +407,9 @@ def build(
         quiet=quiet,
         node_tasks=node_tasks,
         extra_vars={"full_data_tests": True} if full_data_tests else None,
+        target=target,
     )
-    if summary.success and not select and selector in (None, FEATURES_SELECTOR):
+    if summary.success and not select and selector in (None, FEATURES_SELECTOR) and target is None:
         vars_file.write_text(current)
     if summary.success and not select and not skip_unit_tests:
         unit_file.write_text(json.dumps({**unit_tested, stage: code}, indent=2, sort_keys=True))

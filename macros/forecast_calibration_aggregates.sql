@@ -4,10 +4,10 @@
 {% macro forecast_calibration_aggregates(over=none) -%}
     {%- set window = (" over " ~ over) if over else "" -%}
     {%- set columns = {
-        "coverage_5_95": "case when in_band then 1.0 else 0.0 end",
-        "hit_rate_q05": "case when below_q05 then 1.0 else 0.0 end",
-        "hit_rate_q50": "case when below_q50 then 1.0 else 0.0 end",
-        "hit_rate_q95": "case when below_q95 then 1.0 else 0.0 end",
+        "coverage_5_95": "case when in_band then 1e0 else 0e0 end",
+        "hit_rate_q05": "case when below_q05 then 1e0 else 0e0 end",
+        "hit_rate_q50": "case when below_q50 then 1e0 else 0e0 end",
+        "hit_rate_q95": "case when below_q95 then 1e0 else 0e0 end",
         "mean_band_width": "band_width",
         "mean_pinball_q05": "pinball_q05",
         "mean_pinball_q50": "pinball_q50",

@@ -28,7 +28,8 @@
         {%- endif -%}
     {%- endif -%}
     {%- if conditions -%}
-        {{ return("(select * from " ~ relation ~ " where " ~ conditions | join(' and ') ~ ") as dbt_subquery") }}
+        {#- The relation gets an alias: with ANSI off, Spark would read `where (...)` as one. -#}
+        {{ return("(select * from " ~ relation ~ " as tested where " ~ conditions | join(' and ') ~ ") as dbt_subquery") }}
     {%- endif -%}
     {{ return(relation) }}
 {%- endmacro %}

@@ -1,4 +1,14 @@
 {% macro record_verified_data_tests(results) -%}
+    {{ return(adapter.dispatch('record_verified_data_tests', 'featurecast')(results)) }}
+{%- endmacro %}
+
+{% macro spark__record_verified_data_tests(results) -%}
+    {#- Spark's plain parquet tables cannot delete rows: nothing is recorded, so every data test reads
+        whole tables there (what a cluster is for). -#}
+    {{ return('') }}
+{%- endmacro %}
+
+{% macro default__record_verified_data_tests(results) -%}
     {#- on-run-end: for every scoped data test (data_test_scope) that passed or warned in this run, record
         the newest market input it has now verified: the model's max(source_loaded_at), or for a view the
         newest change to the market inputs. The next run's get_where_subquery checks only dates changed
@@ -24,7 +34,7 @@
     {%- do run_query("create schema if not exists " ~ watermarks.schema) -%}
     {%- do run_query(
         "create table if not exists " ~ watermarks
-        ~ " (test_id varchar not null, verified_through timestamp, verified_at timestamp not null)"
+        ~ " (test_id string not null, verified_through timestamp, verified_at timestamp not null)"
     ) -%}
     {%- do run_query(
         "delete from " ~ watermarks ~ " where test_id in ('" ~ verified | map(attribute=0) | join("', '") ~ "')"

@@ -22,6 +22,7 @@ def build(args: argparse.Namespace, settings: Settings) -> int:
         select=args.select,
         selector=args.selector,
         full_data_tests=args.full_tests,
+        target=None if args.target == "duckdb" else args.target,
     )
     print_build(summary, time.perf_counter() - started)
     return 0
@@ -63,6 +64,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("build", help="dbt build: features, guardrails, unit tests")
     parser.set_defaults(handler=build, writes=True)
     parser.add_argument("--full-refresh", action="store_true")
+    parser.add_argument(
+        "--target",
+        choices=["duckdb", "spark"],
+        default="duckdb",
+        help="engine to build on: the DuckDB warehouse, or Apache Spark (local; see docs/scaling_out.md)",
+    )
     parser.add_argument(
         "--full-tests",
         action="store_true",

@@ -19,11 +19,11 @@ opened_by_release as (
 flagged as (
     select
         days.date_day                                          as date,
-        extract(isodow from days.date_day) >= 6                as is_weekend,
+        {{ iso_day_of_week('days.date_day') }} >= 6                as is_weekend,
         case when not exceptions.is_session then exceptions.description end as holiday_name,
         opened_by_release.date is not null                     as is_opened_by_release,
         opened_by_release.date is not null
-            or coalesce(exceptions.is_session, extract(isodow from days.date_day) < 6) as is_trading_day
+            or coalesce(exceptions.is_session, {{ iso_day_of_week('days.date_day') }} < 6) as is_trading_day
     from days
     left join exceptions on days.date_day = exceptions.calendar_date
     left join opened_by_release on days.date_day = opened_by_release.date

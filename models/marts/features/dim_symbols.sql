@@ -64,7 +64,7 @@ behind as (
 )
 
 select
-    cast(coverage.symbol as varchar)                          as symbol,
+    cast(coverage.symbol as string)                          as symbol,
     cast(coverage.first_date as date)                         as first_date,
     cast(coverage.last_date as date)                          as last_date,
     cast(coverage.bars as bigint)                             as bars,
@@ -74,8 +74,8 @@ select
     cast(coalesce(findings.missing_sessions, 0) as bigint)    as missing_sessions,
     cast(coalesce(findings.volume_anomalies, 0) as bigint)    as volume_anomalies,
     cast(classified.has_volume as boolean)                    as has_volume,
-    cast(classified.volume_basis as varchar)                  as volume_basis,
-    cast(coverage.primary_source as varchar)                  as primary_source,
+    cast(classified.volume_basis as string)                  as volume_basis,
+    cast(coverage.primary_source as string)                  as primary_source,
     cast(coverage.last_loaded_at as timestamp)                as last_loaded_at,
     cast(behind.sessions_behind as integer)                   as sessions_behind,
     cast(behind.sessions_behind > {{ var('max_sessions_behind') }} as boolean) as is_stale

@@ -6,7 +6,7 @@ select
     cast(date as date)                   as date,
     cast(is_trading_day as boolean)      as is_trading_day,
     cast(is_weekend as boolean)          as is_weekend,
-    cast(holiday_name as varchar)        as holiday_name,
+    cast(holiday_name as string)        as holiday_name,
     cast(session_number as bigint)       as session_number,
     cast(extract(year from date) as integer)  as year,
     cast(extract(month from date) as integer) as month

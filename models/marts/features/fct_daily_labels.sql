@@ -37,7 +37,7 @@ labelled as (
 )
 
 select
-    cast(symbol as varchar)                 as symbol,
+    cast(symbol as string)                 as symbol,
     cast(date as date)                      as date,
     cast(close as double)                   as close,
     {%- for h in horizons %}

@@ -22,15 +22,16 @@ universe as (
     {%- endif %}
 ),
 
+-- Shares are averages of 1e0 / 0e0 (doubles): 1.0 is a decimal, whose average Spark rounds to 5 places.
 per_date_raw as (
     select
         date,
         count(*)                                                            as n_symbols,
         ln(avg(exp(ret_1d)))                                                as equal_weight_ret_1d,
-        avg(case when ret_1d > 0 then 1.0 else 0.0 end)                     as breadth_advancing,
-        avg(case when ma_dist_21 is not null then (case when ma_dist_21 > 0 then 1.0 else 0.0 end) end)   as breadth_above_ma21,
-        avg(case when ma_dist_200 is not null then (case when ma_dist_200 > 0 then 1.0 else 0.0 end) end) as breadth_above_ma200,
-        avg(case when drawdown_252d is not null then (case when drawdown_252d = 0 then 1.0 else 0.0 end) end) as share_at_252d_high,
+        avg(case when ret_1d > 0 then 1e0 else 0e0 end)                     as breadth_advancing,
+        avg(case when ma_dist_21 is not null then (case when ma_dist_21 > 0 then 1e0 else 0e0 end) end)   as breadth_above_ma21,
+        avg(case when ma_dist_200 is not null then (case when ma_dist_200 > 0 then 1e0 else 0e0 end) end) as breadth_above_ma200,
+        avg(case when drawdown_252d is not null then (case when drawdown_252d = 0 then 1e0 else 0e0 end) end) as share_at_252d_high,
         stddev_samp(ret_1d)                                                 as dispersion_1d,
         stddev_samp(ret_21d)                                                as dispersion_21d,
         avg(vol_63d)                                                        as avg_symbol_vol_63d,

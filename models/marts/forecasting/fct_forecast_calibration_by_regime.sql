@@ -13,11 +13,11 @@ market_regimes as (
 )
 
 select
-    cast(evaluation.portfolio as varchar)                             as portfolio,
-    cast(evaluation.model as varchar)                                 as model,
-    cast(evaluation.model_version as varchar)                         as model_version,
+    cast(evaluation.portfolio as string)                             as portfolio,
+    cast(evaluation.model as string)                                 as model,
+    cast(evaluation.model_version as string)                         as model_version,
     cast(evaluation.horizon as integer)                               as horizon,
-    cast(coalesce(market_regimes.regime, 'unlabelled') as varchar)    as regime,
+    cast(coalesce(market_regimes.regime, 'unlabelled') as string)    as regime,
     cast(count(*) as bigint)                                          as forecasts,
     {{ forecast_calibration_aggregates() }}
 from evaluation

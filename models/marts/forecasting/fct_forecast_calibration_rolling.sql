@@ -6,9 +6,9 @@ with evaluation as (
 )
 
 select
-    cast(portfolio as varchar)        as portfolio,
-    cast(model as varchar)            as model,
-    cast(model_version as varchar)    as model_version,
+    cast(portfolio as string)        as portfolio,
+    cast(model as string)            as model,
+    cast(model_version as string)    as model_version,
     cast(horizon as integer)          as horizon,
     cast(issue_date as date)          as issue_date,
     cast(count(*) over last_252 as bigint) as window_forecasts,

@@ -30,12 +30,12 @@ scored as (
 )
 
 select
-    cast(portfolio as varchar)                                   as portfolio,
+    cast(portfolio as string)                                   as portfolio,
     cast(issue_date as date)                                     as issue_date,
     cast(horizon as integer)                                     as horizon,
     cast(target_date as date)                                    as target_date,
-    cast(model as varchar)                                       as model,
-    cast(model_version as varchar)                               as model_version,
+    cast(model as string)                                       as model,
+    cast(model_version as string)                               as model_version,
     cast(round(q05, 10) as double)                               as q05,
     cast(round(q50, 10) as double)                               as q50,
     cast(round(q95, 10) as double)                               as q95,

@@ -21,8 +21,17 @@ with evaluation as (
 ),
 
 calibration as (
-    select * from {{ ref('fct_forecast_calibration') }}
-    qualify last_target_date = max(last_target_date) over (partition by portfolio, model, horizon)
+    -- The newest calibration window per (portfolio, model, horizon); a subquery, not QUALIFY, which
+    -- Spark lacks.
+    select * from (
+        select
+            calibration_rows.*,
+            max(calibration_rows.last_target_date) over (
+                partition by calibration_rows.portfolio, calibration_rows.model, calibration_rows.horizon
+            ) as newest_target_date
+        from {{ ref('fct_forecast_calibration') }} as calibration_rows
+    ) as windows
+    where windows.last_target_date = windows.newest_target_date
 ),
 
 var_backtest as (
@@ -33,15 +42,28 @@ horizons as (
     select distinct horizon from evaluation
 ),
 
+numbered_days as (
+    select
+        portfolio,
+        date,
+        ln(equity)                                                       as log_equity,
+        row_number() over (partition by portfolio order by date)         as day_number
+    from {{ ref('fct_portfolio_daily') }}
+),
+
+-- The log return over each horizon ending on each day: the day `horizon` rows earlier, by a join (a
+-- lag whose offset is a column is DuckDB-only).
 realised as (
     select
-        daily.portfolio,
-        daily.date,
+        today.portfolio,
+        today.date,
         horizons.horizon,
-        ln(daily.equity) - lag(ln(daily.equity), horizons.horizon)
-            over (partition by daily.portfolio, horizons.horizon order by daily.date)        as realised_return
-    from {{ ref('fct_portfolio_daily') }} as daily
+        today.log_equity - earlier.log_equity                            as realised_return
+    from numbered_days as today
     cross join horizons
+    left join numbered_days as earlier
+      on today.portfolio = earlier.portfolio
+     and earlier.day_number = today.day_number - horizons.horizon
 ),
 
 extremes as (

@@ -54,9 +54,9 @@ statistics as (
 )
 
 select
-    cast(portfolio as varchar)                        as portfolio,
-    cast(model as varchar)                            as model,
-    cast(model_version as varchar)                    as model_version,
+    cast(portfolio as string)                        as portfolio,
+    cast(model as string)                            as model,
+    cast(model_version as string)                    as model_version,
     cast(horizon as integer)                          as horizon,
     cast(n as bigint)                                 as independent_forecasts,
     cast(x as bigint)                                 as exceedances,

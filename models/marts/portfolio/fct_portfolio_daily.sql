@@ -40,7 +40,7 @@ returns as (
 )
 
 select
-    cast(portfolio as varchar)                                                             as portfolio,
+    cast(portfolio as string)                                                             as portfolio,
     cast(date as date)                                                                     as date,
     cast(ret_1d as double)                                                                 as ret_1d,
     cast(exp(sum(ret_1d) over (partition by portfolio order by date

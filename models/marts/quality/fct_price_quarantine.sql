@@ -25,8 +25,8 @@ return_spikes as (
         return_spike_z as observed_value, {{ var('return_spike_robust_z') }} as threshold,
         return_trailing_median - {{ var('return_spike_robust_z') }} * return_trailing_scale as expected_low,
         return_trailing_median + {{ var('return_spike_robust_z') }} * return_trailing_scale as expected_high,
-        'log return ' || cast(round(judged_return, 4) as varchar) || ' is '
-            || cast(round(abs(return_spike_z), 1) as varchar) || ' robust sd from its trailing median over '
+        'log return ' || cast(round(judged_return, 4) as string) || ' is '
+            || cast(round(abs(return_spike_z), 1) as string) || ' robust sd from its trailing median over '
             || '{{ var("guardrail_training_rows") }} sessions (threshold {{ var("return_spike_robust_z") }})' as details
     from checked
     where is_return_spike
@@ -37,7 +37,7 @@ stale_prices as (
         symbol, date, 'stale_price' as rule, 'excluded_from_features' as action,
         close as observed_value, {{ var('stale_price_sessions') }} as threshold,
         null as expected_low, null as expected_high,
-        'close ' || cast(close as varchar) || ' unchanged for {{ var("stale_price_sessions") }} sessions' as details
+        'close ' || cast(close as string) || ' unchanged for {{ var("stale_price_sessions") }} sessions' as details
     from checked
     where is_stale_price
 ),
@@ -47,7 +47,7 @@ volume_anomalies as (
         symbol, date, 'volume_anomaly' as rule, 'recorded' as action,
         volume_z as observed_value, {{ var('volume_anomaly_z') }} as threshold,
         -{{ var('volume_anomaly_z') }} as expected_low, {{ var('volume_anomaly_z') }} as expected_high,
-        'log volume is ' || cast(round(volume_z, 1) as varchar) || ' sd from its trailing mean over '
+        'log volume is ' || cast(round(volume_z, 1) as string) || ' sd from its trailing mean over '
             || '{{ var("guardrail_training_rows") }} sessions (threshold {{ var("volume_anomaly_z") }})' as details
     from checked
     where is_volume_anomaly
@@ -68,7 +68,8 @@ missing_sessions as (
     select
         symbol, date, 'missing_session' as rule, 'recorded' as action,
         null as observed_value, null as threshold, null as expected_low, null as expected_high,
-        'no bar for a trading session between the symbol''s first and last bar' as details
+        -- chr(39) is the apostrophe: Spark reads '' inside a literal as two literals, not a quote.
+        'no bar for a trading session between the symbol' || chr(39) || 's first and last bar' as details
     from missing
 ),
 
@@ -81,16 +82,16 @@ unioned as (
 )
 
 select
-    cast(unioned.symbol as varchar)  as symbol,
+    cast(unioned.symbol as string)  as symbol,
     cast(unioned.date as date)       as date,
-    cast(unioned.rule as varchar)    as rule,
-    cast(case when releases.rule is not null then 'released' else unioned.action end as varchar) as action,
+    cast(unioned.rule as string)    as rule,
+    cast(case when releases.rule is not null then 'released' else unioned.action end as string) as action,
     cast(unioned.observed_value as double)   as observed_value,
     cast(unioned.threshold as double)        as threshold,
     cast(unioned.expected_low as double)     as expected_low,
     cast(unioned.expected_high as double)    as expected_high,
     cast(unioned.details || coalesce('; released by ' || releases.released_by || ': ' || releases.reason, '')
-         as varchar)                 as details
+         as string)                 as details
 from unioned
 left join releases
   on unioned.symbol = releases.symbol and unioned.date = releases.date and unioned.rule = releases.rule

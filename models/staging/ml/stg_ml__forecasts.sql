@@ -3,8 +3,8 @@
 -- issue`; until then this view is empty with the same columns, so the evaluation marts build anyway.
 with source as (
     {{ source_or_empty('ml', 'forecasts', {
-        'portfolio': 'varchar', 'issue_date': 'date', 'horizon': 'integer', 'target_date': 'date',
-        'model': 'varchar', 'model_version': 'varchar', 'equity_at_issue': 'double',
+        'portfolio': 'string', 'issue_date': 'date', 'horizon': 'integer', 'target_date': 'date',
+        'model': 'string', 'model_version': 'string', 'equity_at_issue': 'double',
         'q05': 'double', 'q50': 'double', 'q95': 'double'}) }}
 ),
 

@@ -3,7 +3,7 @@
 -- and cast (empty until the first backtest).
 with source as (
     {{ source_or_empty('ml', 'portfolio_books', {
-        'portfolio': 'varchar', 'date': 'date', 'ret_1d': 'double', 'holdings': 'integer', 'run_id': 'varchar'}) }}
+        'portfolio': 'string', 'date': 'date', 'ret_1d': 'double', 'holdings': 'integer', 'run_id': 'string'}) }}
 ),
 
 renamed as (

@@ -3,7 +3,7 @@
 -- first `featurecast regimes refresh`): each day labelled by the model version current then.
 with source as (
     {{ source_or_empty('ml', 'regime_history', {
-        'scope': 'varchar', 'date': 'date', 'model_version': 'varchar', 'fit_end': 'date', 'regime': 'varchar',
+        'scope': 'string', 'date': 'date', 'model_version': 'string', 'fit_end': 'date', 'regime': 'string',
         'probability': 'double'}) }}
 ),
 

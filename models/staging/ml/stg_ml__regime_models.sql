@@ -2,7 +2,7 @@
 -- Fitted regime model versions, renamed and cast (empty until the first `featurecast regimes refresh`).
 with source as (
     {{ source_or_empty('ml', 'regime_models', {
-        'model_version': 'varchar', 'scope': 'varchar', 'fitted_at': 'timestamp', 'fit_start': 'date',
+        'model_version': 'string', 'scope': 'string', 'fitted_at': 'timestamp', 'fit_start': 'date',
         'fit_end': 'date'}) }}
 ),
 
