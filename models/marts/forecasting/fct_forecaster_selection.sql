@@ -31,7 +31,7 @@ calibration as (
             ) as newest_target_date
         from {{ ref('fct_forecast_calibration') }} as calibration_rows
     ) as windows
-    where windows.last_target_date = windows.newest_target_date
+    where last_target_date = newest_target_date
 ),
 
 var_backtest as (
