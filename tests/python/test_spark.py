@@ -93,3 +93,31 @@ def test_spark_gives_duckdbs_numbers(both, mart) -> None:
                 check_names=False,
                 obj=f"{mart}.{column}",
             )
+
+
+def test_the_spark_target_needs_ingested_data_and_says_so(tmp_path) -> None:
+    """Nothing landed yet: the export names the missing warehouse (exit 4 in the CLI), writes no lake."""
+    from featurecast.errors import NotReadyError
+    from featurecast.lake import export_sources, lake_dir
+
+    settings = make_settings(tmp_path)
+    with pytest.raises(NotReadyError, match=r"no warehouse at .*: ingest data first"):
+        export_sources(settings)
+    assert not lake_dir(settings).exists()
+
+
+def test_the_lake_holds_exactly_the_declared_sources_that_exist(tmp_path) -> None:
+    """Every source() the project reads is exported when the warehouse has it; one it lacks (the Python
+    side writes ml tables later) is not, and a stale copy of it is removed."""
+    from featurecast.lake import declared_sources, export_sources, lake_dir
+
+    settings = make_settings(tmp_path)
+    land(settings.warehouse_path, generate(SyntheticSpec(n_symbols=2, years=0.2, seed=1)).prices, source="synthetic")
+    stale = lake_dir(settings) / "ml" / "forecasts"
+    stale.mkdir(parents=True)
+    exported = export_sources(settings)
+    assert "raw.daily_ohlcv" in exported and ("raw", "daily_ohlcv") in declared_sources()
+    assert ("ml", "forecasts") in declared_sources() and "ml.forecasts" not in exported
+    assert not stale.exists()
+    files = sorted(p.relative_to(lake_dir(settings)).as_posix() for p in lake_dir(settings).rglob("*.parquet"))
+    assert files == [f"{name.replace('.', '/')}/part-0.parquet" for name in sorted(exported)]
