@@ -269,6 +269,8 @@ def source_freshness(settings: Settings, *, target_path: Path | None = None) -> 
     found = []
     for item in summary.results:
         node = item.node
+        if str(node.resource_type) != "source":  # the on-run-end hook reports as a node too
+            continue
         age = getattr(item, "age", None)
         loaded = getattr(item, "max_loaded_at", None)
         found.append(
