@@ -68,7 +68,7 @@ windows as (
         {{ when_history(63, "close / max(close) " ~ trailing_window(63) ~ " - 1") }}                          as drawdown_63d,
         {{ when_history(252, "close / max(close) " ~ trailing_window(252) ~ " - 1") }}                        as drawdown_252d,
         {{ when_history(63, "close / min(close) " ~ trailing_window(63) ~ " - 1") }}                          as rally_from_low_63d,
-        {{ when_history(63, "(session_number - max_by(session_number, close) " ~ trailing_window(63) ~ ") / 63e0") }} as high_recency_63d,
+        {{ when_history(63, "(session_number - " ~ session_of_max("close", "session_number", trailing_window(63)) ~ ") / 63e0") }} as high_recency_63d,
         {{ when_history(21, "(close - min(low) " ~ trailing_window(21) ~ ") / nullif(max(high) " ~ trailing_window(21) ~ " - min(low) " ~ trailing_window(21) ~ ", 0)") }} as stochastic_k_21,
         {{ when_history(22, "avg(case when r > 0 then 1e0 else 0e0 end) " ~ trailing_window(21)) }}           as up_day_ratio_21d,
         {{ when_history(64, sample_skewness("r", trailing_window(63))) }}                                     as ret_skew_63d,
