@@ -17,23 +17,11 @@ from dataclasses import replace
 from pathlib import Path
 
 import duckdb
-import numpy as np
-import pandas as pd
 
+from dbt_project.parity import PARITY_MARTS, differences, spark_table
 from dbt_project.runner import build
 from featurecast.config import Settings
 from featurecast.marketdata.service import MarketDataService
-
-MARTS = {
-    "marts.dim_trading_calendar": ["date"],
-    "marts.dim_symbols": ["symbol"],
-    "intermediate.int_prices_checked": ["symbol", "date"],
-    "marts.fct_price_quarantine": ["symbol", "date", "rule"],
-    "marts.fct_daily_features": ["symbol", "date"],
-    "marts.fct_market_features": ["date"],
-    "marts.fct_daily_labels": ["symbol", "date"],
-    "marts.fct_training_set": ["symbol", "date"],
-}
 
 
 def package_file(package: str, *parts: str) -> Path:
@@ -41,26 +29,6 @@ def package_file(package: str, *parts: str) -> Path:
     if spec is None or not spec.submodule_search_locations:
         raise SystemExit(f"{package} is not installed (make setup installs it)")
     return Path(spec.submodule_search_locations[0], *parts)
-
-
-def differences(expected: pd.DataFrame, actual: pd.DataFrame) -> list[str]:
-    """Columns whose values differ beyond the tolerance, with how many rows."""
-    found = []
-    for column in expected.columns:
-        left, right = expected[column], actual[column]
-        if pd.api.types.is_float_dtype(left) or pd.api.types.is_float_dtype(right):
-            a, b = left.astype(float).to_numpy(), right.astype(float).to_numpy()
-            same = np.isclose(b, a, rtol=1e-9, atol=1e-12, equal_nan=True)
-        elif pd.api.types.is_datetime64_any_dtype(left):
-            stamps = pd.to_datetime(right)
-            stamps = stamps.dt.tz_convert(None) if stamps.dt.tz is not None else stamps
-            same = (stamps == left).to_numpy()
-        else:
-            same = (right.astype(object).where(right.notna(), None) == left.astype(object).where(left.notna(), None))
-            same = (same | (left.isna() & right.isna())).to_numpy()
-        if not same.all():
-            found.append(f"{column} ({int((~same).sum())} rows)")
-    return found
 
 
 def main() -> None:
@@ -75,18 +43,15 @@ def main() -> None:
         started = time.perf_counter()
         build(settings, quiet=True, target=target)
         seconds[engine] = time.perf_counter() - started
-    from pyspark.sql import SparkSession
-
-    spark = SparkSession.builder.getOrCreate()
     print(f"real series (^GSPC, ^IXIC, GOOG), data in {workdir}")
     for engine, value in seconds.items():
         print(f"  full build on {engine:<18} {value:7.1f} s")
     print(f"  Spark / DuckDB                      {seconds['Spark (local[2])'] / seconds['DuckDB']:7.1f}x")
     con = duckdb.connect(str(settings.warehouse_path), read_only=True)
     try:
-        for mart, keys in MARTS.items():
+        for mart, keys in PARITY_MARTS.items():
             expected = con.execute(f"select * from {mart} order by {', '.join(keys)}").df()
-            actual = spark.sql(f"select * from {mart}").toArrow().to_pandas()
+            actual = spark_table(mart)
             actual = actual[list(expected.columns)].sort_values(keys).reset_index(drop=True)
             bad = differences(expected, actual) if len(actual) == len(expected) else ["row counts differ"]
             print(f"  {mart:<34} {len(expected):>7,} rows  {'equal' if not bad else 'DIFFERENT: ' + ', '.join(bad)}")

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from dbt_project.parity import ATOL, PARITY_MARTS, RTOL, naive_timestamps, spark_table
 from dbt_project.runner import build
 from featurecast.marketdata.landing import land
 from featurecast.marketdata.synthetic import SyntheticSpec, generate, inject_defects
@@ -22,17 +23,6 @@ from tests.python.conftest import STATISTICAL_DEFECTS, make_settings, read_table
 pytest.importorskip("pyspark", reason="the spark extra is not installed (pip install -e '.[spark]')")
 
 pytestmark = [pytest.mark.dbt, pytest.mark.spark]
-
-MARTS = {
-    "marts.dim_trading_calendar": ["date"],
-    "marts.dim_symbols": ["symbol"],
-    "intermediate.int_prices_checked": ["symbol", "date"],
-    "marts.fct_price_quarantine": ["symbol", "date", "rule"],
-    "marts.fct_daily_features": ["symbol", "date"],
-    "marts.fct_market_features": ["date"],
-    "marts.fct_daily_labels": ["symbol", "date"],
-    "marts.fct_training_set": ["symbol", "date"],
-}
 
 
 @pytest.fixture(scope="module")
@@ -45,12 +35,6 @@ def both(tmp_path_factory):
     return settings, duckdb_build, spark_build
 
 
-def spark_table(name: str) -> pd.DataFrame:
-    from pyspark.sql import SparkSession
-
-    return SparkSession.builder.getOrCreate().sql(f"select * from {name}").toArrow().to_pandas()
-
-
 def test_every_model_data_test_and_unit_test_passes_on_spark(both) -> None:
     _, duckdb_build, spark_build = both
     assert spark_build.success, spark_build.describe_failures()
@@ -61,10 +45,10 @@ def test_every_model_data_test_and_unit_test_passes_on_spark(both) -> None:
     assert not spark_build.failed
 
 
-@pytest.mark.parametrize("mart", list(MARTS))
+@pytest.mark.parametrize("mart", list(PARITY_MARTS))
 def test_spark_gives_duckdbs_numbers(both, mart) -> None:
     settings, _, _ = both
-    keys = MARTS[mart]
+    keys = PARITY_MARTS[mart]
     expected = read_table(settings.warehouse_path, mart, ", ".join(keys))
     actual = spark_table(mart)
     assert sorted(actual.columns) == sorted(expected.columns)
@@ -76,16 +60,13 @@ def test_spark_gives_duckdbs_numbers(both, mart) -> None:
             np.testing.assert_allclose(
                 right.astype(float),
                 left.astype(float),
-                rtol=1e-9,
-                atol=1e-12,
+                rtol=RTOL,
+                atol=ATOL,
                 equal_nan=True,
                 err_msg=f"{mart}.{column}",
             )
         elif pd.api.types.is_datetime64_any_dtype(left):
-            # Spark hands timestamps over in its session time zone (UTC); DuckDB's have none.
-            right = pd.to_datetime(right)
-            right = right.dt.tz_convert(None) if right.dt.tz is not None else right
-            assert (right == left).all(), f"{mart}.{column}"
+            assert (naive_timestamps(right) == left).all(), f"{mart}.{column}"
         else:
             pd.testing.assert_series_equal(
                 right.astype(object).where(right.notna(), None),
