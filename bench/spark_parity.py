@@ -51,7 +51,7 @@ def main() -> None:
     try:
         for mart, keys in PARITY_MARTS.items():
             expected = con.execute(f"select * from {mart} order by {', '.join(keys)}").df()
-            actual = spark_table(mart)
+            actual = spark_table(settings, mart)
             actual = actual[list(expected.columns)].sort_values(keys).reset_index(drop=True)
             bad = differences(expected, actual) if len(actual) == len(expected) else ["row counts differ"]
             print(f"  {mart:<34} {len(expected):>7,} rows  {'equal' if not bad else 'DIFFERENT: ' + ', '.join(bad)}")

@@ -1,13 +1,17 @@
 """DuckDB against Spark: the marts both engines must agree on, and how they are compared.
 
 The test (tests/python/test_spark.py) and the real-data check (bench/spark_parity.py) share this list and
-the way a Spark table is read back (Arrow, then pandas), so they prove the same thing.
+the way a Spark table is read back (featurecast.marts, as the Python side reads it), so they prove the
+same thing.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+
+from featurecast.config import Settings
+from featurecast.marts import SparkMarts
 
 # Each mart with the key its rows are sorted by before comparing.
 PARITY_MARTS: dict[str, list[str]] = {
@@ -23,11 +27,9 @@ PARITY_MARTS: dict[str, list[str]] = {
 RTOL, ATOL = 1e-9, 1e-12  # floating point: the engines add in different orders
 
 
-def spark_table(name: str) -> pd.DataFrame:
-    """A table of the Spark session this process runs (the one dbt-spark's session method started)."""
-    from pyspark.sql import SparkSession
-
-    return SparkSession.builder.getOrCreate().sql(f"select * from {name}").toArrow().to_pandas()
+def spark_table(settings: Settings, name: str) -> pd.DataFrame:
+    """A table of the Spark target, read the way the Python side reads marts (featurecast.marts)."""
+    return SparkMarts(settings).frame(f"select * from {name}")
 
 
 def naive_timestamps(values: pd.Series) -> pd.Series:

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
-import duckdb
-
-from featurecast.duckdb_rows import one_row
+from featurecast.marts import MartReader, reader_for
 
 MARTS = [
     "fct_daily_features",
@@ -19,42 +18,44 @@ MARTS = [
 ]
 
 
-def summarize(warehouse: Path) -> str:
-    """Rows per mart, the data window, guardrail findings by rule and stale symbols."""
-    con = duckdb.connect(str(warehouse), read_only=True)
-    try:
-        lines = ["", "marts:"]
-        for mart in MARTS:
-            (rows,) = one_row(con, f"select count(*) from marts.{mart}")
-            lines.append(f"  marts.{mart:<22} {rows:>10,} rows")
-        first, last, symbols = one_row(
-            con, "select min(date), max(date), count(distinct symbol) from marts.fct_daily_features"
-        )
-        lines.append(f"features: {symbols} symbols from {first} to {last}")
-        findings = con.execute(
-            "select rule, action, count(*) from marts.fct_price_quarantine group by all order by 1"
-        ).fetchall()
-        if findings:
-            lines.append("guardrail findings: " + ", ".join(f"{rule} {n} ({action})" for rule, action, n in findings))
-        else:
-            lines.append("guardrail findings: none")
-        lines += _accounting_lines(con)
-        stale = [s for (s,) in con.execute("select symbol from marts.dim_symbols where is_stale order by 1").fetchall()]
-        lines.append(f"stale symbols: {', '.join(stale) if stale else 'none'}")
-        return "\n".join(lines)
-    finally:
-        con.close()
+def _rows(marts: MartReader, sql: str) -> list[tuple[Any, ...]]:
+    return [tuple(row.values()) for row in marts.arrow(sql).to_pylist()]
 
 
-def _accounting_lines(con: duckdb.DuckDBPyConnection) -> list[str]:
+def one_row(marts: MartReader, sql: str) -> tuple[Any, ...]:
+    return _rows(marts, sql)[0]
+
+
+def summarize(warehouse: MartReader | Path) -> str:
+    """Rows per mart, the data window, guardrail findings by rule and stale symbols (from the marts of
+    either engine: a path is the DuckDB warehouse)."""
+    con = reader_for(warehouse)
+    lines = ["", "marts:"]
+    for mart in MARTS:
+        (rows,) = one_row(con, f"select count(*) from marts.{mart}")
+        lines.append(f"  marts.{mart:<22} {rows:>10,} rows")
+    first, last, symbols = one_row(
+        con, "select min(date), max(date), count(distinct symbol) from marts.fct_daily_features"
+    )
+    lines.append(f"features: {symbols} symbols from {first} to {last}")
+    findings = _rows(con, "select rule, action, count(*) from marts.fct_price_quarantine group by all order by 1")
+    if findings:
+        lines.append("guardrail findings: " + ", ".join(f"{rule} {n} ({action})" for rule, action, n in findings))
+    else:
+        lines.append("guardrail findings: none")
+    lines += _accounting_lines(con)
+    stale = [s for (s,) in _rows(con, "select symbol from marts.dim_symbols where is_stale order by 1")]
+    lines.append(f"stale symbols: {', '.join(stale) if stale else 'none'}")
+    return "\n".join(lines)
+
+
+def _accounting_lines(con: MartReader) -> list[str]:
     """Where every bar went, which symbols have no volume, and how many dates are too small a universe."""
     landed, in_features, quarantined = one_row(
         con, "select sum(bars), sum(feature_bars), sum(quarantined_bars) from marts.dim_symbols"
     )
     lines = [f"bars: {landed or 0:,} landed = {in_features or 0:,} in features + {quarantined or 0:,} quarantined"]
-    no_volume = con.execute(
-        "select symbol, volume_basis from marts.dim_symbols where not has_volume order by symbol"
-    ).fetchall()
+    no_volume = _rows(con, "select symbol, volume_basis from marts.dim_symbols where not has_volume order by symbol")
     gaps = one_row(
         con, "select count(*) from marts.fct_daily_features where volume_status in ('zero_volume', 'not_reported')"
     )[0]

@@ -28,6 +28,7 @@ Every setting is an environment variable with a default, so the quick start need
 | FEATURECAST_REGIME_MIN_HISTORY | 504 | sessions of market returns before the first point-in-time regime label |
 | FEATURECAST_MIN_UNIVERSE_SYMBOLS | 10 | fewest symbols a date needs for ranks, an equal-weight market, rank IC |
 | FEATURECAST_ONLINE_FEATURE_SESSIONS | 260 | newest bars per symbol the serving snapshot keeps for GET /features |
+| FEATURECAST_ENGINE | duckdb | engine of the marts (dbt builds, the Python side reads): duckdb or spark |
 | FEATURECAST_LOCK_TIMEOUT_SECONDS | 120 | how long a writer waits for another to finish before it gives up (exit 5) |
 
 Derived paths: model artifacts in `$FEATURECAST_DATA_DIR/models`, serving snapshots in
@@ -68,6 +69,12 @@ def _market_series(value: str) -> str:
     if not _SYMBOL.match(value.upper()):
         raise ValueError(f"FEATURECAST_MARKET_SERIES must be equal_weight or a symbol, got {value[:40]!r}")
     return value.upper()
+
+
+def _engine(value: str) -> str:
+    if value.lower() not in ("duckdb", "spark"):
+        raise ValueError(f"FEATURECAST_ENGINE must be duckdb or spark, got {value[:40]!r}")
+    return value.lower()
 
 
 def _positive_int(name: str, default: int, *, minimum: int = 1) -> int:
@@ -160,6 +167,12 @@ class Settings:
     regime_states: tuple[int, ...] = (2, 3)
     regime_refit_sessions: int = 252
     regime_min_history: int = 504
+    engine: str = "duckdb"
+
+    @property
+    def dbt_target(self) -> str | None:
+        """The profiles.yml output dbt builds on: None (the DuckDB warehouse, `dev`) or `spark`."""
+        return None if self.engine == "duckdb" else self.engine
 
     @property
     def models_dir(self) -> Path:
@@ -211,6 +224,7 @@ class Settings:
             regime_states=_state_counts("FEATURECAST_REGIME_STATES", "2,3"),
             regime_refit_sessions=_positive_int("FEATURECAST_REGIME_REFIT_SESSIONS", 252, minimum=21),
             regime_min_history=_positive_int("FEATURECAST_REGIME_MIN_HISTORY", 504, minimum=252),
+            engine=_engine(_env("FEATURECAST_ENGINE", "duckdb")),
         )
 
     def regime_options(self) -> RegimeOptions:

@@ -32,6 +32,7 @@ from dbt_project.runner import (
     build,
 )
 from featurecast.config import Settings
+from featurecast.marts import mart_reader
 from featurecast.writer import exclusive_writer
 from flows.summary import RunSummary, collect_summary
 
@@ -112,7 +113,8 @@ def dbt_build(stage: str, *, selector: str, node_tasks: bool) -> DbtRunSummary:
     """A dbt build of one stage (a selector in selectors.yml) whose nodes show up as task runs; raises
     DbtBuildError naming the failing nodes."""
     logger = get_run_logger()
-    summary = build(Settings.from_env(), selector=selector, quiet=True, node_tasks=node_tasks)
+    settings = Settings.from_env()
+    summary = build(settings, selector=selector, quiet=True, node_tasks=node_tasks, target=settings.dbt_target)
     for node in summary.warned:
         logger.warning("%s: guardrail warning %s", stage, node.describe().removeprefix("test "))
     return summary
@@ -123,7 +125,12 @@ def score_signals() -> str:
     from ml.signals.score import score_latest
 
     settings = Settings.from_env()
-    report = score_latest(settings.warehouse_path, horizon=settings.signal_horizon, last_dates=settings.score_dates)
+    report = score_latest(
+        settings.warehouse_path,
+        horizon=settings.signal_horizon,
+        last_dates=settings.score_dates,
+        marts=mart_reader(settings),
+    )
     return f"{report.rows} signals {report.first_date:%Y-%m-%d}..{report.last_date:%Y-%m-%d} by {report.model_version}"
 
 
@@ -140,7 +147,9 @@ def refresh_regimes_task() -> str:
     settings = Settings.from_env()
     store, client = open_store(settings.mongodb_uri, settings.regime_store_dir)
     try:
-        report = refresh_regimes(settings.warehouse_path, store, **settings.regime_options())
+        report = refresh_regimes(
+            settings.warehouse_path, store, marts=mart_reader(settings), **settings.regime_options()
+        )
     except NoMarketSeriesError as exc:
         return f"{SKIPPED}{exc}"
     finally:
@@ -152,7 +161,8 @@ def refresh_regimes_task() -> str:
 def issue_forecasts_task() -> str:
     from ml.forecasts.issue import issue_forecasts
 
-    report = issue_forecasts(Settings.from_env().warehouse_path)
+    settings = Settings.from_env()
+    report = issue_forecasts(settings.warehouse_path, marts=mart_reader(settings))
     redone = f"; re-issued {'; '.join(report.full)}" if report.full else ""
     return (
         f"{report.forecasts} forecasts for {report.new_issue_dates} new issue dates up to "
@@ -165,7 +175,7 @@ def backtest_task() -> str:
     from ml.backtest.run import run_backtest
 
     settings = Settings.from_env()
-    report = run_backtest(settings.warehouse_path, horizon=settings.signal_horizon)
+    report = run_backtest(settings.warehouse_path, horizon=settings.signal_horizon, marts=mart_reader(settings))
     return f"{report.run_id}: Sharpe {report.value('strategy', 'sharpe'):.2f}"
 
 
@@ -179,6 +189,7 @@ def publish_task() -> str:
         settings.serving_dir,
         horizon=settings.signal_horizon,
         feature_sessions=settings.online_feature_sessions,
+        marts=mart_reader(settings),
     ).name
 
 

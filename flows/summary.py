@@ -11,6 +11,7 @@ import duckdb
 from dbt_project.runner import DbtRunSummary
 from dbt_project.warehouse_summary import summarize
 from featurecast.config import Settings
+from featurecast.marts import mart_reader
 
 
 def _ic(value: float) -> str:
@@ -32,6 +33,7 @@ class RunSummary:
     trained: dict[str, Any] | None = None
     notes: list[str] = field(default_factory=list)  # steps skipped and why
     freshness: list[str] = field(default_factory=list)  # `dbt source freshness`, one line per raw source
+    node_status: dict[str, str] = field(default_factory=dict)  # dbt unique_id -> its last status in the run
 
     def text(self) -> str:
         out = [
@@ -91,7 +93,7 @@ def collect_summary(
         for status, n in build.counts().items():
             counts[status] = counts.get(status, 0) + n
     warnings = [f"{n.name} ({n.failures})" for b in builds for n in b.warned]
-    warehouse = summarize(settings.warehouse_path)
+    warehouse = summarize(mart_reader(settings))
     con = duckdb.connect(str(settings.warehouse_path), read_only=True)
     try:
         tables = {
@@ -177,4 +179,5 @@ def collect_summary(
         stage_seconds,
         trained,
         notes or [],
+        node_status={node.unique_id: node.status for build in builds for node in build.nodes},
     )

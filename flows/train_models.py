@@ -17,6 +17,7 @@ from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 
 from featurecast.config import Settings
+from featurecast.marts import mart_reader
 from featurecast.writer import exclusive_writer
 
 
@@ -31,6 +32,7 @@ def train_signals(families: list[str]) -> list[dict[str, Any]]:
         horizon=settings.signal_horizon,
         families=tuple(families),
         min_ic_names=settings.min_universe_symbols,
+        marts=mart_reader(settings),
     )
     return [{"version": t.version, "family": t.family, "metrics": t.metrics} for t in trained]
 
@@ -62,7 +64,9 @@ def refit_regimes() -> str:
     settings = Settings.from_env()
     store, client = open_store(settings.mongodb_uri, settings.regime_store_dir)
     try:
-        report = refresh_regimes(settings.warehouse_path, store, refit=True, **settings.regime_options())
+        report = refresh_regimes(
+            settings.warehouse_path, store, refit=True, marts=mart_reader(settings), **settings.regime_options()
+        )
     finally:
         client.close()
     return report.model_version

@@ -6,6 +6,7 @@ import argparse
 
 from featurecast.cli.arguments import bounded, non_negative_float, positive_int
 from featurecast.config import Settings
+from featurecast.marts import mart_reader
 
 
 def backtest(args: argparse.Namespace, settings: Settings) -> int:
@@ -25,7 +26,9 @@ def backtest(args: argparse.Namespace, settings: Settings) -> int:
         risk_gate_q05=args.risk_gate_q05,
         drift=not args.no_drift,
     )
-    report = run_backtest(settings.warehouse_path, config, horizon=settings.signal_horizon)
+    report = run_backtest(
+        settings.warehouse_path, config, horizon=settings.signal_horizon, marts=mart_reader(settings)
+    )
     table = report.metrics.pivot(index="metric", columns="book", values="value")
     window = f"{report.start_date:%Y-%m-%d} to {report.end_date:%Y-%m-%d}"
     print(f"backtest {report.run_id} of {report.model_version}, {window}")

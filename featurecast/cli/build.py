@@ -22,7 +22,7 @@ def build(args: argparse.Namespace, settings: Settings) -> int:
         select=args.select,
         selector=args.selector,
         full_data_tests=args.full_tests,
-        target=None if args.target == "duckdb" else args.target,
+        target=None if (args.target or settings.engine) == "duckdb" else args.target or settings.engine,
     )
     print_build(summary, time.perf_counter() - started)
     return 0
@@ -67,8 +67,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--target",
         choices=["duckdb", "spark"],
-        default="duckdb",
-        help="engine to build on: the DuckDB warehouse, or Apache Spark (local; see docs/scaling_out.md)",
+        help="engine to build on: the DuckDB warehouse, or Apache Spark (local; see docs/scaling_out.md); "
+        "default FEATURECAST_ENGINE (duckdb)",
     )
     parser.add_argument(
         "--full-tests",

@@ -8,29 +8,45 @@ The lock is reentrant within the process, and the analysts' copy is published on
 from __future__ import annotations
 
 import argparse
+import os
+from dataclasses import replace
 
 from featurecast.cli.shared import quiet_prefect
 from featurecast.config import Settings
 from featurecast.writer import exclusive_writer
 
 
+def _use_engine(args: argparse.Namespace, settings: Settings) -> Settings:
+    """`--target` sets FEATURECAST_ENGINE for this process, so every task of the flow builds and reads
+    the marts on that engine."""
+    if getattr(args, "target", None):
+        os.environ["FEATURECAST_ENGINE"] = args.target
+        return replace(settings, engine=args.target)
+    return settings
+
+
 def run(args: argparse.Namespace, settings: Settings) -> int:
     """The main job: the daily_refresh flow on the embedded synthetic market (training first if needed)."""
     quiet_prefect(args.verbose)
+    settings = _use_engine(args, settings)
     from flows.daily_refresh import daily_refresh
 
+    on = " on Apache Spark (local mode; the first Spark build takes minutes)" if settings.engine == "spark" else ""
     print(
-        "running the daily_refresh flow on the embedded synthetic market (a temporary local Prefect server "
-        "starts first; the first run also trains the signal models) ...",
+        f"running the daily_refresh flow on the embedded synthetic market{on} (a temporary local Prefect "
+        "server starts first; the first run also trains the signal models) ...",
         flush=True,
     )
     summary = daily_refresh(source="synthetic")
     print(summary.text())
-    print(
-        f"\nwarehouse: {settings.warehouse_path}\n"
+    where = (
+        f"marts:     on Spark (warehouse dir {settings.data_dir / 'spark' / 'warehouse'}); bars, models and "
+        f"predictions: {settings.warehouse_path}\n"
+        if settings.engine == "spark"
+        else f"warehouse: {settings.warehouse_path}\n"
         'query it:  featurecast sql "select * from marts.fct_daily_features order by date desc limit 5"\n'
-        "dashboard: featurecast serve, then open http://127.0.0.1:8000/dashboard"
     )
+    print(f"\n{where}dashboard: featurecast serve, then open http://127.0.0.1:8000/dashboard")
     return 0
 
 
@@ -41,6 +57,7 @@ def flow(args: argparse.Namespace, settings: Settings) -> int:
 
         serve_deployments()
         return 0
+    settings = _use_engine(args, settings)
     with exclusive_writer(settings, f"featurecast flow {args.name}"):
         return _run_flow(args)
 
@@ -61,8 +78,19 @@ def _run_flow(args: argparse.Namespace) -> int:
 def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("run", help="the main job: the daily_refresh flow on the embedded synthetic market")
     parser.set_defaults(handler=run, writes=True)
+    _target_argument(parser)
     parser = sub.add_parser("flow", help="run a Prefect flow now, or serve the scheduled deployments")
     parser.set_defaults(handler=flow)
     parser.add_argument("name", choices=["daily-refresh", "train-models", "serve"])
     parser.add_argument("--source", choices=["synthetic", "alphavantage", "none"], default="synthetic")
     parser.add_argument("--symbols", nargs="*", help="Alpha Vantage symbols (with --source alphavantage)")
+    _target_argument(parser)
+
+
+def _target_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--target",
+        choices=["duckdb", "spark"],
+        help="engine the marts are built on and read from (default FEATURECAST_ENGINE, duckdb); see "
+        "docs/scaling_out.md",
+    )

@@ -6,25 +6,24 @@ import argparse
 
 from featurecast.cli.shared import writer_action
 from featurecast.config import Settings
+from featurecast.marts import mart_reader
 
 
 def issue(args: argparse.Namespace, settings: Settings) -> int:
-    import duckdb
-
     from dbt_project.runner import EVALUATION_SELECTOR, build
     from ml.forecasts.issue import issue_forecasts
 
-    report = issue_forecasts(settings.warehouse_path, full=args.full)
-    build(settings, selector=EVALUATION_SELECTOR, quiet=True)
-    con = duckdb.connect(str(settings.warehouse_path), read_only=True)
-    try:
-        rows = con.execute(
+    marts = mart_reader(settings)
+    report = issue_forecasts(settings.warehouse_path, full=args.full, marts=marts)
+    build(settings, selector=EVALUATION_SELECTOR, quiet=True, target=settings.dbt_target)
+    rows = [
+        tuple(row.values())
+        for row in marts.arrow(
             "select c.horizon, c.model, c.coverage_5_95, c.hit_rate_q05, c.mean_pinball_q50, v.kupiec_pass "
             "from marts.fct_forecast_calibration c join marts.fct_var_backtest v using (portfolio, model_version, "
             "horizon) where c.portfolio = 'equal_weight' order by c.horizon, c.model"
-        ).fetchall()
-    finally:
-        con.close()
+        ).to_pylist()
+    ]
     print(
         f"forecasts: {report.forecasts:,} issued for {report.new_issue_dates:,} new issue dates of "
         f"{', '.join(report.portfolios)}, up to {report.latest_issue_date:%Y-%m-%d}, in {report.seconds:.1f} s; "

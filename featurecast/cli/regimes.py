@@ -6,6 +6,7 @@ import argparse
 
 from featurecast.cli.shared import writer_action
 from featurecast.config import Settings
+from featurecast.marts import mart_reader
 
 
 def refresh(args: argparse.Namespace, settings: Settings) -> int:
@@ -14,7 +15,13 @@ def refresh(args: argparse.Namespace, settings: Settings) -> int:
 
     store, client = open_store(settings.mongodb_uri, settings.regime_store_dir)
     try:
-        report = refresh_regimes(settings.warehouse_path, store, refit=args.refit, **settings.regime_options())
+        report = refresh_regimes(
+            settings.warehouse_path,
+            store,
+            refit=args.refit,
+            marts=mart_reader(settings),
+            **settings.regime_options(),
+        )
     finally:
         client.close()
     probabilities = ", ".join(f"{name} {p:.2f}" for name, p in report.latest_probabilities.items())

@@ -9,6 +9,7 @@ from pathlib import Path
 from featurecast.cli.arguments import bounded, output_file, port
 from featurecast.cli.errors import CliError
 from featurecast.config import PROJECT_ROOT, Settings
+from featurecast.marts import mart_reader
 
 
 def publish(args: argparse.Namespace, settings: Settings) -> int:
@@ -19,6 +20,7 @@ def publish(args: argparse.Namespace, settings: Settings) -> int:
         settings.serving_dir,
         horizon=settings.signal_horizon,
         feature_sessions=settings.online_feature_sessions,
+        marts=mart_reader(settings),
     )
     print(f"published {path}")
     return 0

@@ -6,6 +6,7 @@ import argparse
 import math
 
 from featurecast.config import Settings
+from featurecast.marts import mart_reader
 
 
 def _print_trained(trained) -> None:
@@ -37,6 +38,7 @@ def train(args: argparse.Namespace, settings: Settings) -> int:
         families=families,
         promote_best=args.promote,
         min_ic_names=settings.min_universe_symbols,
+        marts=mart_reader(settings),
     ):
         _print_trained(trained)
     return 0
@@ -54,7 +56,9 @@ def score(args: argparse.Namespace, settings: Settings) -> int:
     from ml.signals.score import score_latest
 
     horizon = args.horizon or settings.signal_horizon
-    report = score_latest(settings.warehouse_path, horizon=horizon, last_dates=settings.score_dates)
+    report = score_latest(
+        settings.warehouse_path, horizon=horizon, last_dates=settings.score_dates, marts=mart_reader(settings)
+    )
     print(f"scored {report.rows:,} signals with {report.model_version}")
     return 0
 

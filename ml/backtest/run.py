@@ -36,6 +36,7 @@ import pandas as pd
 
 from featurecast.duckdb_rows import table_exists
 from featurecast.errors import NotReadyError
+from featurecast.marts import DuckDBMarts, MartReader
 from ml.backtest.engine import StrategyConfig, apply_gates, buy_and_hold_book, rebalance, simulate, target_weights
 from ml.backtest.metrics import information_ratio, performance, sharpe_difference_interval
 from ml.regimes.model import walk_forward_labels
@@ -110,7 +111,9 @@ class BacktestReport:
         return float(row["value"].iloc[0])
 
 
-def load_inputs(warehouse: Path, horizon: int) -> BacktestInputs:
+def load_inputs(warehouse: Path, horizon: int, marts: MartReader | None = None) -> BacktestInputs:
+    """The champion's out-of-fold signals and forecasts (the warehouse's ml tables) and the returns and
+    market series they trade on (the marts, read through `marts`; default: the DuckDB warehouse)."""
     entry = champion(warehouse, horizon)
     if entry is None:
         raise NotReadyError(
@@ -128,13 +131,6 @@ def load_inputs(warehouse: Path, horizon: int) -> BacktestInputs:
                 f"champion {entry.version} has no stored out-of-fold predictions: retrain it "
                 "(`featurecast signals train --promote`)"
             )
-        first, last = oof["date"].min(), oof["date"].max()
-        returns = con.execute(
-            "select date, symbol, exp(ret_1d) - 1 as ret from marts.fct_daily_features "
-            "where date >= ? order by date, symbol",
-            [first],
-        ).df()
-        market = con.execute("select date, mkt_ret_1d from marts.fct_market_features order by date").df()
         forecasts = _optional(
             con,
             "forecasts",
@@ -143,6 +139,14 @@ def load_inputs(warehouse: Path, horizon: int) -> BacktestInputs:
         )
     finally:
         con.close()
+    reader = marts or DuckDBMarts(warehouse)
+    first, last = oof["date"].min(), oof["date"].max()
+    returns = reader.frame(
+        "select date, symbol, exp(ret_1d) - 1 as ret from marts.fct_daily_features "
+        "where date >= ? order by date, symbol",
+        [first],
+    )
+    market = reader.frame("select date, mkt_ret_1d from marts.fct_market_features order by date")
     probability = oof.pivot(index="date", columns="symbol", values="p_calibrated")
     baseline = oof.pivot(index="date", columns="symbol", values="p_baseline")
     wide_returns = returns.pivot(index="date", columns="symbol", values="ret")
@@ -260,12 +264,17 @@ def _run_id(config: StrategyConfig, inputs: BacktestInputs) -> str:
 
 
 def run_backtest(
-    warehouse: Path, config: StrategyConfig | None = None, *, horizon: int = 5, samples: int = 1000
+    warehouse: Path,
+    config: StrategyConfig | None = None,
+    *,
+    horizon: int = 5,
+    samples: int = 1000,
+    marts: MartReader | None = None,
 ) -> BacktestReport:
     """Backtest the champion's out-of-fold signals and write the run to DuckDB (idempotent by run id)."""
     config = config or StrategyConfig(rebalance_every=horizon)
     started = time.perf_counter()
-    inputs = load_inputs(warehouse, horizon)
+    inputs = load_inputs(warehouse, horizon, marts)
     books, trades = run_books(inputs, config)
     warnings = selection_warnings(inputs.probability, config)
     metrics = book_metrics(books, samples=samples)

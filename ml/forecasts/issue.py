@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from featurecast.errors import NotReadyError
+from featurecast.marts import DuckDBMarts, MartReader
 from ml.forecasts.engine import HORIZONS, LEVELS, ForecastConfig, Prior, run_forecasts
 from ml.signals.dataset import trading_sessions
 
@@ -146,14 +147,21 @@ def _prior(
     return Prior(start, prior_conformal, prior_raw), reason
 
 
-def issue_forecasts(warehouse: Path, config: ForecastConfig | None = None, *, full: bool = False) -> IssueReport:
-    """Issue every portfolio's forecasts for the issue dates not stored yet (all of them with full=True)."""
+def issue_forecasts(
+    warehouse: Path, config: ForecastConfig | None = None, *, full: bool = False, marts: MartReader | None = None
+) -> IssueReport:
+    """Issue every portfolio's forecasts for the issue dates not stored yet (all of them with full=True).
+    The portfolios' returns are read through `marts` (default: the DuckDB warehouse); the forecasts and
+    their state are the warehouse's ml tables."""
     config = config or ForecastConfig()
     started = time.perf_counter()
+    reader = marts or DuckDBMarts(warehouse)
+    daily = reader.frame(
+        "select portfolio, date, ret_1d, equity from marts.fct_portfolio_daily order by portfolio, date, ret_1d, equity"
+    )
+    sessions = trading_sessions(reader)
     con = duckdb.connect(str(warehouse), read_only=True)
     try:
-        daily = con.execute("select portfolio, date, ret_1d, equity from marts.fct_portfolio_daily order by all").df()
-        sessions = trading_sessions(con)
         tables = {
             t for (t,) in con.execute("select table_name from duckdb_tables() where schema_name = 'ml'").fetchall()
         }
@@ -165,8 +173,8 @@ def issue_forecasts(warehouse: Path, config: ForecastConfig | None = None, *, fu
         through: dict[Any, Any] = {}
         conformal, state = pd.DataFrame(columns=["portfolio"]), pd.DataFrame(columns=["portfolio"])
     else:
-        with duckdb.connect(str(warehouse), read_only=True) as reader:
-            conformal, state, through = _stored(reader, config)
+        with duckdb.connect(str(warehouse), read_only=True) as stored:
+            conformal, state, through = _stored(stored, config)
     frames, raws, firsts, notes, new_dates = [], [], {}, [], 0
     for portfolio, group in daily.groupby("portfolio"):
         group = group.sort_values("date").reset_index(drop=True)

@@ -24,6 +24,7 @@ import pandas as pd
 
 from featurecast.duckdb_rows import one_row
 from featurecast.errors import NotReadyError
+from featurecast.marts import MartReader, reader_for
 from ml.regimes.model import (
     STATE_CANDIDATES,
     RegimeModel,
@@ -70,14 +71,11 @@ class NoMarketSeriesError(ValueError):
     """Too few days of a market series to label regimes (a small universe and no benchmark symbol)."""
 
 
-def market_features(warehouse: Path) -> pd.DataFrame:
-    con = duckdb.connect(str(warehouse), read_only=True)
-    try:
-        return con.execute(
-            "select date, mkt_ret_1d, mkt_ret_63d, mkt_vol_21d from marts.fct_market_features order by date"
-        ).df()
-    finally:
-        con.close()
+def market_features(marts: MartReader | Path) -> pd.DataFrame:
+    """The market series the regime model reads, oldest first."""
+    return reader_for(marts).frame(
+        "select date, mkt_ret_1d, mkt_ret_63d, mkt_vol_21d from marts.fct_market_features order by date"
+    )
 
 
 def _documents(labels: pd.DataFrame, rules: pd.Series) -> list[dict[str, object]]:
@@ -107,9 +105,12 @@ def refresh_regimes(
     candidates: Sequence[int] = STATE_CANDIDATES,
     refit_every: int = DEFAULT_REFIT_SESSIONS,
     min_history: int = DEFAULT_MIN_HISTORY,
+    marts: MartReader | None = None,
 ) -> RefreshReport:
+    """Label the days the store has no label for (refitting on schedule) from the market series read
+    through `marts` (default: the DuckDB warehouse); the store and the warehouse's ml tables get them."""
     started = time.perf_counter()
-    market = market_features(warehouse)
+    market = market_features(marts or warehouse)
     if market.empty:
         raise NotReadyError("marts.fct_market_features is empty: run `featurecast build` first")
     data = clean_market(market)

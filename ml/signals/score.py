@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from featurecast.errors import NotReadyError
+from featurecast.marts import MartReader
 from ml.signals.dataset import scoring_frame
 from ml.signals.registry import champion, ensure_schema, load_model
 
@@ -27,16 +28,19 @@ class ScoreReport:
     last_date: object
 
 
-def score_latest(warehouse: Path, *, horizon: int = 5, last_dates: int = 63) -> ScoreReport:
+def score_latest(
+    warehouse: Path, *, horizon: int = 5, last_dates: int = 63, marts: MartReader | None = None
+) -> ScoreReport:
     """Score the last `last_dates` dates of the feature mart (and each ended symbol's last date) with the
-    champion of `horizon`. Re-scoring a (symbol, date) replaces its row."""
+    champion of `horizon`. Re-scoring a (symbol, date) replaces its row. The features are read through
+    `marts` (default: the DuckDB warehouse); the scores are written to the warehouse's ml.signals."""
     entry = champion(warehouse, horizon)
     if entry is None:
         raise NotReadyError(
             f"no champion model for horizon {horizon}: train one with `featurecast signals train --promote`"
         )
     model, calibrator = load_model(entry)
-    frame = scoring_frame(warehouse, last_dates)
+    frame = scoring_frame(marts or warehouse, last_dates)
     if frame.empty:
         raise NotReadyError("marts.fct_daily_features is empty: run `featurecast build` first")
     raw = model.raw_score(frame)

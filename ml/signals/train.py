@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 
 from featurecast.config import DEFAULT_MIN_UNIVERSE_SYMBOLS
+from featurecast.marts import DuckDBMarts, MartReader
 from ml.signals.cv import WalkForward
 from ml.signals.dataset import data_fingerprint, feature_columns, feature_spec_hash, training_frame
 from ml.signals.metrics import calibration_with_resolution, paired_comparison, reliability_table, summarize
@@ -201,13 +202,14 @@ def train_family(
     spec_hash: str,
     params: dict[str, object] | None = None,
     min_ic_names: int = DEFAULT_MIN_UNIVERSE_SYMBOLS,
+    marts: MartReader | None = None,
 ) -> TrainedModel:
     params = dict(params or FAMILIES[family].default_params())
     snapshot = {
         "rows": len(frame),
         "first_date": frame["date"].min(),
         "last_date": frame["date"].max(),
-        "bars": data_fingerprint(warehouse, frame["label_end_date"].max()),
+        "bars": data_fingerprint(marts or warehouse, frame["label_end_date"].max()),
         "cv": vars(cv),
     }
     version = _version(family, horizon, params, spec_hash, snapshot)
@@ -315,18 +317,24 @@ def train_signal_models(
     cv: WalkForward | None = None,
     promote_best: bool = False,
     min_ic_names: int = DEFAULT_MIN_UNIVERSE_SYMBOLS,
+    marts: MartReader | None = None,
 ) -> list[TrainedModel]:
     """Train every family on marts.fct_training_set; optionally promote the best (calibrated AUC).
 
     Promotion goes through the rule in `promotion_decision`: the best candidate replaces the champion
     only if it is not worse on the same out-of-fold rows. `select_and_promote` returns the decision.
+    The marts are read through `marts` (default: the DuckDB warehouse); what training writes (registry,
+    out-of-fold predictions) goes to the warehouse.
     """
     cv = cv or WalkForward(embargo_dates=horizon)
-    features = feature_columns(warehouse)
-    frame = training_frame(warehouse, horizon)
-    spec_hash = feature_spec_hash(warehouse, features)
+    reader = marts or DuckDBMarts(warehouse)
+    features = feature_columns(reader)
+    frame = training_frame(reader, horizon)
+    spec_hash = feature_spec_hash(reader, features)
     trained = [
-        train_family(frame, features, f, horizon, cv, warehouse, models_dir, spec_hash, min_ic_names=min_ic_names)
+        train_family(
+            frame, features, f, horizon, cv, warehouse, models_dir, spec_hash, min_ic_names=min_ic_names, marts=reader
+        )
         for f in families
     ]
     if promote_best:
