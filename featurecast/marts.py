@@ -79,7 +79,7 @@ class DuckDBMarts:
 
     def arrow(self, sql: str, params: Sequence[object] = ()) -> pa.Table:
         with self._connect() as con:
-            return con.execute(sql, list(params)).fetch_arrow_table()
+            return con.execute(sql, list(params)).to_arrow_table()
 
     def frame(self, sql: str, params: Sequence[object] = ()) -> pd.DataFrame:
         with self._connect() as con:
@@ -147,9 +147,18 @@ class SparkMarts:
         return self._translated[sql]
 
     def arrow(self, sql: str, params: Sequence[object] = ()) -> pa.Table:
+        from pyspark.errors import AnalysisException
+
         args = [_spark_value(p) for p in params]
-        frame = self.session().sql(self._spark_sql(sql), args=args or None)
-        return frame.toArrow()
+        try:
+            return self.session().sql(self._spark_sql(sql), args=args or None).toArrow()
+        except AnalysisException as exc:
+            if exc.getCondition() in ("TABLE_OR_VIEW_NOT_FOUND", "SCHEMA_NOT_FOUND"):
+                missing = (exc.getMessageParameters() or {}).get("relationName", "a mart")
+                raise NotReadyError(
+                    f"{missing} is not on Spark yet: run `featurecast build --target spark` first"
+                ) from None
+            raise
 
     def frame(self, sql: str, params: Sequence[object] = ()) -> pd.DataFrame:
         return to_frame(self.arrow(sql, params))
@@ -225,13 +234,22 @@ def spark_session(settings: Settings) -> Any:
         from pyspark.sql import SparkSession
     except ImportError:
         raise NotReadyError("the spark engine needs pyspark: pip install -e '.[spark]'") from None
+    parameters = _render_profile_parameters(settings)
     running = SparkSession.getActiveSession()
-    if running is not None:
-        return running
-    builder = SparkSession.builder.enableHiveSupport()
-    for key, value in _render_profile_parameters(settings).items():
-        builder = builder.config(key, value)
-    return builder.getOrCreate()
+    if running is None:
+        builder = SparkSession.builder.enableHiveSupport()
+        for key, value in parameters.items():
+            builder = builder.config(key, value)
+        running = builder.getOrCreate()
+    # One Spark session per process: it must be this data directory's, never another's.
+    wanted = parameters.get("spark.sql.warehouse.dir")
+    found = running.conf.get("spark.sql.warehouse.dir", None)
+    if wanted and found and Path(found.removeprefix("file:")).resolve() != Path(wanted).resolve():
+        raise NotReadyError(
+            f"this process's Spark session keeps its tables in {found}, not {wanted}: one data directory "
+            "per process on the spark engine"
+        )
+    return running
 
 
 def mart_reader(settings: Settings) -> MartReader:

@@ -58,7 +58,8 @@ def spark_run(tmp_path_factory):
         settings = Settings.from_env()
         land(settings.warehouse_path, prices, source="synthetic")
         with prefect_test_harness(server_startup_timeout=120):
-            summary = daily_refresh(source="none")
+            # Without a Prefect task run per dbt node (node_tasks: tests/python/test_flows.py covers them).
+            summary = daily_refresh(source="none", node_tasks=False)
     marts_in_duckdb = DuckDBMarts(settings.warehouse_path).has("marts.fct_daily_features")
     written = {table: read_table(settings.warehouse_path, table, ", ".join(keys)) for table, keys in WRITTEN.items()}
     duckdb_build = build(replace(settings, engine="duckdb"), quiet=True)
@@ -168,6 +169,18 @@ def test_scores_forecasts_and_snapshot_from_duckdbs_marts_equal_the_spark_runs(s
         left, right = (_snapshot_table(path, table) for path in (from_duckdb, from_spark))
         assert len(left) == len(right) > 0, table
         assert differences(left, right) == [], table
+
+
+def test_the_spark_reader_names_a_missing_mart_and_a_foreign_session(spark_run, tmp_path) -> None:
+    """A mart Spark does not have is one line saying what to run; a reader for another data directory
+    refuses the session this process already runs (it keeps another warehouse) instead of reading it."""
+    from featurecast.errors import NotReadyError
+
+    settings = spark_run[0]
+    with pytest.raises(NotReadyError, match=r"no_such_mart.* is not on Spark yet: run `featurecast build --target"):
+        SparkMarts(settings).frame("select * from marts.no_such_mart")
+    with pytest.raises(NotReadyError, match="one data directory per process"):
+        SparkMarts(make_settings(tmp_path)).frame("select 1")
 
 
 def _snapshot_table(path, table: str) -> pd.DataFrame:
