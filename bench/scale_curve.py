@@ -4,7 +4,7 @@ the same bars.
 
     .venv/bin/python bench/scale_curve.py                                   # 100, 500, 2000, 5000 x 20 years
     .venv/bin/python bench/scale_curve.py --symbols 100 500 --spark-max 100  # a quick curve
-    .venv/bin/python bench/scale_curve.py --plot results.json               # redraw the PNG from a run
+    .venv/bin/python bench/scale_curve.py --plot a.json b.json              # redraw the PNG from runs
 
 Each build is its own `featurecast build` process (a fresh interpreter, as the nightly job runs). A
 sampler adds up the resident memory of that process and its children (Spark's JVM) five times a second;
@@ -16,6 +16,7 @@ every size, and the figure to docs/scale_curve.png.
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import platform
@@ -122,14 +123,19 @@ def run_size(symbols: int, years: float, args: argparse.Namespace, stopped: dict
     log = workdir / "bench.log"
     prices = generate(SyntheticSpec(n_symbols=symbols, years=years, seed=args.seed)).prices
     sessions = sorted(prices["date"].unique())
-    history, last_day = prices[prices["date"] < sessions[-1]], prices[prices["date"] == sessions[-1]]
-    bars = len(prices)
+    history, last_day = prices[prices["date"] < sessions[-1]], prices[prices["date"] == sessions[-1]].copy()
+    bars, history_bars = len(prices), len(history)
     land(workdir / "warehouse.duckdb", history, source="synthetic")
+    bars_file = workdir / "bars.parquet"
+    if symbols <= args.pandas_max:
+        history.to_parquet(bars_file)
+    del prices, history  # the builds, not this process, should hold the memory
+    gc.collect()
     points: list[Point] = []
     engines = [e for e in ("duckdb", "spark") if e not in stopped and (e != "spark" or symbols <= args.spark_max)]
     for engine in engines:
         seconds, peak, ok, note = measured(build_command(engine), env, log)
-        points.append(Point(symbols, years, len(history), engine, "full", seconds, peak, ok, note))
+        points.append(Point(symbols, years, history_bars, engine, "full", seconds, peak, ok, note))
         print(f"  {engine:<7} full build      {seconds:8.1f} s  peak {peak / 1e9:6.2f} GB  {'ok' if ok else note}")
         if not ok or seconds > args.budget_minutes * 60:
             stopped[engine] = f"stopped after {symbols} symbols ({'failed' if not ok else 'over budget'})"
@@ -138,16 +144,14 @@ def run_size(symbols: int, years: float, args: argparse.Namespace, stopped: dict
         seconds, peak, ok, note = measured(build_command(engine), env, log)
         points.append(Point(symbols, years, bars, engine, "one_day", seconds, peak, ok, note))
         print(f"  {engine:<7} one-day build   {seconds:8.1f} s  peak {peak / 1e9:6.2f} GB  {'ok' if ok else note}")
-    if symbols <= args.pandas_max:
-        path = workdir / "bars.parquet"
-        history.to_parquet(path)
-        snippet = PANDAS_SNIPPET.format(root=str(PROJECT_ROOT), path=str(path))
+    if bars_file.exists():
+        snippet = PANDAS_SNIPPET.format(root=str(PROJECT_ROOT), path=str(bars_file))
         seconds, peak, ok, note = measured([sys.executable, "-c", snippet], env, log)
         found = [line for line in log.read_text().splitlines() if line.startswith("pandas_seconds=")]
         inner = float(found[-1].split("=")[1]) if ok and found else seconds
-        points.append(Point(symbols, years, len(history), "pandas", "subset_21", inner, peak, ok, note))
+        points.append(Point(symbols, years, history_bars, "pandas", "subset_21", inner, peak, ok, note))
         print(f"  pandas  21 features     {inner:8.1f} s  peak {peak / 1e9:6.2f} GB  {'ok' if ok else note}")
-        path.unlink(missing_ok=True)
+        bars_file.unlink(missing_ok=True)
     if not args.keep:
         import shutil
 
@@ -200,13 +204,13 @@ def plot(points: list[Point], out: Path) -> None:
 def print_table(points: list[Point]) -> None:
     print("\nsymbols  bars         engine  step       seconds   peak GB  rows/s")
     for p in sorted(points, key=lambda p: (p.symbols, p.engine, p.step)):
-        rate = f"{p.bars / p.seconds:>12,.0f}" if p.ok and p.seconds else "           -"
+        rate = f"{p.bars / p.seconds:>12,.0f}" if p.ok and p.seconds and p.step != "one_day" else "           -"
         print(
             f"{p.symbols:>7,}  {p.bars:>11,}  {p.engine:<6}  {p.step:<9} {p.seconds:9.1f} {p.peak_bytes / 1e9:9.2f}"
             f"  {rate}{'' if p.ok else '  FAILED: ' + p.note}"
         )
     by = {(p.symbols, p.engine, p.step): p for p in points if p.ok}
-    print("\nratios at each size (higher = DuckDB faster):")
+    print("\nratios at each size (each: how many times the first takes the second's time):")
     for symbols in sorted({p.symbols for p in points}):
         duck, spark = by.get((symbols, "duckdb", "full")), by.get((symbols, "spark", "full"))
         pandas = by.get((symbols, "pandas", "subset_21"))
@@ -232,11 +236,11 @@ def main() -> None:
     parser.add_argument("--budget-minutes", type=float, default=60.0, help="an engine stops after a slower build")
     parser.add_argument("--workdir", type=Path)
     parser.add_argument("--keep", action="store_true", help="keep each size's warehouse")
-    parser.add_argument("--plot", type=Path, help="only redraw the figure from a results file")
+    parser.add_argument("--plot", type=Path, nargs="+", help="only redraw the figure from results files")
     parser.add_argument("--figure", type=Path, default=FIGURE)
     args = parser.parse_args()
     if args.plot:
-        stored = [Point(**p) for p in json.loads(args.plot.read_text())]
+        stored = [Point(**p) for path in args.plot for p in json.loads(path.read_text())]
         plot(stored, args.figure)
         print_table(stored)
         print(f"figure: {args.figure}")

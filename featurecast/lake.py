@@ -39,6 +39,12 @@ def export_sources(settings: Settings) -> list[str]:
     """Write each declared source table that exists in the warehouse to the lake; returns their
     `schema.table` names. A table the warehouse does not have yet (the Python side writes it later) is
     left out, and any old copy of it removed, so the other engine sees what DuckDB sees."""
+    return export_tables(settings, [f"{schema}.{table}" for schema, table in declared_sources()])
+
+
+def export_tables(settings: Settings, tables: list[str]) -> list[str]:
+    """Write these warehouse tables (`schema.table`) to the lake, each replaced atomically; returns the
+    ones the warehouse has. A table it lacks has any old copy removed."""
     import duckdb
 
     if not settings.warehouse_path.exists():
@@ -47,7 +53,8 @@ def export_sources(settings: Settings) -> list[str]:
     exported = []
     con = duckdb.connect(str(settings.warehouse_path), read_only=True)
     try:
-        for schema, table in declared_sources():
+        for name in tables:
+            schema, table = name.split(".")
             target = root / schema / table
             if not table_exists(con, schema, table):
                 shutil.rmtree(target, ignore_errors=True)
@@ -58,7 +65,7 @@ def export_sources(settings: Settings) -> list[str]:
             con.execute(f'copy "{schema}"."{table}" to \'{staging / "part-0.parquet"}\' (format parquet)')
             shutil.rmtree(target, ignore_errors=True)
             staging.rename(target)
-            exported.append(f"{schema}.{table}")
+            exported.append(name)
     finally:
         con.close()
     return exported

@@ -13,8 +13,10 @@ Either way `arrow()` returns a `pyarrow.Table` and `frame()` a pandas frame conv
 engines hand the Python side the same types (dates and timestamps without a time zone, as in the marts).
 
 What featurecast itself writes (bars, the model registry, predictions, regimes, forecasts, backtests) is
-written to the DuckDB warehouse on either engine, by the writer that owns each table; a Spark build reads
-those tables from the lake, which every Spark build refreshes first (featurecast/lake.py).
+written to the DuckDB warehouse on either engine, by the writer that owns each table (transactional and
+idempotent). On Spark, `write_back` then copies what a step wrote to the lake and declares it to Spark,
+so the predictions are queryable there at once; every Spark build refreshes the lake copies of the
+sources it reads as well (featurecast/lake.py).
 """
 
 from __future__ import annotations
@@ -192,6 +194,17 @@ class SparkMarts:
         schema, table = _split(relation)
         return bool(self.session().catalog.tableExists(f"{schema}.{table}"))
 
+    def declare(self, lake: Path, relations: Sequence[str]) -> None:
+        """Declare lake tables (`<lake>/<schema>/<table>/`) to Spark as external parquet tables, replacing
+        any earlier declaration (as the register_lake_tables macro does for the sources)."""
+        spark = self.session()
+        for relation in relations:
+            schema, table = _split(relation)
+            location = str(lake / schema / table).replace("'", "")
+            spark.sql(f"create database if not exists `{schema}`")
+            spark.sql(f"drop table if exists `{schema}`.`{table}`")
+            spark.sql(f"create table `{schema}`.`{table}` using parquet location '{location}'")
+
 
 def _duckdb_type(spark_type: str) -> str:
     """A Spark column type in DuckDB's spelling (double -> DOUBLE, string -> VARCHAR)."""
@@ -252,6 +265,35 @@ def spark_session(settings: Settings) -> Any:
     return running
 
 
+# What each Python step writes to the warehouse, by step: on Spark the same rows go to the lake too.
+WRITTEN_BY = {
+    "train": ("ml.oof_predictions",),
+    "score": ("ml.signals",),
+    "regimes": ("ml.regime_history", "ml.regime_models", "ml.regime_in_sample"),
+    "backtest": (
+        "ml.backtest_runs",
+        "ml.backtest_daily",
+        "ml.backtest_trades",
+        "ml.backtest_metrics",
+        "ml.portfolio_books",
+    ),
+    "forecasts": ("ml.forecasts",),
+}
+
+
+def write_back(settings: Settings, step: str) -> list[str]:
+    """After a Python step has written its tables to the warehouse (the system of record, on either
+    engine): on Spark, copy them to the lake and declare them there, so Spark queries see the new
+    predictions at once. Returns the tables copied (none on DuckDB, where the warehouse is the engine)."""
+    if settings.engine != "spark":
+        return []
+    from featurecast.lake import export_tables, lake_dir
+
+    written = export_tables(settings, list(WRITTEN_BY[step]))
+    SparkMarts(settings).declare(lake_dir(settings), written)
+    return written
+
+
 def mart_reader(settings: Settings) -> MartReader:
     """The reader for the engine the configuration names (FEATURECAST_ENGINE)."""
     if settings.engine == "spark":
@@ -274,4 +316,5 @@ __all__ = [
     "spark_session",
     "to_frame",
     "to_naive_arrow",
+    "write_back",
 ]

@@ -32,7 +32,7 @@ from dbt_project.runner import (
     build,
 )
 from featurecast.config import Settings
-from featurecast.marts import mart_reader
+from featurecast.marts import mart_reader, write_back
 from featurecast.writer import exclusive_writer
 from flows.summary import RunSummary, collect_summary
 
@@ -131,6 +131,7 @@ def score_signals() -> str:
         last_dates=settings.score_dates,
         marts=mart_reader(settings),
     )
+    write_back(settings, "score")
     return f"{report.rows} signals {report.first_date:%Y-%m-%d}..{report.last_date:%Y-%m-%d} by {report.model_version}"
 
 
@@ -154,6 +155,7 @@ def refresh_regimes_task() -> str:
         return f"{SKIPPED}{exc}"
     finally:
         client.close()
+    write_back(settings, "regimes")
     return f"{report.latest_date} {report.latest_regime}, {report.days_written} days written"
 
 
@@ -163,6 +165,7 @@ def issue_forecasts_task() -> str:
 
     settings = Settings.from_env()
     report = issue_forecasts(settings.warehouse_path, marts=mart_reader(settings))
+    write_back(settings, "forecasts")
     redone = f"; re-issued {'; '.join(report.full)}" if report.full else ""
     return (
         f"{report.forecasts} forecasts for {report.new_issue_dates} new issue dates up to "
@@ -176,6 +179,7 @@ def backtest_task() -> str:
 
     settings = Settings.from_env()
     report = run_backtest(settings.warehouse_path, horizon=settings.signal_horizon, marts=mart_reader(settings))
+    write_back(settings, "backtest")
     return f"{report.run_id}: Sharpe {report.value('strategy', 'sharpe'):.2f}"
 
 

@@ -17,7 +17,7 @@ from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 
 from featurecast.config import Settings
-from featurecast.marts import mart_reader
+from featurecast.marts import mart_reader, write_back
 from featurecast.writer import exclusive_writer
 
 
@@ -34,6 +34,7 @@ def train_signals(families: list[str]) -> list[dict[str, Any]]:
         min_ic_names=settings.min_universe_symbols,
         marts=mart_reader(settings),
     )
+    write_back(settings, "train")
     return [{"version": t.version, "family": t.family, "metrics": t.metrics} for t in trained]
 
 
@@ -69,6 +70,7 @@ def refit_regimes() -> str:
         )
     finally:
         client.close()
+    write_back(settings, "regimes")
     return report.model_version
 
 

@@ -6,7 +6,7 @@ import argparse
 
 from featurecast.cli.arguments import bounded, non_negative_float, positive_int
 from featurecast.config import Settings
-from featurecast.marts import mart_reader
+from featurecast.marts import mart_reader, write_back
 
 
 def backtest(args: argparse.Namespace, settings: Settings) -> int:
@@ -29,6 +29,7 @@ def backtest(args: argparse.Namespace, settings: Settings) -> int:
     report = run_backtest(
         settings.warehouse_path, config, horizon=settings.signal_horizon, marts=mart_reader(settings)
     )
+    write_back(settings, "backtest")
     table = report.metrics.pivot(index="metric", columns="book", values="value")
     window = f"{report.start_date:%Y-%m-%d} to {report.end_date:%Y-%m-%d}"
     print(f"backtest {report.run_id} of {report.model_version}, {window}")

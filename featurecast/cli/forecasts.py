@@ -6,7 +6,7 @@ import argparse
 
 from featurecast.cli.shared import writer_action
 from featurecast.config import Settings
-from featurecast.marts import mart_reader
+from featurecast.marts import mart_reader, write_back
 
 
 def issue(args: argparse.Namespace, settings: Settings) -> int:
@@ -15,6 +15,7 @@ def issue(args: argparse.Namespace, settings: Settings) -> int:
 
     marts = mart_reader(settings)
     report = issue_forecasts(settings.warehouse_path, full=args.full, marts=marts)
+    write_back(settings, "forecasts")
     build(settings, selector=EVALUATION_SELECTOR, quiet=True, target=settings.dbt_target)
     rows = [
         tuple(row.values())

@@ -6,7 +6,7 @@ import argparse
 
 from featurecast.cli.shared import writer_action
 from featurecast.config import Settings
-from featurecast.marts import mart_reader
+from featurecast.marts import mart_reader, write_back
 
 
 def refresh(args: argparse.Namespace, settings: Settings) -> int:
@@ -24,6 +24,7 @@ def refresh(args: argparse.Namespace, settings: Settings) -> int:
         )
     finally:
         client.close()
+    write_back(settings, "regimes")
     probabilities = ", ".join(f"{name} {p:.2f}" for name, p in report.latest_probabilities.items())
     where = "MongoDB" if settings.mongodb_uri else f"the embedded store {settings.regime_store_dir}"
     print(

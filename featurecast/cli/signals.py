@@ -6,7 +6,7 @@ import argparse
 import math
 
 from featurecast.config import Settings
-from featurecast.marts import mart_reader
+from featurecast.marts import mart_reader, write_back
 
 
 def _print_trained(trained) -> None:
@@ -41,6 +41,7 @@ def train(args: argparse.Namespace, settings: Settings) -> int:
         marts=mart_reader(settings),
     ):
         _print_trained(trained)
+    write_back(settings, "train")
     return 0
 
 
@@ -59,6 +60,7 @@ def score(args: argparse.Namespace, settings: Settings) -> int:
     report = score_latest(
         settings.warehouse_path, horizon=horizon, last_dates=settings.score_dates, marts=mart_reader(settings)
     )
+    write_back(settings, "score")
     print(f"scored {report.rows:,} signals with {report.model_version}")
     return 0
 

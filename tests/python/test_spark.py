@@ -77,6 +77,17 @@ def test_the_daily_flow_runs_end_to_end_on_spark(spark_run) -> None:
     assert (settings.serving_dir / "CURRENT").exists()
 
 
+def test_what_the_python_side_wrote_is_queryable_on_spark(spark_run) -> None:
+    """Signals, forecasts and regime labels are written to the warehouse and, on Spark, copied to the
+    lake and declared there: the same rows in Spark as in DuckDB."""
+    settings, _, _, written, _ = spark_run
+    for table, keys in WRITTEN.items():
+        expected = written[table].drop(columns=["feature_values", "contributions"], errors="ignore")
+        in_spark = spark_table(settings, table)[list(expected.columns)].sort_values(keys).reset_index(drop=True)
+        assert len(in_spark) == len(expected) > 0, table
+        assert differences(expected, in_spark) == [], table
+
+
 def test_every_model_data_test_and_unit_test_passes_on_spark(spark_run) -> None:
     """The flow's three stages on Spark together ran the whole project: the same models, seeds, data
     tests and unit tests as one DuckDB build, each with the same outcome, and the same warnings."""
