@@ -18,12 +18,8 @@ MARTS = [
 ]
 
 
-def _rows(marts: MartReader, sql: str) -> list[tuple[Any, ...]]:
-    return [tuple(row.values()) for row in marts.arrow(sql).to_pylist()]
-
-
 def one_row(marts: MartReader, sql: str) -> tuple[Any, ...]:
-    return _rows(marts, sql)[0]
+    return marts.rows(sql)[0]
 
 
 def summarize(warehouse: MartReader | Path) -> str:
@@ -38,13 +34,13 @@ def summarize(warehouse: MartReader | Path) -> str:
         con, "select min(date), max(date), count(distinct symbol) from marts.fct_daily_features"
     )
     lines.append(f"features: {symbols} symbols from {first} to {last}")
-    findings = _rows(con, "select rule, action, count(*) from marts.fct_price_quarantine group by all order by 1")
+    findings = con.rows("select rule, action, count(*) from marts.fct_price_quarantine group by all order by 1")
     if findings:
         lines.append("guardrail findings: " + ", ".join(f"{rule} {n} ({action})" for rule, action, n in findings))
     else:
         lines.append("guardrail findings: none")
     lines += _accounting_lines(con)
-    stale = [s for (s,) in _rows(con, "select symbol from marts.dim_symbols where is_stale order by 1")]
+    stale = [s for (s,) in con.rows("select symbol from marts.dim_symbols where is_stale order by 1")]
     lines.append(f"stale symbols: {', '.join(stale) if stale else 'none'}")
     return "\n".join(lines)
 
@@ -55,7 +51,7 @@ def _accounting_lines(con: MartReader) -> list[str]:
         con, "select sum(bars), sum(feature_bars), sum(quarantined_bars) from marts.dim_symbols"
     )
     lines = [f"bars: {landed or 0:,} landed = {in_features or 0:,} in features + {quarantined or 0:,} quarantined"]
-    no_volume = _rows(con, "select symbol, volume_basis from marts.dim_symbols where not has_volume order by symbol")
+    no_volume = con.rows("select symbol, volume_basis from marts.dim_symbols where not has_volume order by symbol")
     gaps = one_row(
         con, "select count(*) from marts.fct_daily_features where volume_status in ('zero_volume', 'not_reported')"
     )[0]

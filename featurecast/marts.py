@@ -50,6 +50,10 @@ class MartReader(Protocol):
         """The same as a pandas frame, with the types DuckDB gives (naive dates and timestamps)."""
         ...
 
+    def rows(self, sql: str, params: Sequence[object] = ()) -> list[tuple[Any, ...]]:
+        """The same as plain tuples (for a few summary rows)."""
+        ...
+
     def columns(self, relation: str) -> list[tuple[str, str, str]]:
         """(name, type, description) of each column of `schema.table`, in table order."""
         ...
@@ -86,6 +90,10 @@ class DuckDBMarts:
     def frame(self, sql: str, params: Sequence[object] = ()) -> pd.DataFrame:
         with self._connect() as con:
             return con.execute(sql, list(params)).df()
+
+    def rows(self, sql: str, params: Sequence[object] = ()) -> list[tuple[Any, ...]]:
+        with self._connect() as con:
+            return con.execute(sql, list(params)).fetchall()
 
     def columns(self, relation: str) -> list[tuple[str, str, str]]:
         schema, table = _split(relation)
@@ -164,6 +172,9 @@ class SparkMarts:
 
     def frame(self, sql: str, params: Sequence[object] = ()) -> pd.DataFrame:
         return to_frame(self.arrow(sql, params))
+
+    def rows(self, sql: str, params: Sequence[object] = ()) -> list[tuple[Any, ...]]:
+        return [tuple(row.values()) for row in to_naive_arrow(self.arrow(sql, params)).to_pylist()]
 
     def columns(self, relation: str) -> list[tuple[str, str, str]]:
         """Spark keeps no column comments on parquet tables, so a column's description is the one dbt's

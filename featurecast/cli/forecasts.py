@@ -17,14 +17,11 @@ def issue(args: argparse.Namespace, settings: Settings) -> int:
     report = issue_forecasts(settings.warehouse_path, full=args.full, marts=marts)
     write_back(settings, "forecasts")
     build(settings, selector=EVALUATION_SELECTOR, quiet=True, target=settings.dbt_target)
-    rows = [
-        tuple(row.values())
-        for row in marts.arrow(
-            "select c.horizon, c.model, c.coverage_5_95, c.hit_rate_q05, c.mean_pinball_q50, v.kupiec_pass "
-            "from marts.fct_forecast_calibration c join marts.fct_var_backtest v using (portfolio, model_version, "
-            "horizon) where c.portfolio = 'equal_weight' order by c.horizon, c.model"
-        ).to_pylist()
-    ]
+    rows = marts.rows(
+        "select c.horizon, c.model, c.coverage_5_95, c.hit_rate_q05, c.mean_pinball_q50, v.kupiec_pass "
+        "from marts.fct_forecast_calibration c join marts.fct_var_backtest v using (portfolio, model_version, "
+        "horizon) where c.portfolio = 'equal_weight' order by c.horizon, c.model"
+    )
     print(
         f"forecasts: {report.forecasts:,} issued for {report.new_issue_dates:,} new issue dates of "
         f"{', '.join(report.portfolios)}, up to {report.latest_issue_date:%Y-%m-%d}, in {report.seconds:.1f} s; "
