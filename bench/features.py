@@ -228,6 +228,13 @@ def main() -> None:
         "slowest models: "
         + ", ".join(f"{k} {v:.2f} s" for k, v in sorted(model_seconds.items(), key=lambda kv: -kv[1])[:5])
     )
+    print(
+        "slowest nodes of the one-session build: "
+        + ", ".join(
+            f"{n.name} {n.execution_time:.2f} s"
+            for n in sorted(incremental.nodes, key=lambda n: -n.execution_time)[:12]
+        )
+    )
     print(f"workdir: {workdir}")
 
 

@@ -28,7 +28,7 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from featurecast.config import PROJECT_ROOT
+from featurecast.config import PROJECT_ROOT, Settings
 from featurecast.marketdata.landing import land
 from featurecast.marketdata.synthetic import SyntheticSpec, generate
 
@@ -120,6 +120,8 @@ def run_size(symbols: int, years: float, args: argparse.Namespace, stopped: dict
     workdir.mkdir(parents=True, exist_ok=True)
     env = {k: v for k, v in os.environ.items() if k != "FEATURECAST_WAREHOUSE"}
     env |= {"FEATURECAST_DATA_DIR": str(workdir), "DO_NOT_TRACK": "1", "FEATURECAST_ENGINE": "duckdb"}
+    env["FEATURECAST_ANALYST_COPY"] = args.analyst_copy
+    copy_note = "" if args.analyst_copy == "on" else "no analysts' copy"
     log = workdir / "bench.log"
     prices = generate(SyntheticSpec(n_symbols=symbols, years=years, seed=args.seed)).prices
     sessions = sorted(prices["date"].unique())
@@ -135,14 +137,14 @@ def run_size(symbols: int, years: float, args: argparse.Namespace, stopped: dict
     engines = [e for e in ("duckdb", "spark") if e not in stopped and (e != "spark" or symbols <= args.spark_max)]
     for engine in engines:
         seconds, peak, ok, note = measured(build_command(engine), env, log)
-        points.append(Point(symbols, years, history_bars, engine, "full", seconds, peak, ok, note))
+        points.append(Point(symbols, years, history_bars, engine, "full", seconds, peak, ok, note or copy_note))
         print(f"  {engine:<7} full build      {seconds:8.1f} s  peak {peak / 1e9:6.2f} GB  {'ok' if ok else note}")
         if not ok or seconds > args.budget_minutes * 60:
             stopped[engine] = f"stopped after {symbols} symbols ({'failed' if not ok else 'over budget'})"
     land(workdir / "warehouse.duckdb", last_day, source="synthetic")
     for engine in [e for e in engines if points_ok(points, e)]:
         seconds, peak, ok, note = measured(build_command(engine), env, log)
-        points.append(Point(symbols, years, bars, engine, "one_day", seconds, peak, ok, note))
+        points.append(Point(symbols, years, bars, engine, "one_day", seconds, peak, ok, note or copy_note))
         print(f"  {engine:<7} one-day build   {seconds:8.1f} s  peak {peak / 1e9:6.2f} GB  {'ok' if ok else note}")
     if bars_file.exists():
         snippet = PANDAS_SNIPPET.format(root=str(PROJECT_ROOT), path=str(bars_file))
@@ -207,7 +209,7 @@ def print_table(points: list[Point]) -> None:
         rate = f"{p.bars / p.seconds:>12,.0f}" if p.ok and p.seconds and p.step != "one_day" else "           -"
         print(
             f"{p.symbols:>7,}  {p.bars:>11,}  {p.engine:<6}  {p.step:<9} {p.seconds:9.1f} {p.peak_bytes / 1e9:9.2f}"
-            f"  {rate}{'' if p.ok else '  FAILED: ' + p.note}"
+            f"  {rate}{'  FAILED: ' if not p.ok else '  ' if p.note else ''}{p.note}"
         )
     by = {(p.symbols, p.engine, p.step): p for p in points if p.ok}
     print("\nratios at each size (each: how many times the first takes the second's time):")
@@ -234,6 +236,13 @@ def main() -> None:
     parser.add_argument("--spark-max", type=int, default=2000, help="largest universe tried on Spark")
     parser.add_argument("--pandas-max", type=int, default=2000, help="largest universe for the pandas baseline")
     parser.add_argument("--budget-minutes", type=float, default=60.0, help="an engine stops after a slower build")
+    parser.add_argument(
+        "--analyst-copy",
+        choices=("on", "off"),
+        default="on",
+        help="off: builds publish no analysts' copy (FEATURECAST_ANALYST_COPY), for a disk that cannot hold the "
+        "warehouse twice",
+    )
     parser.add_argument("--workdir", type=Path)
     parser.add_argument("--keep", action="store_true", help="keep each size's warehouse")
     parser.add_argument("--plot", type=Path, nargs="+", help="only redraw the figure from results files")
@@ -248,7 +257,8 @@ def main() -> None:
     args.workdir = args.workdir or Path(tempfile.mkdtemp(prefix="featurecast-scale-"))
     print(
         f"featurecast scale curve: {', '.join(map(str, args.symbols))} symbols x {args.years:g} years; "
-        f"{platform.machine()}, {os.cpu_count()} cores, {MACHINE_BYTES / 2**30:.0f} GiB; workdir {args.workdir}"
+        f"{platform.machine()}, {os.cpu_count()} cores, {MACHINE_BYTES / 2**30:.0f} GiB; workdir {args.workdir}; "
+        f"DuckDB memory limit {Settings.from_env().duckdb_memory_limit}; analysts' copy {args.analyst_copy}"
     )
     results = args.workdir / "scale_curve.json"
     points: list[Point] = []

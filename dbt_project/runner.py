@@ -153,6 +153,7 @@ def dbt_env(settings: Settings) -> dict[str, str]:
     return {
         "FEATURECAST_WAREHOUSE": str(settings.warehouse_path),
         "FEATURECAST_DATA_DIR": str(settings.data_dir),  # the spark target keeps its tables under it
+        "FEATURECAST_DUCKDB_MEMORY_LIMIT": settings.duckdb_memory_limit,
         "DBT_PROFILES_DIR": str(PROFILES_DIR),
         "DO_NOT_TRACK": "1",
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",

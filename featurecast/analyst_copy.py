@@ -35,6 +35,14 @@ def publish_analyst_copy(warehouse: Path, destination: Path) -> Path:
     return destination
 
 
+def withdraw_analyst_copy(copy: Path) -> None:
+    """Remove a published copy (FEATURECAST_ANALYST_COPY=off): readers then open the warehouse itself.
+    A client that has it open keeps reading the file it opened."""
+    copy.unlink(missing_ok=True)
+    if copy.parent.exists():
+        remove_leftovers(copy.parent)
+
+
 def published_at(copy: Path) -> datetime | None:
     """When the analysts' copy was last published (its modification time), or None if it is absent."""
     try:

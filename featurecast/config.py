@@ -30,6 +30,8 @@ Every setting is an environment variable with a default, so the quick start need
 | FEATURECAST_ONLINE_FEATURE_SESSIONS | 260 | newest bars per symbol the serving snapshot keeps for GET /features |
 | FEATURECAST_ENGINE | duckdb | engine of the marts (dbt builds, the Python side reads): duckdb or spark |
 | FEATURECAST_LOCK_TIMEOUT_SECONDS | 120 | how long a writer waits for another to finish before it gives up (exit 5) |
+| FEATURECAST_ANALYST_COPY | on | publish the analysts' copy after every write (off: they read the warehouse) |
+| FEATURECAST_DUCKDB_MEMORY_LIMIT | 60% of RAM | DuckDB's memory limit in dbt builds (12GB); it spills past it |
 
 Derived paths: model artifacts in `$FEATURECAST_DATA_DIR/models`, serving snapshots in
 `$FEATURECAST_DATA_DIR/serving`, the embedded regime store (when MONGODB_URI is unset) in
@@ -121,6 +123,36 @@ def _iso_date(name: str, default: str) -> date:
         raise ValueError(f"{name} must be a date as YYYY-MM-DD, got {raw[:40]!r}") from None
 
 
+_MEMORY = re.compile(r"^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$", re.IGNORECASE)
+# Share of physical memory a dbt build's DuckDB may hold before it spills to disk. DuckDB's own default
+# (80%) leaves too little for the process around it: a 2,000-symbol x 20-year build peaked at 19.7 GB on
+# a 24 GiB machine (bench/scale_curve.py).
+MEMORY_SHARE = 0.6
+
+
+def physical_memory_bytes() -> int:
+    """This machine's physical memory (Linux and macOS: sysconf); 8 GiB when it cannot be read."""
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+    except (AttributeError, OSError, ValueError):
+        return 8 * 2**30
+
+
+def _switch(name: str, default: str) -> bool:
+    raw = _env(name, default).lower()
+    if raw not in ("on", "off", "true", "false", "1", "0"):
+        raise ValueError(f"{name} must be on or off, got {raw[:40]!r}")
+    return raw in ("on", "true", "1")
+
+
+def _memory_limit(name: str) -> str:
+    default = f"{max(1, int(physical_memory_bytes() * MEMORY_SHARE / 1e9))}GB"
+    raw = _env(name, default)
+    if not _MEMORY.match(raw):
+        raise ValueError(f"{name} must be an amount of memory such as 12GB or 800MB, got {raw[:40]!r}")
+    return raw.replace(" ", "")
+
+
 def _non_negative_float(name: str, default: float) -> float:
     raw = _env(name, str(default))
     try:
@@ -168,6 +200,8 @@ class Settings:
     regime_refit_sessions: int = 252
     regime_min_history: int = 504
     engine: str = "duckdb"
+    duckdb_memory_limit: str = "8GB"
+    analyst_copy: bool = True
 
     @property
     def dbt_target(self) -> str | None:
@@ -225,6 +259,8 @@ class Settings:
             regime_refit_sessions=_positive_int("FEATURECAST_REGIME_REFIT_SESSIONS", 252, minimum=21),
             regime_min_history=_positive_int("FEATURECAST_REGIME_MIN_HISTORY", 504, minimum=252),
             engine=_engine(_env("FEATURECAST_ENGINE", "duckdb")),
+            duckdb_memory_limit=_memory_limit("FEATURECAST_DUCKDB_MEMORY_LIMIT"),
+            analyst_copy=_switch("FEATURECAST_ANALYST_COPY", "on"),
         )
 
     def regime_options(self) -> RegimeOptions:

@@ -2,7 +2,10 @@
 
 It holds the project-wide writer lock (`featurecast.warehouse_lock`) for the whole command, so writers
 take turns and none half-lands because another started first, and, when the outermost writer finishes
-without error, publishes the analysts' copy (`featurecast.analyst_copy`) before letting go.
+without error, publishes the analysts' copy (`featurecast.analyst_copy`) before letting go. With
+FEATURECAST_ANALYST_COPY=off (a universe whose warehouse the disk cannot hold twice, a deployment where
+nobody queries DuckDB) it publishes nothing and withdraws an earlier copy, so no reader is left on old
+data: `featurecast sql` and `get_historical_features` then read the warehouse itself.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from featurecast.analyst_copy import publish_analyst_copy
+from featurecast.analyst_copy import publish_analyst_copy, withdraw_analyst_copy
 from featurecast.config import Settings
 from featurecast.warehouse_lock import LockHolder, holds_lock, warehouse_lock
 
@@ -30,4 +33,7 @@ def exclusive_writer(settings: Settings, command: str) -> Iterator[None]:
     ):
         yield
         if outermost and settings.warehouse_path.exists():
-            publish_analyst_copy(settings.warehouse_path, settings.analyst_copy_path)
+            if settings.analyst_copy:
+                publish_analyst_copy(settings.warehouse_path, settings.analyst_copy_path)
+            else:
+                withdraw_analyst_copy(settings.analyst_copy_path)

@@ -23,7 +23,7 @@
                     {%- set calendar = graph.nodes['model.' ~ project_name ~ '.int_calendar_days_spined'].relation_name -%}
                     {%- set start = sessions_before(start, reopens, calendar) -%}
                 {%- endif -%}
-                {%- do conditions.append("date >= " ~ start) -%}
+                {%- do conditions.append("date >= " ~ date_literal(start)) -%}
             {%- endif -%}
         {%- endif -%}
     {%- endif -%}

@@ -3,10 +3,11 @@
         incremental_start_date() on (a bar that stops qualifying, e.g. newly quarantined, disappears
         instead of lingering); fail on schema drift. Dispatched: DuckDB deletes and inserts keyed on
         `date`; Spark rebuilds the table, or with var spark_date_partitions overwrites the `date`
-        partitions the run produced (the same replacement, without a table format that supports deletes). Also declares the staging parents incremental_start_date()
-        reads, which dbt cannot see inside is_incremental(). -#}
+        partitions the run produced (the same replacement, without a table format that supports deletes).
+        Also declares the parents incremental_start_date() and select_with_lookback() read (the staging
+        models and the calendar), which dbt cannot see inside is_incremental(). -#}
     {{ adapter.dispatch('incremental_by_date', 'featurecast')() }}
-    -- depends_on: {{ ref('stg_market__daily_ohlcv') }}, {{ ref('stg_market__quarantine_releases') }}, {{ ref('stg_market__symbol_properties') }}
+    -- depends_on: {{ ref('stg_market__daily_ohlcv') }}, {{ ref('stg_market__quarantine_releases') }}, {{ ref('stg_market__symbol_properties') }}, {{ ref('int_calendar_days_spined') }}
 {%- endmacro %}
 
 {% macro default__incremental_by_date() -%}

@@ -2,13 +2,14 @@
     {#- The first date an incremental run must (re)build: the earliest change to its market inputs
         (earliest_change_since) after the newest input this model has seen (its max source_loaded_at). A
         full build starts at the beginning of time; a run with nothing new starts after the end of time
-        (builds nothing). Models calling this need
+        (builds nothing). Written as a date literal (date_literal), so the filters built on it reach the
+        scans under every view. Models calling this need
         `-- depends_on: {{ ref('stg_market__daily_ohlcv') }}` (dbt cannot see refs inside is_incremental). -#}
     {%- if is_incremental() -%}
-    {{ earliest_change_since(
+    {{ date_literal(earliest_change_since(
         "(select coalesce(max(source_loaded_at), timestamp '0001-01-01') from " ~ this ~ ")",
         ref('stg_market__daily_ohlcv'), ref('stg_market__quarantine_releases'), ref('stg_market__symbol_properties')
-    ) }}
+    )) }}
     {%- else -%}
     date '0001-01-01'
     {%- endif -%}

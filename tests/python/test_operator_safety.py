@@ -124,6 +124,17 @@ def test_sql_reads_the_analysts_copy_once_a_writer_published_it(env, capsys) -> 
     assert code == 0 and "analysts' copy" in err and "2 batches" in out  # the fixture's landing, then the CLI's
 
 
+def test_with_the_copy_off_a_writer_withdraws_it_and_sql_reads_the_warehouse(env, capsys, monkeypatch) -> None:
+    assert run(["ingest", "synthetic", "--symbols", "2", "--years", "0.1", "--seed", "5"], capsys)[0] == 0
+    copy = env / "analyst" / "warehouse.duckdb"
+    assert copy.exists()
+    monkeypatch.setenv("FEATURECAST_ANALYST_COPY", "off")
+    assert run(["ingest", "synthetic", "--symbols", "2", "--years", "0.1", "--seed", "6"], capsys)[0] == 0
+    assert not copy.exists()  # an old copy would leave `featurecast sql` on yesterday's data
+    code, out, err = run(["sql", "select count(*) || ' batches' from raw.load_batches"], capsys)
+    assert code == 0 and "analysts' copy" not in err and "3 batches" in out
+
+
 def _leaf_commands(parser: argparse.ArgumentParser, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
     subparsers = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
     if not subparsers:
@@ -207,10 +218,18 @@ def test_an_unexpected_error_is_one_line_and_its_traceback_goes_to_the_log(env, 
     assert "Traceback" in log.read_text() and "broken" in log.read_text()
 
 
-def test_a_bad_environment_variable_is_a_configuration_error(env, capsys, monkeypatch) -> None:
-    monkeypatch.setenv("FEATURECAST_SYNTHETIC_YEARS", "lots")
+@pytest.mark.parametrize(
+    "name, value, message",
+    [
+        ("FEATURECAST_SYNTHETIC_YEARS", "lots", "FEATURECAST_SYNTHETIC_YEARS must be a number"),
+        ("FEATURECAST_DUCKDB_MEMORY_LIMIT", "80%", "FEATURECAST_DUCKDB_MEMORY_LIMIT must be an amount of memory"),
+        ("FEATURECAST_ANALYST_COPY", "maybe", "FEATURECAST_ANALYST_COPY must be on or off"),
+    ],
+)
+def test_a_bad_environment_variable_is_a_configuration_error(env, capsys, monkeypatch, name, value, message) -> None:
+    monkeypatch.setenv(name, value)
     code, _, err = run(["config"], capsys)
-    assert code == ExitCode.USAGE and "FEATURECAST_SYNTHETIC_YEARS must be a number" in err
+    assert code == ExitCode.USAGE and message in err
 
 
 # --- writers take turns -------------------------------------------------------------------------------

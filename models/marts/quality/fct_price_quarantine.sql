@@ -15,8 +15,10 @@ calendar as (
     select * from {{ ref('int_calendar_days_spined') }}
 ),
 
+-- int_prices_checked holds the same (symbol, date) rows as int_prices_resolved, as a table: reading it
+-- here does not recompute the source resolution over all of history.
 missing as (
-    {{ missing_sessions(ref('int_prices_resolved'), ref('int_calendar_days_spined')) }}
+    {{ missing_sessions(ref('int_prices_checked'), ref('int_calendar_days_spined')) }}
 ),
 
 return_spikes as (
