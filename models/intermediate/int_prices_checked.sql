@@ -69,7 +69,4 @@ final as (
     where date >= {{ start }}
 )
 
--- Stored in date order, so a nightly run's date filters, delete and insert touch the newest row groups
--- only, not every row group of the history (docs/scaling_out.md, "The nightly build").
 select * from final
-order by date, symbol

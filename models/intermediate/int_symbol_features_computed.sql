@@ -125,6 +125,3 @@ select
     macd - macd_signal as macd_hist
 from signal_line
 where date >= {{ start }}
--- Stored in date order, so a nightly run's date filters, delete and insert touch the newest row groups
--- only, not every row group of the history (docs/scaling_out.md, "The nightly build").
-order by date, symbol

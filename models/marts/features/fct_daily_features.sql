@@ -108,6 +108,3 @@ ranked as (
 -- dbt_project/feature_catalog.yml by `featurecast features sync`) is the only column list.
 select {{ cast_to_contract(model.columns) }}
 from ranked
--- Stored in date order, so a nightly run's date filters, delete and insert touch the newest row groups
--- only, not every row group of the history (docs/scaling_out.md, "The nightly build").
-order by date, symbol

@@ -48,6 +48,3 @@ select
     {%- endfor %}
     cast(source_loaded_at as timestamp)     as source_loaded_at
 from labelled
--- Stored in date order, so a nightly run's date filters, delete and insert touch the newest row groups
--- only, not every row group of the history (docs/scaling_out.md, "The nightly build").
-order by date, symbol

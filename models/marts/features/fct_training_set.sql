@@ -35,7 +35,4 @@ joined as (
       and labels.fwd_ret_21d is not null
 )
 
--- Stored in date order, so a nightly run's date filters, delete and insert touch the newest row groups
--- only, not every row group of the history (docs/scaling_out.md, "The nightly build").
 select * from joined
-order by date, symbol
