@@ -140,9 +140,9 @@ def physical_memory_bytes() -> int:
 
 def _switch(name: str, default: str) -> bool:
     raw = _env(name, default).lower()
-    if raw not in ("on", "off", "true", "false", "1", "0"):
+    if raw not in ("on", "off"):
         raise ValueError(f"{name} must be on or off, got {raw[:40]!r}")
-    return raw in ("on", "true", "1")
+    return raw == "on"
 
 
 def _memory_limit(name: str) -> str:
