@@ -125,15 +125,20 @@ def build_fingerprint(settings: Settings) -> str:
     return json.dumps({"vars": json.loads(dbt_vars(settings)), "features": features})
 
 
-# What dbt's unit tests test: the SQL, the macros, the project files and the engine. Data (seeds, raw
-# bars) is not in it: unit tests run on their own fixtures.
-SQL_SOURCES = ("models", "macros", "tests/generic", "tests/singular", "tests/macros")
+# What dbt's unit tests and the SQL tests (selectors.yml, `sql_tests`) test: the SQL, the macros, the
+# project files and the engine; with the seeds. A build reloads seeds and recreates the project views
+# only when it changes. Raw bars are not in it: those tests run on their own fixtures.
+SQL_SOURCES = ("models", "macros", "tests/generic", "tests/singular", "tests/macros", "seeds")
 SQL_FILES = ("dbt_project.yml", "selectors.yml", "profiles.yml")
+SQL_SUFFIXES = {".sql", ".yml", ".yaml", ".csv"}
+# The stages (selectors) that hold SQL tests and project views, and the same stage without them, as a
+# build whose project files are unchanged runs it (selectors.yml).
+NIGHTLY_SELECTORS = {None: "all_nightly", FEATURES_SELECTOR: "features_nightly"}
 
 
 def sql_fingerprint() -> str:
-    """A digest of the project's SQL and configuration and the dbt and DuckDB versions: unit tests need
-    to run again only when it changes."""
+    """A digest of the project's SQL, seeds and configuration and the dbt and DuckDB versions: unit
+    tests and SQL tests need to run again, and seeds to be reloaded, only when it changes."""
     import hashlib
 
     import dbt.version
@@ -142,7 +147,7 @@ def sql_fingerprint() -> str:
     digest = hashlib.sha256(f"dbt {dbt.version.__version__} duckdb {duckdb.__version__}".encode())
     files = [PROJECT_ROOT / name for name in SQL_FILES]
     for folder in SQL_SOURCES:
-        files += sorted(p for p in (PROJECT_ROOT / folder).rglob("*") if p.suffix in {".sql", ".yml", ".yaml"})
+        files += sorted(p for p in (PROJECT_ROOT / folder).rglob("*") if p.suffix in SQL_SUFFIXES)
     for path in files:
         digest.update(path.relative_to(PROJECT_ROOT).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
     return digest.hexdigest()
@@ -363,9 +368,12 @@ def build(
     their columns (a new feature must be computed for every past row), so a build whose variables or
     feature catalogue differ from the last successful one on this warehouse rebuilds in full.
 
-    Unit tests test the SQL, not the data: a stage whose unit tests passed on this warehouse with the
-    same SQL (`sql_fingerprint`) skips them, as dbt advises for production runs. A full refresh, a
-    `select` and any change to the SQL, the project files or the dbt and DuckDB versions run them.
+    Unit tests and the macro fixture tests (selector `sql_tests`) test the SQL, not the data; seeds and
+    the views whose SQL the project alone decides (selector `project_views`) change only with the
+    project's files. A stage whose unit tests passed on this warehouse with the same project files
+    (`sql_fingerprint`) skips those tests and neither reloads the seeds nor recreates those views, as
+    dbt advises for production runs (build what changed). A full refresh, a `select` and any change to
+    the SQL, the seeds, the project files or the dbt and DuckDB versions run them all.
 
     Data tests whose verdict is per date read only the dates that changed since their last pass
     (macros/get_where_subquery.sql); `full_data_tests` (or a full refresh) makes every test read
@@ -397,11 +405,12 @@ def build(
     code = sql_fingerprint()
     skip_unit_tests = not select and "--full-refresh" not in args and unit_tested.get(stage) == code
     if skip_unit_tests:
-        args += ["--exclude-resource-type", "unit_test"]
+        args += ["--exclude-resource-type", "unit_test", "--exclude-resource-type", "seed"]
     if select:
         args += ["--select", select]
-    if selector:
-        args += ["--selector", selector]
+    chosen = NIGHTLY_SELECTORS.get(selector, selector) if skip_unit_tests else selector
+    if chosen:
+        args += ["--selector", chosen]
     summary = run_dbt(
         args,
         settings,

@@ -3,7 +3,7 @@
     {%- set q = 1 - alpha -%}
     {%- set ns = namespace(k=0) -%}
     {%- for i in range(1, 20000) -%}
-        {%- if ns.k == 0 and q ** i < tolerance -%}{%- set ns.k = i -%}{%- endif -%}
+        {%- if q ** i < tolerance -%}{%- set ns.k = i -%}{%- break -%}{%- endif -%}
     {%- endfor -%}
     {{ return(ns.k) }}
 {%- endmacro %}

@@ -5,6 +5,8 @@
 -- null until it has all its rows.
 {%- set start = incremental_start_date() %}
 {%- set lookback = var('feature_lookback_rows') %}
+{#- Rows the longest trailing window reads: ret_252d, mom_252_21 and drawdown_252d (the row and 252 before). -#}
+{%- set window_rows = 253 %}
 
 with prices as (
     {{ select_with_lookback(ref('int_prices_cleaned'), start, lookback, 'symbol') }}
@@ -14,6 +16,8 @@ base as (
     select
         *,
         least(row_number() over (partition by symbol order by date), {{ lookback }})  as history_rows,
+        row_number() over (partition by symbol order by date)                        as series_row,
+        sum(case when date < {{ start }} then 1 else 0 end) over (partition by symbol) as rows_before_start,
         lag(close) over (partition by symbol order by date)                          as prev_close,
         ln(close / lag(close) over (partition by symbol order by date))              as r,
         close - lag(close) over (partition by symbol order by date)                  as price_change,
@@ -81,6 +85,9 @@ windows as (
         {{ when_history(23, "corr(r, log_volume_change) " ~ trailing_window(21)) }}                           as pv_corr_21d,
         {{ when_history(21, "corr(close, log_volume) " ~ trailing_window(21)) }}                              as pv_level_corr_21d
     from base2
+    -- the rows to build and the window_rows - 1 before them: older rows only feed the EMAs (and
+    -- history_rows, already counted), so the trailing windows skip them
+    where series_row > rows_before_start - {{ window_rows - 1 }}
 ),
 
 emas as (

@@ -7,16 +7,21 @@
 | the same bad bar is still there the next night         | caught again: a failed test's watermark stays put  |
 | old history damaged behind the pipeline's back         | not re-read nightly; `full_data_tests` finds it    |
 | gaps, freshness, bars accounted for, open findings     | always read whole tables (not per-date verdicts)   |
-| the SQL is unchanged since the unit tests last passed  | unit tests are skipped; any SQL change runs them   |
+| the SQL is unchanged since the unit tests last passed  | unit tests and SQL tests are skipped, seeds and    |
+|                                                        | project views kept; a change to SQL or seeds runs  |
+|                                                        | them all                                           |
 """
 
 from __future__ import annotations
+
+import shutil
 
 import duckdb
 import pandas as pd
 import pytest
 
 from dbt_project.runner import DbtBuildError, build
+from featurecast.config import PROJECT_ROOT
 from featurecast.marketdata.landing import land
 from featurecast.marketdata.synthetic import SyntheticSpec, generate
 from tests.python.conftest import make_settings
@@ -31,6 +36,17 @@ SCOPED = {
     "guardrail_ohlc_consistency",
 }
 WHOLE_TABLE = {"guardrail_missing_sessions", "guardrail_symbol_freshness", "guardrail_bars_accounted_for"}
+
+
+SQL_TESTS = {p.stem for p in (PROJECT_ROOT / "tests" / "macros").glob("*.sql")}
+
+
+def project_checks(summary) -> set[str]:
+    """What a build ran that depends on the project's files alone: unit tests, SQL tests, seeds, and the
+    project views (stg_market__daily_ohlcv, the view every market model reads, stands for them)."""
+    kinds = {n.resource_type for n in summary.nodes if n.resource_type in ("unit_test", "seed")}
+    kinds |= {"sql_test"} if any(n.name in SQL_TESTS for n in summary.nodes) else set()
+    return kinds | ({"view"} if any(n.name == "stg_market__daily_ohlcv" for n in summary.nodes) else set())
 
 
 def watermarks(settings) -> dict[str, object]:
@@ -65,7 +81,7 @@ def test_the_first_build_records_what_each_per_date_test_verified(nightly) -> No
     recorded = watermarks(nightly["settings"])
     assert set(recorded) >= SCOPED
     assert not WHOLE_TABLE & set(recorded)
-    assert any(n.resource_type == "unit_test" for n in nightly["first"].nodes)
+    assert project_checks(nightly["first"]) == {"unit_test", "sql_test", "seed", "view"}
 
 
 def test_old_damage_is_not_re_read_nightly_but_a_full_test_run_finds_it(nightly) -> None:
@@ -81,8 +97,12 @@ def test_old_damage_is_not_re_read_nightly_but_a_full_test_run_finds_it(nightly)
     land(settings.warehouse_path, prices[prices["date"] == sessions[-3]], source="synthetic")
     night = build(settings, quiet=True)
     assert night.success
-    # The SQL did not change since the first build: its unit tests are not run again.
-    assert not any(n.resource_type == "unit_test" for n in night.nodes)
+    # The SQL did not change since the first build: its unit tests and SQL tests are not run again, the
+    # seeds are not reloaded nor the project views recreated; the data tests on them still run.
+    assert project_checks(night) == set()
+    assert {"unique_market_calendar_exceptions_calendar_date", "guardrail_ohlc_consistency"} <= {
+        n.name for n in night.nodes
+    }
     found = rf"grain_fct_daily_labels: fail \(1 rows\): SYN001 {pd.Timestamp(old).date()}"
     with pytest.raises(DbtBuildError, match=found):
         build(settings, quiet=True, full_data_tests=True)
@@ -120,7 +140,26 @@ def test_a_change_to_the_sql_runs_the_unit_tests_again(nightly, monkeypatch) -> 
     from dbt_project import runner
 
     settings = nightly["settings"]
-    assert not any(n.resource_type == "unit_test" for n in build(settings, quiet=True).nodes)
+    assert project_checks(build(settings, quiet=True)) == set()
     monkeypatch.setattr(runner, "sql_fingerprint", lambda: "the SQL changed")
     rerun = build(settings, quiet=True)
-    assert rerun.success and any(n.resource_type == "unit_test" for n in rerun.nodes)
+    assert rerun.success and project_checks(rerun) == {"unit_test", "sql_test", "seed", "view"}
+    # the stage the nightly flow runs, likewise
+    features = build(settings, quiet=True, selector="features")
+    assert features.success and project_checks(features) == {"unit_test", "sql_test", "seed", "view"}
+    assert project_checks(build(settings, quiet=True, selector="features")) == set()
+
+
+def test_the_fingerprint_reads_the_seeds(tmp_path, monkeypatch) -> None:
+    """Seeds are part of the project fingerprint: an edited seed file is loaded again on the next build."""
+    from dbt_project import runner
+
+    for name in runner.SQL_FILES:
+        shutil.copy(PROJECT_ROOT / name, tmp_path / name)
+    for folder in runner.SQL_SOURCES:
+        shutil.copytree(PROJECT_ROOT / folder, tmp_path / folder)
+    monkeypatch.setattr(runner, "PROJECT_ROOT", tmp_path)
+    before = runner.sql_fingerprint()
+    seed = tmp_path / "seeds" / "market_calendar_exceptions.csv"
+    seed.write_text(seed.read_text() + "2030-01-02,false,an exchange closure\n")
+    assert runner.sql_fingerprint() != before

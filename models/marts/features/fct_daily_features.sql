@@ -10,8 +10,12 @@
 {%- set benchmark = none if var('market_series') == 'equal_weight' else var('market_series') | upper %}
 {%- set cs_ranked = ['ret_5d', 'ret_21d', 'mom_252_21', 'vol_21d', 'volume_z_21d', 'ma_dist_21', 'rsi_14'] %}
 
-with symbol_features as (
-    {{ select_with_lookback(ref('int_symbol_features_computed'), start, 100, 'symbol') }}
+-- The 63-session windows below read 100 rows of history before the first changed date; only the
+-- columns they need are read from that history.
+with symbol_history as (
+    {{ select_with_lookback(
+        "(select symbol, date, history_rows, ret_1d, vol_63d from " ~ ref('int_symbol_features_computed') ~ ") as history",
+        start, 100, 'symbol') }}
 ),
 
 market as (
@@ -19,10 +23,10 @@ market as (
 ),
 
 relative_input as (
-    select symbol_features.symbol, symbol_features.date, symbol_features.history_rows,
-           symbol_features.ret_1d, symbol_features.vol_63d, market.mkt_ret_1d
-    from symbol_features
-    left join market on symbol_features.date = market.date
+    select symbol_history.symbol, symbol_history.date, symbol_history.history_rows,
+           symbol_history.ret_1d, symbol_history.vol_63d, market.mkt_ret_1d
+    from symbol_history
+    left join market on symbol_history.date = market.date
 ),
 
 relative as (
@@ -59,7 +63,7 @@ residual_windows as (
 ),
 
 output_rows as (
-    select * from symbol_features where date >= {{ start }}
+    select * from {{ ref('int_symbol_features_computed') }} where date >= {{ start }}
 ),
 
 -- Cross-sectional ranks among the symbols trading that day (the benchmark is the market, not a
@@ -68,10 +72,9 @@ rank_input as (
     select * from (
         select symbol, date, {{ cs_ranked | join(', ') }},
                count(*) over (partition by date) as universe_symbols
-        from symbol_features
-        where date >= {{ start }}
+        from output_rows
         {%- if benchmark %}
-          and symbol <> '{{ benchmark }}'
+        where symbol <> '{{ benchmark }}'
         {%- endif %}
     ) where universe_symbols >= {{ min_symbols }}
 ),

@@ -7,7 +7,9 @@
 -- data may complete.
 {%- set horizons = [1, 5, 21] %}
 {%- set start = incremental_start_date() %}
-{%- set label_start = sessions_before(start, config.get('meta', {}).get('reopens_sessions', 21)) %}
+{#- A date literal, so the filter reaches the scans below the views (date_literal); a full build starts at the start. -#}
+{%- set reopens = config.get('meta', {}).get('reopens_sessions', 21) %}
+{%- set label_start = date_literal(sessions_before(start, reopens)) if is_incremental() else start %}
 
 with prices as (
     select symbol, date, session_number, close, source_loaded_at

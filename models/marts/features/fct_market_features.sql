@@ -11,7 +11,7 @@
 
 with symbol_features as (
     select * from {{ ref('int_symbol_features_computed') }}
-    where date >= {{ sessions_before(start, var('feature_lookback_rows')) }}
+    where date >= {{ date_literal(sessions_before(start, var('feature_lookback_rows'))) if is_incremental() else start }}
       and ret_1d is not null
 ),
 

@@ -5,7 +5,9 @@
 -- row's label reaches past the data. Incremental runs recompute the 21 sessions before the first
 -- changed date, where new data completes labels.
 {%- set start = incremental_start_date() %}
-{%- set label_start = sessions_before(start, config.get('meta', {}).get('reopens_sessions', 21)) %}
+{#- A date literal, so the filter reaches the scans below the views (date_literal); a full build starts at the start. -#}
+{%- set reopens = config.get('meta', {}).get('reopens_sessions', 21) %}
+{%- set label_start = date_literal(sessions_before(start, reopens)) if is_incremental() else start %}
 
 with features as (
     select * from {{ ref('fct_daily_features') }} where date >= {{ label_start }}
