@@ -245,11 +245,21 @@ def main() -> None:
     )
     parser.add_argument("--workdir", type=Path)
     parser.add_argument("--keep", action="store_true", help="keep each size's warehouse")
-    parser.add_argument("--plot", type=Path, nargs="+", help="only redraw the figure from results files")
+    parser.add_argument(
+        "--plot",
+        type=Path,
+        nargs="+",
+        help="only redraw the figure from results files (a later file wins for the same point)",
+    )
     parser.add_argument("--figure", type=Path, default=FIGURE)
     args = parser.parse_args()
     if args.plot:
-        stored = [Point(**p) for path in args.plot for p in json.loads(path.read_text())]
+        # A later results file replaces an earlier measurement of the same point.
+        latest = {}
+        for path in args.plot:
+            for point in (Point(**p) for p in json.loads(path.read_text())):
+                latest[(point.symbols, point.years, point.engine, point.step)] = point
+        stored = list(latest.values())
         plot(stored, args.figure)
         print_table(stored)
         print(f"figure: {args.figure}")
