@@ -165,6 +165,36 @@ def dbt_env(settings: Settings) -> dict[str, str]:
     }
 
 
+def artifacts_dir(settings: Settings, target_path: Path | None = None, target: str | None = None) -> Path:
+    """Where dbt writes its artifacts (manifest, run results) for this warehouse and target."""
+    return target_path or settings.data_dir / (f"dbt_target_{target}" if target else "dbt_target")
+
+
+def views_missing(settings: Settings, manifest: Path) -> bool:
+    """Whether a view model of the project as last parsed (`manifest`) is missing from the DuckDB
+    warehouse: dropped by hand, or a restored backup. A build then recreates the views instead of
+    keeping them. No manifest, or a warehouse that cannot be read, counts as missing."""
+    import json
+
+    import duckdb
+
+    try:
+        nodes = json.loads(manifest.read_text())["nodes"].values()
+        con = duckdb.connect(str(settings.warehouse_path), read_only=True)
+    except (OSError, ValueError, KeyError, duckdb.Error):
+        return True
+    try:
+        listed = con.execute("select schema_name, view_name from duckdb_views() where not internal").fetchall()
+    finally:
+        con.close()
+    views = {
+        (str(node["schema"]).lower(), str(node["alias"]).lower())
+        for node in nodes
+        if node.get("resource_type") == "model" and node.get("config", {}).get("materialized") == "view"
+    }
+    return not views <= {(schema.lower(), name.lower()) for schema, name in listed}
+
+
 def run_dbt(
     args: Sequence[str],
     settings: Settings,
@@ -191,7 +221,7 @@ def run_dbt(
     from dbt.cli.main import dbtRunner
 
     settings.warehouse_path.parent.mkdir(parents=True, exist_ok=True)
-    artifacts = target_path or settings.data_dir / (f"dbt_target_{target}" if target else "dbt_target")
+    artifacts = artifacts_dir(settings, target_path, target)
     takes_vars = bool(args) and args[0] in {"build", "run", "test", "seed", "compile", "docs", "show"}
     command = [
         *(["--quiet"] if quiet else []),
@@ -372,8 +402,9 @@ def build(
     the views whose SQL the project alone decides (selector `project_views`) change only with the
     project's files. A stage whose unit tests passed on this warehouse with the same project files
     (`sql_fingerprint`) skips those tests and neither reloads the seeds nor recreates those views, as
-    dbt advises for production runs (build what changed). A full refresh, a `select` and any change to
-    the SQL, the seeds, the project files or the dbt and DuckDB versions run them all.
+    dbt advises for production runs (build what changed). A full refresh, a `select`, any change to the
+    SQL, the seeds, the project files or the dbt and DuckDB versions, and a view missing from the
+    warehouse (`views_missing`) run them all.
 
     Data tests whose verdict is per date read only the dates that changed since their last pass
     (macros/get_where_subquery.sql); `full_data_tests` (or a full refresh) makes every test read
@@ -404,6 +435,9 @@ def build(
         unit_tested = {}  # an unreadable record only means the unit tests run again
     code = sql_fingerprint()
     skip_unit_tests = not select and "--full-refresh" not in args and unit_tested.get(stage) == code
+    manifest = artifacts_dir(settings, target_path) / "manifest.json"
+    if skip_unit_tests and target is None and views_missing(settings, manifest):
+        skip_unit_tests = False  # recreate the views (and so run the SQL checks once more)
     if skip_unit_tests:
         args += ["--exclude-resource-type", "unit_test", "--exclude-resource-type", "seed"]
     if select:

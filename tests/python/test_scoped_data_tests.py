@@ -10,6 +10,7 @@
 | the SQL is unchanged since the unit tests last passed  | unit tests and SQL tests are skipped, seeds and    |
 |                                                        | project views kept; a change to SQL or seeds runs  |
 |                                                        | them all                                           |
+| a view dropped by hand                                 | the next build recreates the views                 |
 """
 
 from __future__ import annotations
@@ -148,6 +149,16 @@ def test_a_change_to_the_sql_runs_the_unit_tests_again(nightly, monkeypatch) -> 
     features = build(settings, quiet=True, selector="features")
     assert features.success and project_checks(features) == {"unit_test", "sql_test", "seed", "view"}
     assert project_checks(build(settings, quiet=True, selector="features")) == set()
+
+
+def test_a_view_dropped_by_hand_is_recreated_by_the_next_build(nightly) -> None:
+    settings = nightly["settings"]
+    build(settings, quiet=True)  # records the project files as they are (an earlier test changed them)
+    assert project_checks(build(settings, quiet=True)) == set()
+    insert_raw(settings, "drop view staging.stg_market__daily_ohlcv")
+    rebuilt = build(settings, quiet=True)
+    assert rebuilt.success and "view" in project_checks(rebuilt)
+    assert project_checks(build(settings, quiet=True)) == set()
 
 
 def test_the_fingerprint_reads_the_seeds(tmp_path, monkeypatch) -> None:
