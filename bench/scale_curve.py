@@ -4,6 +4,7 @@ the same bars.
 
     .venv/bin/python bench/scale_curve.py                                   # 100, 500, 2000, 5000 x 20 years
     .venv/bin/python bench/scale_curve.py --symbols 100 500 --spark-max 100  # a quick curve
+    .venv/bin/python bench/scale_curve.py --symbols 2000 --engines spark --full-only  # one point
     .venv/bin/python bench/scale_curve.py --plot a.json b.json              # redraw the PNG from runs
 
 Each build is its own `featurecast build` process (a fresh interpreter, as the nightly job runs). A
@@ -134,7 +135,7 @@ def run_size(symbols: int, years: float, args: argparse.Namespace, stopped: dict
     del prices, history  # the builds, not this process, should hold the memory
     gc.collect()
     points: list[Point] = []
-    engines = [e for e in ("duckdb", "spark") if e not in stopped and (e != "spark" or symbols <= args.spark_max)]
+    engines = [e for e in args.engines if e not in stopped and (e != "spark" or symbols <= args.spark_max)]
     for engine in engines:
         seconds, peak, ok, note = measured(build_command(engine), env, log)
         points.append(Point(symbols, years, history_bars, engine, "full", seconds, peak, ok, note or copy_note))
@@ -142,7 +143,7 @@ def run_size(symbols: int, years: float, args: argparse.Namespace, stopped: dict
         if not ok or seconds > args.budget_minutes * 60:
             stopped[engine] = f"stopped after {symbols} symbols ({'failed' if not ok else 'over budget'})"
     land(workdir / "warehouse.duckdb", last_day, source="synthetic")
-    for engine in [e for e in engines if points_ok(points, e)]:
+    for engine in [e for e in engines if points_ok(points, e) and not args.full_only]:
         seconds, peak, ok, note = measured(build_command(engine), env, log)
         points.append(Point(symbols, years, bars, engine, "one_day", seconds, peak, ok, note or copy_note))
         print(f"  {engine:<7} one-day build   {seconds:8.1f} s  peak {peak / 1e9:6.2f} GB  {'ok' if ok else note}")
@@ -235,6 +236,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--spark-max", type=int, default=2000, help="largest universe tried on Spark")
     parser.add_argument("--pandas-max", type=int, default=2000, help="largest universe for the pandas baseline")
+    parser.add_argument("--engines", nargs="+", choices=("duckdb", "spark"), default=["duckdb", "spark"])
+    parser.add_argument("--full-only", action="store_true", help="skip the one-day builds (one point per engine)")
     parser.add_argument("--budget-minutes", type=float, default=60.0, help="an engine stops after a slower build")
     parser.add_argument(
         "--analyst-copy",
