@@ -131,9 +131,18 @@ def build_fingerprint(settings: Settings) -> str:
 SQL_SOURCES = ("models", "macros", "tests/generic", "tests/singular", "tests/macros", "seeds")
 SQL_FILES = ("dbt_project.yml", "selectors.yml", "profiles.yml")
 SQL_SUFFIXES = {".sql", ".yml", ".yaml", ".csv"}
-# The stages (selectors) that hold SQL tests and project views, and the same stage without them, as a
-# build whose project files are unchanged runs it (selectors.yml).
-NIGHTLY_SELECTORS = {None: "all_nightly", FEATURES_SELECTOR: "features_nightly"}
+# Each stage (selector) and the same stage without the SQL tests and project views, as a build whose
+# project files and Python-side tables are unchanged runs it (selectors.yml).
+NIGHTLY_SELECTORS = {
+    None: "all_nightly",
+    FEATURES_SELECTOR: "features_nightly",
+    EVALUATION_SELECTOR: "evaluation_nightly",
+    PORTFOLIO_BOOKS_SELECTOR: "portfolio_books_nightly",
+}
+# The source of the tables the Python side writes (forecasts, regimes, the backtest's book): the stg_ml__
+# views select from them once they exist, and are empty until then (macros/source_or_empty.sql).
+PYTHON_SIDE_SCHEMA = "ml"
+PYTHON_SIDE_SOURCES = Path("models") / "staging" / "ml" / "_ml__sources.yml"
 
 
 def sql_fingerprint() -> str:
@@ -151,6 +160,32 @@ def sql_fingerprint() -> str:
     for path in files:
         digest.update(path.relative_to(PROJECT_ROOT).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
     return digest.hexdigest()
+
+
+def python_side_tables(settings: Settings) -> list[str]:
+    """Which of the Python side's source tables (PYTHON_SIDE_SOURCES) exist in the DuckDB warehouse,
+    sorted. The stg_ml__ views' SQL depends on them, so a change recreates the views (with the SQL
+    tests). No warehouse, or one that cannot be read, has none."""
+    import duckdb
+    import yaml
+
+    declared = yaml.safe_load((PROJECT_ROOT / PYTHON_SIDE_SOURCES).read_text())["sources"]
+    names = [t["name"] for source in declared if source["name"] == PYTHON_SIDE_SCHEMA for t in source["tables"]]
+    if not settings.warehouse_path.exists():
+        return []
+    try:
+        con = duckdb.connect(str(settings.warehouse_path), read_only=True)
+    except duckdb.Error:
+        return []
+    try:
+        rows = con.execute(
+            "select table_name from duckdb_tables() where schema_name = ? and list_contains(?, table_name) "
+            "order by table_name",
+            [PYTHON_SIDE_SCHEMA, names],
+        ).fetchall()
+    finally:
+        con.close()
+    return [name for (name,) in rows]
 
 
 def dbt_env(settings: Settings) -> dict[str, str]:
@@ -398,13 +433,15 @@ def build(
     their columns (a new feature must be computed for every past row), so a build whose variables or
     feature catalogue differ from the last successful one on this warehouse rebuilds in full.
 
-    Unit tests and the macro fixture tests (selector `sql_tests`) test the SQL, not the data; seeds and
-    the views whose SQL the project alone decides (selector `project_views`) change only with the
-    project's files. A stage whose unit tests passed on this warehouse with the same project files
-    (`sql_fingerprint`) skips those tests and neither reloads the seeds nor recreates those views, as
-    dbt advises for production runs (build what changed). A full refresh, a `select`, any change to the
-    SQL, the seeds, the project files or the dbt and DuckDB versions, and a view missing from the
-    warehouse (`views_missing`) run them all.
+    Unit tests and the macro fixture tests (selector `sql_tests`) test the SQL, not the data; seeds change
+    only with the project's files, and the views (selector `project_views`) with those files and, for
+    the stg_ml__ views, with which of the Python side's tables exist (`python_side_tables`). A stage
+    whose unit tests passed on this warehouse with the same project files (`sql_fingerprint`) and the
+    same Python-side tables skips those tests and neither reloads the seeds nor recreates the views, as
+    dbt advises for production runs (build what changed); the stage's `*_nightly` selector says what
+    is left. A full refresh, a `select`, any change to the SQL, the seeds, the project files, the dbt
+    and DuckDB versions or the Python-side tables, and a view missing from the warehouse
+    (`views_missing`) run them all.
 
     Data tests whose verdict is per date read only the dates that changed since their last pass
     (macros/get_where_subquery.sql); `full_data_tests` (or a full refresh) makes every test read
@@ -433,7 +470,8 @@ def build(
         unit_tested: dict[str, str] = json.loads(unit_file.read_text()) if unit_file.exists() else {}
     except ValueError:
         unit_tested = {}  # an unreadable record only means the unit tests run again
-    code = sql_fingerprint()
+    # What the SQL tests and the views depend on: the project's files and which Python-side tables exist.
+    code = sql_fingerprint() + " " + ",".join(python_side_tables(settings))
     skip_unit_tests = not select and "--full-refresh" not in args and unit_tested.get(stage) == code
     manifest = artifacts_dir(settings, target_path) / "manifest.json"
     if skip_unit_tests and target is None and views_missing(settings, manifest):

@@ -14,6 +14,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from dbt_project.runner import PYTHON_SIDE_SCHEMA
 from featurecast.config import PROJECT_ROOT
 from featurecast.features import MARKET_MART, SYMBOL_MART
 
@@ -83,25 +84,28 @@ def test_stages_are_named_selectors_and_partition_the_project(scratch) -> None:
     assert "featurecast.marts.forecasting.fct_forecast_evaluation" in evaluation
     assert "featurecast.marts.features.fct_daily_features" in features
     assert books and books <= features and "featurecast.marts.portfolio.fct_portfolio_daily" in books
-    # What a build with unchanged project files leaves out (dbt_project/runner.py): the SQL tests (the
-    # macro fixture tests) and the views the project's files alone decide, and nothing else.
+    # What a build with unchanged project files (and Python-side tables) leaves out (dbt_project/runner.py):
+    # the SQL tests (the macro fixture tests) and the views, and nothing else, in every stage.
     sql_tests, views = listed("--selector", "sql_tests"), listed("--selector", "project_views")
     fixtures = {f"featurecast.macros.{p.stem}" for p in (PROJECT_ROOT / "tests" / "macros").glob("*.sql")}
     assert sql_tests == fixtures and sql_tests <= features
-    assert "featurecast.staging.market.stg_market__daily_ohlcv" in views and views <= features
-    assert not any(".staging.ml." in view for view in views)
-    nightly = listed("--selector", "features_nightly")
-    assert nightly == features - sql_tests - views
-    assert any(test.endswith(".guardrail_ohlc_consistency") for test in nightly)  # a test on a project view
+    assert {"featurecast.staging.market.stg_market__daily_ohlcv", "featurecast.staging.ml.stg_ml__forecasts"} <= views
+    assert listed("--selector", "features_nightly") == features - sql_tests - views
+    assert any(test.endswith(".guardrail_ohlc_consistency") for test in features - views)  # a test on a view
     assert listed("--selector", "all_nightly") == everything - sql_tests - views
-    # A project view is kept from one build to the next, so its SQL must not depend on the warehouse's
-    # state when it is compiled (which tables exist, what dates are in them).
+    assert listed("--selector", "evaluation_nightly") == evaluation - views
+    assert listed("--selector", "portfolio_books_nightly") == books - views
+    # A view is kept from one build to the next, so its SQL may depend on the warehouse's state when it is
+    # compiled only through what decides when it is recreated: which Python-side tables exist
+    # (source_or_empty on that schema). No queries, no dates.
     paths = plain_dbt("ls", "--selector", "project_views", "--output", "path", "-q", data_dir=data, scratch=scratch)
     assert paths.returncode == 0, paths.stdout[-2000:]
     for path in paths.stdout.split():
         sql = (PROJECT_ROOT / path).read_text()
-        stateful = [m for m in ("source_or_empty", "run_query", "date_literal", "is_incremental") if m in sql]
-        assert not stateful, f"{path} is a project view but calls {stateful}"
+        stateful = [m for m in ("run_query", "date_literal", "is_incremental") if m in sql]
+        assert not stateful, f"{path} is a view but calls {stateful}"
+        schemas = set(re.findall(r"source_or_empty\(\s*'(\w+)'", sql))
+        assert schemas <= {PYTHON_SIDE_SCHEMA}, f"{path} reads {schemas} when it compiles"
 
 
 def test_every_mart_the_snapshot_reads_is_declared_by_the_exposure(scratch) -> None:

@@ -8,9 +8,10 @@
 | old history damaged behind the pipeline's back         | not re-read nightly; `full_data_tests` finds it    |
 | gaps, freshness, bars accounted for, open findings     | always read whole tables (not per-date verdicts)   |
 | the SQL is unchanged since the unit tests last passed  | unit tests and SQL tests are skipped, seeds and    |
-|                                                        | project views kept; a change to SQL or seeds runs  |
-|                                                        | them all                                           |
+|                                                        | views kept; a change to SQL or seeds runs them all |
 | a view dropped by hand                                 | the next build recreates the views                 |
+| the Python side creates one of its tables (ml.*)       | the next build recreates the views: the stg_ml__   |
+|                                                        | view reads the table instead of being empty        |
 """
 
 from __future__ import annotations
@@ -43,11 +44,13 @@ SQL_TESTS = {p.stem for p in (PROJECT_ROOT / "tests" / "macros").glob("*.sql")}
 
 
 def project_checks(summary) -> set[str]:
-    """What a build ran that depends on the project's files alone: unit tests, SQL tests, seeds, and the
-    project views (stg_market__daily_ohlcv, the view every market model reads, stands for them)."""
+    """What a build ran that depends on the project's files (and the Python side's tables) alone: unit
+    tests, SQL tests, seeds, and the views (stg_market__daily_ohlcv, the view every market model reads,
+    and stg_ml__forecasts stand for them)."""
     kinds = {n.resource_type for n in summary.nodes if n.resource_type in ("unit_test", "seed")}
     kinds |= {"sql_test"} if any(n.name in SQL_TESTS for n in summary.nodes) else set()
-    return kinds | ({"view"} if any(n.name == "stg_market__daily_ohlcv" for n in summary.nodes) else set())
+    views = {"stg_market__daily_ohlcv", "stg_ml__forecasts"}
+    return kinds | ({"view"} if any(n.name in views for n in summary.nodes) else set())
 
 
 def watermarks(settings) -> dict[str, object]:
@@ -174,3 +177,34 @@ def test_the_fingerprint_reads_the_seeds(tmp_path, monkeypatch) -> None:
     seed = tmp_path / "seeds" / "market_calendar_exceptions.csv"
     seed.write_text(seed.read_text() + "2030-01-02,false,an exchange closure\n")
     assert runner.sql_fingerprint() != before
+
+
+def forecasts_seen(settings) -> int:
+    """Rows stg_ml__forecasts shows of one forecast written to ml.forecasts (removed again after)."""
+    con = duckdb.connect(str(settings.warehouse_path))
+    try:
+        con.execute(
+            "insert into ml.forecasts values ('book', date '2020-01-02', 5, date '2020-01-09', 'm', 'v1', "
+            "100.0, 90.0, 100.0, 110.0)"
+        )
+        return con.execute("select count(*) from staging.stg_ml__forecasts").fetchone()[0]
+    finally:
+        con.execute("delete from ml.forecasts")
+        con.close()
+
+
+def test_a_table_the_python_side_creates_makes_the_next_build_read_it(nightly) -> None:
+    """The stg_ml__ views are empty until the Python side writes its table (macros/source_or_empty.sql).
+    Nightly builds keep the views, so the first build after the table appears must recreate them."""
+    settings = nightly["settings"]
+    insert_raw(
+        settings,
+        "create schema if not exists ml; create table ml.forecasts (portfolio varchar, issue_date date, "
+        "horizon integer, target_date date, model varchar, model_version varchar, equity_at_issue double, "
+        "q05 double, q50 double, q95 double)",
+    )
+    assert forecasts_seen(settings) == 0  # the view built before the table existed is the empty one
+    rebuilt = build(settings, quiet=True)
+    assert rebuilt.success and "view" in project_checks(rebuilt)
+    assert forecasts_seen(settings) == 1
+    assert project_checks(build(settings, quiet=True)) == set()
