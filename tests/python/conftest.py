@@ -20,6 +20,11 @@ from featurecast.marketdata.landing import land
 from featurecast.marketdata.synthetic import DefectSpec, SyntheticSpec, generate, inject_defects
 
 os.environ.setdefault("DO_NOT_TRACK", "1")
+# pytest-xdist runs the files in two worker processes (pyproject.toml). Each worker gets its own Prefect
+# home, so the temporary Prefect servers of flows called in tests do not share one SQLite database.
+# (Prefect reads it when first imported, after this file.)
+if worker := os.environ.get("PYTEST_XDIST_WORKER"):
+    os.environ["PREFECT_HOME"] = str(Path(os.environ.get("PREFECT_HOME", Path.home() / ".prefect")) / f"xdist-{worker}")
 
 # Every service the app registers in its ServiceFactory, by name.
 SERVICES = [
