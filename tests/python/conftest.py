@@ -22,9 +22,13 @@ from featurecast.marketdata.synthetic import DefectSpec, SyntheticSpec, generate
 os.environ.setdefault("DO_NOT_TRACK", "1")
 # pytest-xdist runs the files in two worker processes (pyproject.toml). Each worker gets its own Prefect
 # home, so the temporary Prefect servers of flows called in tests do not share one SQLite database.
-# (Prefect reads it when first imported, after this file.)
+# (Prefect reads it when first imported, after this file.) Prefect creates its home without parents, so
+# on a machine that never ran Prefect (no ~/.prefect) the worker's home is created here, or its server
+# cannot start.
 if worker := os.environ.get("PYTEST_XDIST_WORKER"):
-    os.environ["PREFECT_HOME"] = str(Path(os.environ.get("PREFECT_HOME", Path.home() / ".prefect")) / f"xdist-{worker}")
+    _prefect_home = Path(os.environ.get("PREFECT_HOME", Path.home() / ".prefect")) / f"xdist-{worker}"
+    _prefect_home.mkdir(parents=True, exist_ok=True)
+    os.environ["PREFECT_HOME"] = str(_prefect_home)
 
 # Every service the app registers in its ServiceFactory, by name.
 SERVICES = [

@@ -34,6 +34,7 @@ SCOPED = {
     "grain_fct_daily_features",
     "grain_int_prices_checked",
     "grain_fct_daily_labels",
+    "grain_fct_training_set",  # on a view: its 21 re-opened sessions (meta reopens_sessions)
     "guardrail_duplicate_symbol_date_source",
     "guardrail_ohlc_consistency",
 }
@@ -208,3 +209,30 @@ def test_a_table_the_python_side_creates_makes_the_next_build_read_it(nightly) -
     assert rebuilt.success and "view" in project_checks(rebuilt)
     assert forecasts_seen(settings) == 1
     assert project_checks(build(settings, quiet=True)) == set()
+
+
+def test_the_training_set_view_follows_a_new_session_without_being_rebuilt(nightly) -> None:
+    """fct_training_set is a view over the features and labels marts: a nightly build does not touch it,
+    yet the row whose 21-session label the new session completes is there, and its grain test ran on
+    the re-opened sessions only."""
+    settings, prices, sessions = nightly["settings"], nightly["prices"], nightly["sessions"]
+    assert build(settings, quiet=True).success  # settle: an earlier test created a Python-side table
+    land(settings.warehouse_path, prices[prices["date"] == sessions[-1]], source="synthetic")
+    night = build(settings, quiet=True)
+    ran = {n.name for n in night.nodes}
+    assert night.success and "fct_training_set" not in ran and "grain_fct_training_set" in ran
+    con = duckdb.connect(str(settings.warehouse_path), read_only=True)
+    try:
+        kind = con.execute(
+            "select table_type from information_schema.tables "
+            "where table_schema = 'marts' and table_name = 'fct_training_set'"
+        ).fetchone()
+        newest, symbols = con.execute(
+            "select max(date), count(*) filter (where date = (select max(date) from marts.fct_training_set)) "
+            "from marts.fct_training_set"
+        ).fetchone()
+    finally:
+        con.close()
+    assert kind == ("VIEW",)
+    # the last session whose every label horizon (21 sessions) is complete now
+    assert pd.Timestamp(newest) == pd.Timestamp(sessions[-22]) and symbols == 6
