@@ -3,9 +3,10 @@
 -- Features joined point-in-time with their labels: the features of day t (data up to t) beside the
 -- returns after t. A row appears only once every label horizon is complete (all labels known), so no
 -- row's label reaches past the data.
--- A view, not a table: it holds nothing of its own (a join and a filter of two incremental marts), so a
--- nightly build has nothing to rewrite here, and the warehouse does not store its 70 columns twice. A
--- filter on date or symbol reaches both marts' scans.
+-- A view, not a table: it holds nothing of its own (a join and a filter of two incremental marts),
+-- so a nightly build has nothing to rewrite here, and the warehouse does not store the 67 feature
+-- columns twice. A filter on date or symbol reaches both marts' scans. A view's contract checks names
+-- and types but not their order, so the columns are listed in the YAML's order by hand.
 
 with features as (
     select * from {{ ref('fct_daily_features') }}
@@ -21,10 +22,10 @@ joined as (
         features.{{ column }},
         {%- endfor %}
         labels.fwd_ret_1d,
-        labels.fwd_ret_5d,
-        labels.fwd_ret_21d,
         labels.direction_1d,
+        labels.fwd_ret_5d,
         labels.direction_5d,
+        labels.fwd_ret_21d,
         labels.direction_21d,
         labels.label_end_date_21d,
         greatest(features.source_loaded_at, labels.source_loaded_at) as source_loaded_at
