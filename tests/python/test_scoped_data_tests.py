@@ -23,6 +23,7 @@ import pandas as pd
 import pytest
 import yaml
 
+from dbt_project.feature_catalog import MARTS_YAML, TRAINING_SET
 from dbt_project.runner import DbtBuildError, build
 from featurecast.config import PROJECT_ROOT
 from featurecast.marketdata.landing import land
@@ -243,8 +244,8 @@ def test_the_training_set_view_follows_a_new_session_without_being_rebuilt(night
         con.close()
     assert kind == ("VIEW",)
     # a view's contract does not check the order of its columns: the documented order is kept by hand
-    documented = yaml.safe_load((PROJECT_ROOT / "models" / "marts" / "features" / "_features__models.yml").read_text())
-    (mart,) = [m for m in documented["models"] if m["name"] == "fct_training_set"]
+    documented = yaml.safe_load(MARTS_YAML.read_text())
+    (mart,) = [m for m in documented["models"] if m["name"] == TRAINING_SET]
     assert columns == [c["name"] for c in mart["columns"]]
     # the last session whose every label horizon (21 sessions) is complete now
     assert pd.Timestamp(newest) == pd.Timestamp(sessions[-22]) and symbols == 6
