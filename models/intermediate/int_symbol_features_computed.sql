@@ -7,6 +7,20 @@
 {%- set lookback = var('feature_lookback_rows') %}
 {#- Rows the longest trailing window reads: ret_252d, mom_252_21 and drawdown_252d (the row and 252 before). -#}
 {%- set window_rows = 253 %}
+{#- Rows every other window reads: the 63-row ones (ret_63d, and volume_z_63d's 63 rows before the row). -#}
+{%- set short_window_rows = 64 %}
+{#- The windows longer than short_window_rows. An incremental run evaluates them in their own pass over
+    window_rows rows per symbol and every other window over short_window_rows, so a night costs what
+    the windows of its own rows read, not four times that (a window is computed for every row it is
+    given). A full build evaluates every row anyway: one pass, no join. -#}
+{%- set split_long = is_incremental() %}
+{%- set long_windows = {
+    'ret_126d': "ln(close / lag(close, 126) over (partition by symbol order by date))",
+    'ret_252d': "ln(close / lag(close, 252) over (partition by symbol order by date))",
+    'mom_252_21': "ln(lag(close, 21) over (partition by symbol order by date) / lag(close, 252) over (partition by symbol order by date))",
+    'ma_dist_200': when_history(200, "close / avg(close) " ~ trailing_window(200) ~ " - 1"),
+    'drawdown_252d': when_history(252, "close / max(close) " ~ trailing_window(252) ~ " - 1"),
+} %}
 
 with prices as (
     {{ select_with_lookback(ref('int_prices_cleaned'), start, lookback, 'symbol') }}
@@ -37,6 +51,20 @@ base2 as (
     from base
 ),
 
+{%- if split_long %}
+long_windows as (
+    -- the rows to build and the window_rows - 1 before them
+    select
+        symbol,
+        session_number,
+        {%- for name, expr in long_windows.items() %}
+        {{ expr }} as {{ name }}{{ ',' if not loop.last }}
+        {%- endfor %}
+    from base2
+    where series_row > rows_before_start - {{ window_rows - 1 }}
+),
+{%- endif %}
+
 windows as (
     select
         symbol,
@@ -48,11 +76,12 @@ windows as (
         history_rows,
         source_loaded_at,
         r                                                                            as ret_1d,
-        {%- for n in [5, 10, 21, 63, 126, 252] %}
+        {%- for n in [5, 10, 21, 63] %}
         ln(close / lag(close, {{ n }}) over (partition by symbol order by date))      as ret_{{ n }}d,
         {%- endfor %}
-        ln(lag(close, 21) over (partition by symbol order by date)
-           / lag(close, 252) over (partition by symbol order by date))               as mom_252_21,
+        {%- for name in ['ret_126d', 'ret_252d', 'mom_252_21'] %}
+        {{ 'long_windows.' ~ name if split_long else long_windows[name] }} as {{ name }},
+        {%- endfor %}
         {%- for n in [5, 21, 63] %}
         {{ when_history(n + 1, "stddev_samp(r) " ~ trailing_window(n)) }} * sqrt(252)                         as vol_{{ n }}d,
         {%- endfor %}
@@ -63,14 +92,15 @@ windows as (
         {{ safe_divide('high - greatest(open, close)', 'open') }}                     as kbar_upper_shadow,
         {{ safe_divide('least(open, close) - low', 'open') }}                         as kbar_lower_shadow,
         {{ safe_divide('close - low', 'high - low') }}                                as close_location,
-        {%- for n in [5, 10, 21, 63, 200] %}
+        {%- for n in [5, 10, 21, 63] %}
         {{ when_history(n, "close / avg(close) " ~ trailing_window(n) ~ " - 1") }}                            as ma_dist_{{ n }},
         {%- endfor %}
+        {{ 'long_windows.ma_dist_200' if split_long else long_windows['ma_dist_200'] }} as ma_dist_200,
         {{ when_history(63, "avg(close) " ~ trailing_window(21) ~ " / avg(close) " ~ trailing_window(63) ~ " - 1") }}         as ma_cross_21_63,
         {{ when_history(21, "(close - (avg(close) " ~ trailing_window(21) ~ " - 2 * stddev_samp(close) " ~ trailing_window(21) ~ ")) / nullif(4 * stddev_samp(close) " ~ trailing_window(21) ~ ", 0)") }} as bollinger_pct_b_21,
         {{ when_history(21, "4 * stddev_samp(close) " ~ trailing_window(21) ~ " / avg(close) " ~ trailing_window(21)) }}     as bollinger_width_21,
         {{ when_history(63, "close / max(close) " ~ trailing_window(63) ~ " - 1") }}                          as drawdown_63d,
-        {{ when_history(252, "close / max(close) " ~ trailing_window(252) ~ " - 1") }}                        as drawdown_252d,
+        {{ 'long_windows.drawdown_252d' if split_long else long_windows['drawdown_252d'] }} as drawdown_252d,
         {{ when_history(63, "close / min(close) " ~ trailing_window(63) ~ " - 1") }}                          as rally_from_low_63d,
         {{ when_history(63, "(session_number - " ~ session_of_max("close", "session_number", trailing_window(63)) ~ ") / 63e0") }} as high_recency_63d,
         {{ when_history(21, "(close - min(low) " ~ trailing_window(21) ~ ") / nullif(max(high) " ~ trailing_window(21) ~ " - min(low) " ~ trailing_window(21) ~ ", 0)") }} as stochastic_k_21,
@@ -85,9 +115,12 @@ windows as (
         {{ when_history(23, "corr(r, log_volume_change) " ~ trailing_window(21)) }}                           as pv_corr_21d,
         {{ when_history(21, "corr(close, log_volume) " ~ trailing_window(21)) }}                              as pv_level_corr_21d
     from base2
-    -- the rows to build and the window_rows - 1 before them: older rows only feed the EMAs (and
+    {%- if split_long %}
+    inner join long_windows using (symbol, session_number)
+    {%- endif %}
+    -- the rows to build and the rows before them the windows read: older rows only feed the EMAs (and
     -- history_rows, already counted), so the trailing windows skip them
-    where series_row > rows_before_start - {{ window_rows - 1 }}
+    where series_row > rows_before_start - {{ (short_window_rows if split_long else window_rows) - 1 }}
 ),
 
 emas as (
@@ -100,14 +133,21 @@ emas as (
     ]) }}
 ),
 
+-- The EMA oscillators. On an incremental run they read the price rows (the rows to build and the
+-- window_rows - 1 before them: the MACD signal line, an EMA of the MACD, reads two of its blocks of
+-- history), since the short window pass holds fewer; a full build reads the window pass, as it has
+-- every row (one join fewer over all of history).
 oscillators as (
     select
-        windows.*,
-        {{ when_history(26, "(emas.ema_12 - emas.ema_26) / windows.close") }}                       as macd,
+        {{ 'priced.symbol, priced.session_number, priced.history_rows' if split_long else 'priced.*' }},
+        {{ when_history(26, "(emas.ema_12 - emas.ema_26) / priced.close") }}                        as macd,
         {{ when_history(15, "100 * emas.avg_gain_14 / nullif(emas.avg_gain_14 + emas.avg_loss_14, 0)") }} as rsi_14,
-        {{ when_history(15, "emas.atr_14 / windows.close") }}                                       as atr_14_pct
-    from windows
-    inner join emas on windows.symbol = emas.symbol and windows.session_number = emas.session_number
+        {{ when_history(15, "emas.atr_14 / priced.close") }}                                        as atr_14_pct
+    from {{ 'base2' if split_long else 'windows' }} as priced
+    inner join emas on priced.symbol = emas.symbol and priced.session_number = emas.session_number
+    {%- if split_long %}
+    where priced.series_row > priced.rows_before_start - {{ window_rows - 1 }}
+    {%- endif %}
 ),
 
 macd_values as (
@@ -120,15 +160,19 @@ macd_signal as (
 
 signal_line as (
     select
-        oscillators.*,
-        {{ when_history(34, 'macd_signal.macd_signal') }} as macd_signal
+        {{ 'windows.*, oscillators.macd, oscillators.rsi_14, oscillators.atr_14_pct' if split_long else 'oscillators.*' }},
+        {{ when_history(34, 'macd_signal.macd_signal', 'oscillators.history_rows') }} as macd_signal
     from oscillators
+    {%- if split_long %}
+    inner join windows
+      on oscillators.symbol = windows.symbol and oscillators.session_number = windows.session_number
+    {%- endif %}
     inner join macd_signal
       on oscillators.symbol = macd_signal.symbol and oscillators.session_number = macd_signal.session_number
+    where {{ 'windows' if split_long else 'oscillators' }}.date >= {{ start }}
 )
 
 select
     *,
     macd - macd_signal as macd_hist
 from signal_line
-where date >= {{ start }}

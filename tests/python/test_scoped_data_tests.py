@@ -16,6 +16,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 import shutil
 
 import duckdb
@@ -249,3 +251,63 @@ def test_the_training_set_view_follows_a_new_session_without_being_rebuilt(night
     assert columns == [c["name"] for c in mart["columns"]]
     # the last session whose every label horizon (21 sessions) is complete now
     assert pd.Timestamp(newest) == pd.Timestamp(sessions[-22]) and symbols == 6
+
+
+def comments(settings) -> dict[tuple[str, str, str], str | None]:
+    """Every comment of the project's schemas: (schema, relation, column or '') -> comment."""
+    con = duckdb.connect(str(settings.warehouse_path), read_only=True)
+    try:
+        rows = con.execute(
+            "select * from (select schema_name, table_name, '', comment from duckdb_tables() "
+            "union all select schema_name, table_name, column_name, comment from duckdb_columns()) "
+            "where schema_name in ('staging', 'intermediate', 'marts')"
+        ).fetchall()
+    finally:
+        con.close()
+    return {(schema, name, column): comment for schema, name, column, comment in rows}
+
+
+def last_build_log(settings) -> str:
+    """dbt's debug log of the newest run (dbt appends every run to <data dir>/dbt_logs/dbt.log)."""
+    text = (settings.data_dir / "dbt_logs" / "dbt.log").read_text()
+    return text[text.rindex("Running with dbt") :]
+
+
+def test_a_nightly_build_writes_only_the_comments_that_differ(nightly) -> None:
+    """dbt writes every table and column comment after each build; featurecast's persist_docs
+    (macros/duckdb__persist_docs.sql) writes the ones the warehouse lacks. A comment edited by hand comes
+    back at the next build, and no other comment of an incremental model is written again."""
+    settings = nightly["settings"]
+    assert build(settings, quiet=True).success
+    documented = comments(settings)
+    insert_raw(
+        settings,
+        "comment on column marts.fct_daily_features.ret_1d is 'edited by hand'; "
+        "comment on table intermediate.int_prices_checked is 'edited by hand'",
+    )
+    assert build(settings, quiet=True).success
+    assert comments(settings) == documented
+    log = last_build_log(settings)
+    incremental = ("int_prices_checked", "int_symbol_features_computed", "fct_daily_features", "fct_daily_labels")
+    written = re.findall(r'comment on column "warehouse"\."\w+"\."(\w+)"\.(\w+)', log)
+    assert [(table, column) for table, column in written if table in incremental] == [("fct_daily_features", "ret_1d")]
+    tables = set(re.findall(r'comment on table "warehouse"\."\w+"\."(\w+)"', log))
+    assert tables & set(incremental) == {"int_prices_checked"}
+    assert "dim_symbols" in tables  # a table rebuilt every night gets its comments again
+
+
+def test_a_nightly_build_keeps_the_manifest_and_writes_its_run_results(nightly) -> None:
+    """A build whose project files are unchanged keeps dbt's manifest.json of the build that parsed them
+    (serialising it costs about half a second a night) and still writes run_results.json."""
+    from featurecast.features import list_features
+
+    settings = nightly["settings"]
+    assert build(settings, quiet=True).success
+    target = settings.data_dir / "dbt_target"
+    parsed = (target / "manifest.json").stat().st_mtime_ns
+    night = build(settings, quiet=True)
+    assert night.success and project_checks(night) == set()
+    assert (target / "manifest.json").stat().st_mtime_ns == parsed
+    results = json.loads((target / "run_results.json").read_text())["results"]
+    assert sorted(r["unique_id"] for r in results) == sorted(n.unique_id for n in night.nodes)
+    assert "ret_1d" in set(list_features(settings)["name"])  # what reads the manifest still finds it

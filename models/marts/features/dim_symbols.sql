@@ -1,6 +1,12 @@
 -- One row per symbol: coverage, data quality and freshness, for analysts and the serving layer.
-with resolved as (
-    select * from {{ ref('int_prices_resolved') }}
+-- Coverage counts int_prices_checked, the table holding int_prices_resolved's rows (one bar per symbol
+-- and session, the winning provider's): the view would rank every provider's bar of all history again.
+with bars as (
+    select * from {{ ref('int_prices_checked') }}
+),
+
+raw_bars as (
+    select * from {{ ref('stg_market__daily_ohlcv') }}
 ),
 
 cleaned as (
@@ -29,10 +35,13 @@ coverage as (
         min(date)                                  as first_date,
         max(date)                                  as last_date,
         count(*)                                   as bars,
-        mode(source)                               as primary_source,
-        max(loaded_at)                             as last_loaded_at
-    from resolved
+        mode(source)                               as primary_source
+    from bars
     group by symbol
+),
+
+landed as (
+    select symbol, max(loaded_at) as last_loaded_at from raw_bars group by symbol
 ),
 
 clean_counts as (
@@ -76,7 +85,7 @@ select
     cast(classified.has_volume as boolean)                    as has_volume,
     cast(classified.volume_basis as string)                  as volume_basis,
     cast(coverage.primary_source as string)                  as primary_source,
-    cast(coverage.last_loaded_at as timestamp)                as last_loaded_at,
+    cast(landed.last_loaded_at as timestamp)                  as last_loaded_at,
     cast(behind.sessions_behind as integer)                   as sessions_behind,
     cast(behind.sessions_behind > {{ var('max_sessions_behind') }} as boolean) as is_stale
 from coverage
@@ -85,3 +94,4 @@ left join features on coverage.symbol = features.symbol
 left join classified on coverage.symbol = classified.symbol
 left join findings on coverage.symbol = findings.symbol
 left join behind on coverage.symbol = behind.symbol
+left join landed on coverage.symbol = landed.symbol

@@ -2,8 +2,10 @@
 -- in seeds/portfolio_weights.csv, and the books the Python side runs (the backtest's signal_strategy,
 -- net of costs). Rebalanced daily; weights renormalised over the symbols that
 -- traded that day. Equity starts at 1.0 on each portfolio's first day.
+-- The daily returns are fct_daily_features' ret_1d, read where it is computed (same rows and values): the
+-- portfolios and the forecast marts after them need not wait for the market-relative features.
 with features as (
-    select symbol, date, ret_1d from {{ ref('fct_daily_features') }} where ret_1d is not null
+    select symbol, date, ret_1d from {{ ref('int_symbol_features_computed') }} where ret_1d is not null
 ),
 
 weights as (
