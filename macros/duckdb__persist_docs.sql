@@ -5,8 +5,8 @@
         for fct_daily_features every night, plus two column listings. This reads the relation's
         comments once (duckdb_tables / duckdb_views / duckdb_columns) and hands dbt-duckdb's own
         alter_relation_comment and alter_column_comment the differing ones. A rebuilt table (no
-        comments yet) gets them all, as before; a documented column the relation lacks is skipped,
-        as dbt does. -#}
+        comments yet) gets them all, as before. A documented column the relation lacks is skipped
+        without dbt's warning (the marts' contracts fail the build on a missing column). -#}
     {%- set wants_relation = for_relation and config.persist_relation_docs() and model.description -%}
     {%- set wants_columns = for_columns and config.persist_column_docs() and model.columns -%}
     {%- if not (wants_relation or wants_columns) or not execute -%}{{ return('') }}{%- endif -%}
