@@ -311,3 +311,33 @@ def test_a_nightly_build_keeps_the_manifest_and_writes_its_run_results(nightly) 
     results = json.loads((target / "run_results.json").read_text())["results"]
     assert sorted(r["unique_id"] for r in results) == sorted(n.unique_id for n in night.nodes)
     assert "ret_1d" in set(list_features(settings)["name"])  # what reads the manifest still finds it
+
+
+def compiled(results: list[dict], test_name: str) -> str:
+    """The SQL a data test ran, from run_results.json."""
+    (sql,) = [r["compiled_code"] for r in results if r["unique_id"].split(".")[2] == test_name]
+    return sql
+
+
+def test_each_scoped_test_reads_from_its_own_last_pass_and_the_watermarks_once_a_run(nightly) -> None:
+    """Scoped data tests that last passed on the same inputs share a start date: the watermarks are read
+    once a run (once per dbt thread at most) and each start date is looked up once (macros/run_cache.sql),
+    not twice per test. A test whose last pass is older still reads from its own."""
+    settings, sessions = nightly["settings"], nightly["sessions"]
+    assert build(settings, quiet=True).success  # settle: every scoped test verified the newest inputs
+    insert_raw(
+        settings,
+        "update audit.data_test_watermarks set verified_through = timestamp '2000-01-01' "
+        "where test_id like 'test.featurecast.guardrail_ohlc_consistency.%'",
+    )
+    night = build(settings, quiet=True)
+    assert night.success
+    results = json.loads((settings.data_dir / "dbt_target" / "run_results.json").read_text())["results"]
+    first = pd.Timestamp(sessions[0]).date()
+    assert f"date >= date '{first}'" in compiled(results, "guardrail_ohlc_consistency")
+    for name in ("guardrail_duplicate_symbol_date_source", "grain_int_prices_checked", "grain_fct_daily_features"):
+        assert "date >= date '9999-12-31'" in compiled(results, name)  # nothing changed since their pass
+    scoped = [r for r in results if "as tested where date >=" in (r.get("compiled_code") or "")]
+    reads = last_build_log(settings).count("select test_id, cast(verified_through as string) from")
+    assert len(scoped) > 20 and 1 <= reads <= 2  # dbt's two threads may both miss before the first stores it
+    assert watermarks(settings)["guardrail_ohlc_consistency"] > pd.Timestamp("2000-01-01")
