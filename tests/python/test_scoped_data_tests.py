@@ -322,7 +322,8 @@ def compiled(results: list[dict], test_name: str) -> str:
 def test_each_scoped_test_reads_from_its_own_last_pass_and_the_watermarks_once_a_run(nightly) -> None:
     """Scoped data tests that last passed on the same inputs share a start date: the watermarks are read
     once a run (once per dbt thread at most) and each start date is looked up once (macros/run_cache.sql),
-    not twice per test. A test whose last pass is older still reads from its own."""
+    not twice per test. A test whose last pass is older still reads from its own; one whose watermark was
+    emptied by hand reads everything."""
     settings, sessions = nightly["settings"], nightly["sessions"]
     assert build(settings, quiet=True).success  # settle: every scoped test verified the newest inputs
     insert_raw(
@@ -341,3 +342,13 @@ def test_each_scoped_test_reads_from_its_own_last_pass_and_the_watermarks_once_a
     reads = last_build_log(settings).count("select test_id, cast(verified_through as string) from")
     assert len(scoped) > 20 and 1 <= reads <= 2  # dbt's two threads may both miss before the first stores it
     assert watermarks(settings)["guardrail_ohlc_consistency"] > pd.Timestamp("2000-01-01")
+    # A watermark emptied by hand is no record: that test reads the whole table again, and records anew.
+    insert_raw(
+        settings,
+        "update audit.data_test_watermarks set verified_through = null "
+        "where test_id like 'test.featurecast.guardrail_ohlc_consistency.%'",
+    )
+    assert build(settings, quiet=True).success
+    results = json.loads((settings.data_dir / "dbt_target" / "run_results.json").read_text())["results"]
+    assert "as tested where" not in compiled(results, "guardrail_ohlc_consistency")
+    assert watermarks(settings)["guardrail_ohlc_consistency"] is not None
