@@ -1,8 +1,8 @@
 {% macro data_test_verified_through(test_id) -%}
     {#- The newest market input the data test `test_id` verified at its last pass
         (audit.data_test_watermarks), as a SQL timestamp literal; none when it has no record (never
-        passed, the table does not exist yet, or a row edited by hand lost its timestamp). The whole table is read once per run (run_cache), not
-        once per test. -#}
+        passed, the table does not exist yet, or a row edited by hand lost its timestamp). The whole
+        table is read once per run (run_cache), not once per test. -#}
     {%- set cache = run_cache() -%}
     {%- if 'verified_through' not in cache -%}
         {%- set recorded = {} -%}
