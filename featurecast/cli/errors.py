@@ -20,6 +20,8 @@ from datetime import UTC, datetime
 from enum import IntEnum
 from pathlib import Path
 
+from featurecast.redaction import cut, redact
+
 
 class ExitCode(IntEnum):
     OK = 0
@@ -41,8 +43,7 @@ class CliError(Exception):
 
 
 def _first_line(exc: BaseException, limit: int = 400) -> str:
-    text = " ".join(str(exc).split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    return cut(" ".join(str(exc).split()), limit)
 
 
 def classify(exc: BaseException) -> tuple[ExitCode, str]:
@@ -96,25 +97,24 @@ def report(exc: BaseException, log_dir: Path | None) -> int:
         return ExitCode.INTERRUPTED
     code, message = classify(exc)
     if code != ExitCode.INTERNAL:
-        print(f"featurecast: {message}", file=sys.stderr)
+        print(f"featurecast: {redact(message)}", file=sys.stderr)
         return code
     where = _log_traceback(exc, log_dir)
     print(
-        f"featurecast: unexpected error ({type(exc).__name__}: {_first_line(exc, 200)}); "
-        f"the traceback is in {where}",
+        f"featurecast: unexpected error ({type(exc).__name__}: {_first_line(exc, 200)}); the traceback is in {where}",
         file=sys.stderr,
     )
     return ExitCode.INTERNAL
 
 
 def _log_traceback(exc: BaseException, log_dir: Path | None) -> str:
-    lines = "".join(traceback.format_exception(exc))
+    lines = redact("".join(traceback.format_exception(exc)))
     if log_dir is not None:
         try:
             log_dir.mkdir(parents=True, exist_ok=True)
             path = log_dir / "cli-errors.log"
             with path.open("a") as log:
-                log.write(f"--- {datetime.now(UTC):%Y-%m-%d %H:%M:%S} UTC {' '.join(sys.argv)[:300]}\n{lines}\n")
+                log.write(f"--- {datetime.now(UTC):%Y-%m-%d %H:%M:%S} UTC {cut(' '.join(sys.argv), 300)}\n{lines}\n")
             return str(path)
         except OSError:
             pass

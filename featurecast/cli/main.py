@@ -11,6 +11,7 @@ import threading
 from collections.abc import Sequence
 from contextlib import ExitStack
 
+from featurecast import redaction
 from featurecast.cli import admin, backtest, build, features, flows, forecasts, ingest, regimes, serve, signals
 from featurecast.cli.arguments import Parser
 from featurecast.cli.errors import CliError, ExitCode, report
@@ -75,6 +76,9 @@ def _main(argv: Sequence[str] | None) -> int:
     except ValueError as exc:
         print(f"featurecast: configuration error: {exc}", file=sys.stderr)
         return ExitCode.USAGE
+    redaction.register(settings.alphavantage_api_key)
+    redaction.register_uri_password(settings.mongodb_uri)
+    redaction.install_log_redaction()
     try:
         return _dispatch(args, settings)
     except SystemExit:

@@ -14,7 +14,9 @@ connection errors are retried by urllib3 with backoff. A body for another symbol
 key repeated, or any body not of the documented shape is a `ProviderError`: nothing lands.
 
 The API key is sent as the query parameter Alpha Vantage requires and never appears in a log line, an
-exception message or a chained traceback: errors are rebuilt from redacted text.
+exception message or a chained traceback: errors are rebuilt from text redacted by `featurecast.redaction`
+(any case, URL-encoded, or cut across) before anything cuts it, and redirects are not followed (the key is
+in the URL; a 3xx is a `ProviderError` naming the host it pointed to).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Literal
+from urllib.parse import urlsplit
 
 import pandas as pd
 import requests
@@ -36,12 +39,14 @@ from urllib3.util.retry import Retry
 from featurecast.config import Settings
 from featurecast.marketdata.errors import (
     EmptyDataError,
+    IngestError,
     MissingApiKeyError,
     PremiumEndpointError,
     ProviderError,
     RateLimitError,
     UnknownSymbolError,
 )
+from featurecast.redaction import cut, install_log_redaction, redact, register
 
 log = logging.getLogger(__name__)
 
@@ -75,26 +80,6 @@ _TRANSIENT = re.compile(r"per (second|minute)|call frequency|spreading out|burst
 _DAILY = re.compile(r"per day|daily (rate )?limit", re.IGNORECASE)
 
 
-_APIKEY_IN_URL = re.compile(r"(apikey=)[^&\s\"']+", re.IGNORECASE)
-
-
-class _RedactApiKeys(logging.Filter):
-    """Rewrites `apikey=...` in log records: urllib3 logs every request URL at DEBUG level."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        if "apikey=" in message.lower():
-            record.msg = _APIKEY_IN_URL.sub(r"\1***", message)
-            record.args = None
-        return True
-
-
-def _install_log_redaction() -> None:
-    logger = logging.getLogger("urllib3.connectionpool")
-    if not any(isinstance(f, _RedactApiKeys) for f in logger.filters):
-        logger.addFilter(_RedactApiKeys())
-
-
 class _TransientRateLimit(Exception):
     """Internal: a per-second/minute notice; tenacity retries on it."""
 
@@ -119,7 +104,8 @@ class AlphaVantageClient:
         self._max_retries = settings.alphavantage_max_retries
         self._backoff = settings.alphavantage_backoff_seconds
         self._sleep = sleep
-        _install_log_redaction()
+        register(self._key)
+        install_log_redaction()
         self._session = requests.Session()
         retry = Retry(
             total=settings.alphavantage_max_retries,
@@ -136,9 +122,6 @@ class AlphaVantageClient:
     def close(self) -> None:
         self._session.close()
 
-    def _redact(self, text: str) -> str:
-        return text.replace(self._key, "***") if self._key else text
-
     def _get(self, request: AlphaVantageRequest) -> requests.Response:
         params = {
             "function": request.function,
@@ -148,21 +131,28 @@ class AlphaVantageClient:
             "apikey": self._key,
         }
         try:
-            response = self._session.get(self._url, params=params, timeout=self._timeout)
+            # Redirects are not followed: the key is in the query, and a redirect could carry it to another host.
+            response = self._session.get(self._url, params=params, timeout=self._timeout, allow_redirects=False)
         except requests.RequestException as exc:
-            # requests puts the full URL (with the key) in its messages: rebuild, don't chain.
+            # requests puts the full URL (with the key, perhaps URL-encoded) in its messages: rebuild, don't chain.
             raise ProviderError(
-                f"Alpha Vantage request for {request.symbol} failed: {type(exc).__name__}: {self._redact(str(exc))}"
+                f"Alpha Vantage request for {request.symbol} failed: {type(exc).__name__}: {cut(str(exc), 300)}"
             ) from None
         if response.status_code == 429:
             retry_after = response.headers.get("Retry-After")
             raise _TransientRateLimit(
-                f"HTTP 429 Too Many Requests{f' (Retry-After: {retry_after[:20]})' if retry_after else ''}"
+                f"HTTP 429 Too Many Requests{f' (Retry-After: {cut(retry_after, 20)})' if retry_after else ''}"
+            )
+        if response.is_redirect or 300 <= response.status_code < 400:
+            location = urlsplit(response.headers.get("Location", "")).hostname or "an unnamed place"
+            raise ProviderError(
+                f"Alpha Vantage answered HTTP {response.status_code} for {request.symbol}, a redirect to "
+                f"{cut(location, 80)}; redirects are not followed (the API key would travel with them): check "
+                "ALPHAVANTAGE_BASE_URL"
             )
         if response.status_code >= 400:
             raise ProviderError(
-                f"Alpha Vantage answered HTTP {response.status_code} for {request.symbol}: "
-                f"{self._redact(response.text[:200])}"
+                f"Alpha Vantage answered HTTP {response.status_code} for {request.symbol}: {cut(response.text, 200)}"
             )
         return response
 
@@ -178,7 +168,7 @@ class AlphaVantageClient:
         if not isinstance(body, dict):
             raise ProviderError(f"Alpha Vantage sent an unexpected JSON document for {request.symbol}")
         if "Error Message" in body:
-            message = self._redact(str(body["Error Message"]))
+            message = cut(str(body["Error Message"]), 300)
             if "invalid api call" in message.lower():
                 raise UnknownSymbolError(
                     f"Alpha Vantage rejected {request.function} for symbol {request.symbol!r} "
@@ -187,7 +177,7 @@ class AlphaVantageClient:
             raise ProviderError(f"Alpha Vantage error for {request.symbol}: {message}")
         notice = body.get("Note") or body.get("Information")
         if notice is not None:
-            message = self._redact(str(notice))
+            message = cut(str(notice), 300)
             if "Note" in body or _TRANSIENT.search(message):
                 raise _TransientRateLimit(message)
             if _DAILY.search(message):
@@ -227,9 +217,14 @@ class AlphaVantageClient:
             ) from None
 
     def fetch(self, request: AlphaVantageRequest) -> pd.DataFrame:
-        """Fetch one symbol's daily bars as a frame with canonical column names (values still text)."""
-        text = self._fetch_text(request)
-        frame = _parse_csv(text) if request.datatype == "csv" else _parse_json(text, request.symbol)
+        """Fetch one symbol's daily bars as a frame with canonical column names (values still text).
+
+        Every error leaves here redacted as a whole, whatever part of the provider's answer it quotes."""
+        try:
+            text = self._fetch_text(request)
+            frame = _parse_csv(text) if request.datatype == "csv" else _parse_json(text, request.symbol)
+        except IngestError as exc:
+            raise type(exc)(redact(str(exc))) from None
         if frame.empty:
             raise EmptyDataError(f"Alpha Vantage returned no rows for {request.symbol}")
         frame.insert(0, "symbol", request.symbol.upper())
@@ -271,13 +266,14 @@ def _parse_json(text: str, symbol: str) -> pd.DataFrame:
     if series_key is None:
         if not body:
             raise EmptyDataError(f"Alpha Vantage returned an empty response for {symbol}")
-        raise ProviderError(f"Alpha Vantage response for {symbol} has no time series (keys: {', '.join(body)})")
+        keys = cut(", ".join(body), 200)
+        raise ProviderError(f"Alpha Vantage response for {symbol} has no time series (keys: {keys})")
     meta = body.get("Meta Data")
     if isinstance(meta, dict):
         answered = meta.get("2. Symbol")
         if answered is not None and str(answered).strip().upper() != symbol.strip().upper():
             raise ProviderError(
-                f"Alpha Vantage answered the request for {symbol} with data for {str(answered)[:40]!r}; "
+                f"Alpha Vantage answered the request for {symbol} with data for {cut(str(answered), 40)!r}; "
                 "nothing was loaded"
             )
     series = body[series_key] or {}
@@ -287,7 +283,7 @@ def _parse_json(text: str, symbol: str) -> pd.DataFrame:
     for day, values in series.items():
         if not isinstance(values, dict):
             raise ProviderError(
-                f"Alpha Vantage's row for {symbol} on {str(day)[:20]!r} is a {type(values).__name__}, not an object"
+                f"Alpha Vantage's row for {symbol} on {cut(str(day), 20)!r} is a {type(values).__name__}, not an object"
             )
         row = {"date": day}
         for field, value in values.items():
@@ -303,7 +299,7 @@ def _parse_csv(text: str) -> pd.DataFrame:
     frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
     unknown = [c for c in frame.columns if c not in _CSV_FIELDS]
     if unknown:
-        raise ProviderError(f"Alpha Vantage CSV has unexpected column(s): {', '.join(unknown)}")
+        raise ProviderError(f"Alpha Vantage CSV has unexpected column(s): {cut(', '.join(unknown), 200)}")
     return frame.rename(columns=_CSV_FIELDS)
 
 
