@@ -31,6 +31,8 @@ Every setting is an environment variable with a default, so the quick start need
 | FEATURECAST_ENGINE | duckdb | engine of the marts (dbt builds, the Python side reads): duckdb or spark |
 | FEATURECAST_LOCK_TIMEOUT_SECONDS | 120 | how long a writer waits for another to finish before it gives up (exit 5) |
 | FEATURECAST_ANALYST_COPY | on | publish the analysts' copy after every write (off: they read the warehouse) |
+| FEATURECAST_IMPORT_MAX_BYTES | 4294967296 | largest CSV an import reads, decompressed bytes (more: exit 2) |
+| FEATURECAST_IMPORT_MAX_ROWS | 50000000 | most rows one imported CSV may hold (more is refused, exit 2) |
 | FEATURECAST_DUCKDB_MEMORY_LIMIT | 60% of RAM | DuckDB's memory limit in dbt builds (12GB); it spills past it |
 
 Derived paths: model artifacts in `$FEATURECAST_DATA_DIR/models`, serving snapshots in
@@ -202,6 +204,8 @@ class Settings:
     engine: str = "duckdb"
     duckdb_memory_limit: str = "8GB"
     analyst_copy: bool = True
+    import_max_bytes: int = 4 * 1024**3
+    import_max_rows: int = 50_000_000
 
     @property
     def dbt_target(self) -> str | None:
@@ -249,6 +253,8 @@ class Settings:
             mongodb_uri=os.environ.get("MONGODB_URI") or None,
             signal_horizon=_horizon("FEATURECAST_SIGNAL_HORIZON", 5),
             score_dates=_positive_int("FEATURECAST_SCORE_DATES", 63),
+            import_max_bytes=_positive_int("FEATURECAST_IMPORT_MAX_BYTES", 4 * 1024**3),
+            import_max_rows=_positive_int("FEATURECAST_IMPORT_MAX_ROWS", 50_000_000),
             max_data_age_days=_positive_int("FEATURECAST_MAX_DATA_AGE_DAYS", 4, minimum=0),
             max_sessions_behind=_positive_int("FEATURECAST_MAX_SESSIONS_BEHIND", 3, minimum=0),
             market_series=_market_series(_env("FEATURECAST_MARKET_SERIES", "equal_weight")),

@@ -69,6 +69,17 @@ def iso_date(text: str) -> date:
         raise argparse.ArgumentTypeError(f"expected a date as YYYY-MM-DD, got {text[:40]!r}") from None
 
 
+def ticker(text: str) -> str:
+    """An argparse type: a symbol from the documented alphabet, upper-cased; never rewritten otherwise."""
+    from featurecast.marketdata.errors import InvalidValueError
+    from featurecast.marketdata.validation import normalize_symbol
+
+    try:
+        return normalize_symbol(text)
+    except InvalidValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def port(text: str) -> int:
     return int(bounded(int, low=1, high=65535)(text))
 

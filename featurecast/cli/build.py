@@ -6,7 +6,7 @@ import argparse
 import time
 from pathlib import Path
 
-from featurecast.cli.arguments import iso_date, output_file
+from featurecast.cli.arguments import iso_date, output_file, ticker
 from featurecast.cli.shared import print_build, user
 from featurecast.config import PROJECT_ROOT, Settings
 from featurecast.marketdata.landing import RELEASABLE_RULES
@@ -84,7 +84,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     parser = sub.add_parser("release", help="let a reviewed, quarantined bar back into the features")
     parser.set_defaults(handler=release, writes=True, needs_warehouse=True)
-    parser.add_argument("symbol")
+    parser.add_argument("symbol", type=ticker)
     parser.add_argument("date", type=iso_date, help="session date, YYYY-MM-DD")
     parser.add_argument("rule", choices=list(RELEASABLE_RULES))
     parser.add_argument("--reason", required=True, help="why the bar is genuine (kept with the release)")

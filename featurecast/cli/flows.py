@@ -11,6 +11,7 @@ import argparse
 import os
 from dataclasses import replace
 
+from featurecast.cli.arguments import ticker
 from featurecast.cli.shared import quiet_prefect
 from featurecast.config import Settings
 from featurecast.writer import exclusive_writer
@@ -83,7 +84,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=flow)
     parser.add_argument("name", choices=["daily-refresh", "train-models", "serve"])
     parser.add_argument("--source", choices=["synthetic", "alphavantage", "none"], default="synthetic")
-    parser.add_argument("--symbols", nargs="*", help="Alpha Vantage symbols (with --source alphavantage)")
+    parser.add_argument("--symbols", nargs="*", type=ticker, help="Alpha Vantage symbols (with --source alphavantage)")
     _target_argument(parser)
 
 

@@ -6,7 +6,7 @@ import argparse
 from collections.abc import Sequence
 from pathlib import Path
 
-from featurecast.cli.arguments import positive_float, positive_int
+from featurecast.cli.arguments import positive_float, positive_int, ticker
 from featurecast.cli.errors import CliError
 from featurecast.cli.shared import user
 from featurecast.config import Settings
@@ -78,7 +78,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     synthetic.add_argument("--defects", action="store_true", help="inject feed defects for the guardrails")
     csv = providers.add_parser("csv", help="Alpha Vantage-layout or generic OHLCV CSV files")
     csv.add_argument("files", nargs="+")
-    csv.add_argument("--symbol", help="symbol for files without a symbol column (default: file name)")
+    csv.add_argument("--symbol", type=ticker, help="symbol for files without a symbol column (default: file name)")
     csv.add_argument("--map", action="append", default=[], metavar="COLUMN=field", help="map a header")
     csv.add_argument("--ignore", action="append", default=[], metavar="COLUMN", help="skip a column")
     csv.add_argument("--source", default="csv", help="provider name to land the rows under")
@@ -95,7 +95,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     volume.add_argument("--volume", dest="volume", action="store_true", help="the symbols' volume is traded volume")
     av = providers.add_parser("alphavantage", help="Alpha Vantage daily series (needs ALPHAVANTAGE_API_KEY)")
-    av.add_argument("symbols", nargs="+")
+    av.add_argument("symbols", nargs="+", type=ticker)
     av.add_argument("--unadjusted", action="store_true", help="TIME_SERIES_DAILY instead of _ADJUSTED")
     av.add_argument("--outputsize", choices=["compact", "full"], default="compact")
     av.add_argument("--datatype", choices=["json", "csv"], default="json")

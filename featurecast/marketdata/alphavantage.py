@@ -46,6 +46,7 @@ from featurecast.marketdata.errors import (
     RateLimitError,
     UnknownSymbolError,
 )
+from featurecast.marketdata.validation import normalize_symbol
 from featurecast.redaction import cut, install_log_redaction, redact, register
 
 log = logging.getLogger(__name__)
@@ -305,7 +306,7 @@ def _parse_csv(text: str) -> pd.DataFrame:
 
 def fetch_many(client: AlphaVantageClient, symbols: Iterable[str], **request: str) -> pd.DataFrame:
     """Fetch every symbol or none: the first failure raises before anything is returned."""
-    frames = [client.fetch(AlphaVantageRequest(symbol=s.upper(), **request)) for s in symbols]  # type: ignore[arg-type]
+    frames = [client.fetch(AlphaVantageRequest(symbol=normalize_symbol(s), **request)) for s in symbols]  # type: ignore[arg-type]
     if not frames:
         raise EmptyDataError("no symbols requested")
     return pd.concat(frames, ignore_index=True)

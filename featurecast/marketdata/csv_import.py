@@ -13,13 +13,18 @@ from __future__ import annotations
 import csv
 import gzip
 import io
+import os
+import stat
+import zlib
 from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import BinaryIO
 
+import numpy as np
 import pandas as pd
 
 from featurecast.marketdata.errors import EmptyDataError, SchemaError
-from featurecast.marketdata.validation import SYMBOL_PATTERN, parse_dates
+from featurecast.marketdata.validation import SYMBOL_PATTERN, normalize_symbol, parse_dates
 
 SYNONYMS: dict[str, str] = {
     "date": "date",
@@ -46,6 +51,70 @@ SYNONYMS: dict[str, str] = {
     "split": "split_coefficient",
     "stock splits": "split_coefficient",
 }
+
+
+def _read_chunks(
+    stream: io.BufferedReader | io.BytesIO,
+    where: str,
+    mapping: Mapping[str, str] | None,
+    ignore: Iterable[str],
+    max_rows: int,
+) -> pd.DataFrame:
+    head = _head(stream)
+    if not head.strip():
+        raise EmptyDataError(f"{where}: the file is empty")
+    first = head.lstrip().split(b"\n", 1)[0].decode("utf-8", "replace")
+    try:
+        delimiter = csv.Sniffer().sniff(first, delimiters=",;\t|").delimiter
+    except csv.Error:
+        delimiter = ","
+    chunks: list[pd.DataFrame] = []
+    columns: dict[str, str] | None = None
+    rows = 0
+    try:
+        reader = pd.read_csv(
+            stream,
+            sep=delimiter,
+            dtype=str,
+            keep_default_na=False,
+            skipinitialspace=True,
+            chunksize=CHUNK_ROWS,
+            encoding="utf-8",
+        )
+        for chunk in reader:
+            if columns is None:
+                try:
+                    columns = map_columns(chunk.columns, mapping, ignore)
+                except SchemaError as exc:
+                    raise SchemaError(f"{where}: {exc}") from None
+            rows += len(chunk)
+            if rows > max_rows:
+                raise SchemaError(
+                    f"{where}: more than the import limit of {max_rows:,} rows; split the file, or raise "
+                    "FEATURECAST_IMPORT_MAX_ROWS"
+                )
+            kept = chunk[list(columns)].rename(columns=columns)
+            chunks.append(_numbers_where_clean(kept))
+    except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        if "No columns to parse" in str(exc):
+            raise EmptyDataError(f"{where}: the file is empty") from None
+        raise SchemaError(f"{where}: malformed CSV: {str(exc).strip()}") from None
+    if not chunks or rows == 0:
+        raise EmptyDataError(f"{where}: the file has a header but no rows")
+    return pd.concat(chunks, ignore_index=True) if len(chunks) > 1 else chunks[0]
+
+
+_NUMERIC = ("open", "high", "low", "close", "adjusted_close", "volume", "dividend_amount", "split_coefficient")
+
+
+def _numbers_where_clean(chunk: pd.DataFrame) -> pd.DataFrame:
+    """Numeric columns as float64 where every value of the chunk parses as a finite number; a column with a
+    blank, a word or an infinity stays text, so landing's validation quotes the offending values."""
+    for column in chunk.columns.intersection(_NUMERIC):
+        numeric = pd.to_numeric(chunk[column], errors="coerce")
+        if numeric.notna().all() and np.isfinite(numeric.to_numpy(dtype="float64")).all():
+            chunk[column] = numeric.astype("float64")
+    return chunk
 
 
 def map_columns(
@@ -85,19 +154,80 @@ def _maps_to_date(columns: Iterable[str], explicit: Mapping[str, str]) -> bool:
     return any((explicit.get(k) or SYNONYMS.get(k) or SYNONYMS.get(k.replace(" ", "_"))) == "date" for k in keys)
 
 
-def _read_text(path: Path) -> str:
-    if path.suffix == ".gz":
-        with gzip.open(path, "rt") as handle:
-            return handle.read()
-    return path.read_text()
+# Documented limits (docs/ingest.md): a file that expands past them is refused before it fills memory.
+MAX_IMPORT_BYTES = 4 * 1024**3  # decompressed bytes of one file (4 GiB, about 60 M OHLCV rows)
+MAX_IMPORT_ROWS = 50_000_000  # rows of one file
+CHUNK_ROWS = 500_000  # rows parsed at a time: text columns become numbers chunk by chunk
+
+
+class _TooLarge(Exception):
+    pass
+
+
+class _Limited(io.RawIOBase):
+    """A byte stream that stops with `_TooLarge` once more than `limit` bytes were read from it."""
+
+    def __init__(self, stream: BinaryIO, limit: int) -> None:
+        self._stream, self._limit, self.read_bytes = stream, limit, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
+        data = self._stream.read(len(buffer))
+        self.read_bytes += len(data)
+        if self.read_bytes > self._limit:
+            raise _TooLarge
+        buffer[: len(data)] = data
+        return len(data)
+
+    def close(self) -> None:
+        self._stream.close()
+        super().close()
+
+
+def open_regular_file(path: Path) -> BinaryIO:
+    """Open `path` for reading if it is a regular file; a symbolic link, a directory, a device or a pipe is
+    refused by name, and nothing of what it points to is read (so nothing of it can be echoed)."""
+    where = path.name
+    try:
+        mode = os.lstat(path).st_mode
+    except OSError as exc:
+        raise SchemaError(f"{where}: cannot read the file ({exc.strerror or exc})") from None
+    if stat.S_ISLNK(mode):
+        raise SchemaError(
+            f"{where}: is a symbolic link; featurecast reads regular files only, pass the file it points to"
+        )
+    if not stat.S_ISREG(mode):
+        kind = "directory" if stat.S_ISDIR(mode) else "pipe" if stat.S_ISFIFO(mode) else "device or socket"
+        raise SchemaError(f"{where}: is a {kind}, not a regular file")
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)  # a link swapped in after the check is refused too
+    except OSError as exc:
+        raise SchemaError(f"{where}: cannot read the file ({exc.strerror or exc})") from None
+    return os.fdopen(fd, "rb")
+
+
+def _byte_stream(source: Path, max_bytes: int) -> io.BufferedReader:
+    raw: BinaryIO = open_regular_file(source)
+    if source.suffix == ".gz":
+        raw = gzip.GzipFile(fileobj=raw, mode="rb")  # type: ignore[assignment]
+    return io.BufferedReader(_Limited(raw, max_bytes), buffer_size=1 << 20)
+
+
+def _head(stream: io.BufferedReader | io.BytesIO) -> bytes:
+    """The first bytes of `stream`, without consuming them."""
+    if isinstance(stream, io.BytesIO):
+        return stream.getvalue()[: 1 << 16]
+    return stream.peek(1 << 16)[: 1 << 16]
 
 
 def _file_symbol(path_name: str) -> str:
-    """MSFT.csv -> MSFT, msft.csv.gz -> MSFT."""
+    """MSFT.csv -> MSFT, msft.csv.gz -> MSFT (a non-ASCII name is returned as it is: `ı`.upper() is `I`)."""
     stem = Path(path_name).name
     for suffix in (".gz", ".csv", ".txt", ".tsv"):
         stem = stem.removesuffix(suffix)
-    return stem.upper()
+    return stem.upper() if stem.isascii() else stem
 
 
 def read_ohlcv_csv(
@@ -107,42 +237,42 @@ def read_ohlcv_csv(
     mapping: Mapping[str, str] | None = None,
     ignore: Iterable[str] = (),
     date_format: str | None = None,
+    max_bytes: int = MAX_IMPORT_BYTES,
+    max_rows: int = MAX_IMPORT_ROWS,
 ) -> pd.DataFrame:
-    """Read one CSV into canonical columns, dates parsed (other values still text: validated at landing)."""
+    """Read one CSV into canonical columns, dates parsed, numbers parsed where every value of a chunk is one
+    (anything else stays text, for landing's validation to quote).
+
+    The file is read `CHUNK_ROWS` at a time, so memory follows the canonical columns, not the text: 3 M rows
+    peak near 1 GB. More than `max_bytes` decompressed or `max_rows` rows is refused by name."""
     name = Path(source).name if isinstance(source, Path | str) else None
     where = name or "input"
     try:
-        text = _read_text(Path(source)) if isinstance(source, Path | str) else source.read()
-    except (UnicodeDecodeError, gzip.BadGzipFile, EOFError) as exc:
+        if isinstance(source, Path | str):
+            stream: io.BufferedReader | io.BytesIO = _byte_stream(Path(source), max_bytes)
+        else:
+            stream = io.BytesIO(source.read().encode())
+        with stream:
+            renamed = _read_chunks(stream, where, mapping, ignore, max_rows)
+    except _TooLarge:
+        raise SchemaError(
+            f"{where}: the file expands past the import limit of {max_bytes:,} bytes; split it, or raise "
+            "FEATURECAST_IMPORT_MAX_BYTES"
+        ) from None
+    except (UnicodeDecodeError, gzip.BadGzipFile, EOFError, zlib.error) as exc:
         raise SchemaError(f"{where}: not a text CSV file ({exc})") from None
     except OSError as exc:
         raise SchemaError(f"{where}: cannot read the file ({exc.strerror or exc})") from None
-    if not text.strip():
-        raise EmptyDataError(f"{where}: the file is empty")
-    try:
-        dialect = csv.Sniffer().sniff(text.splitlines()[0], delimiters=",;\t|")
-        delimiter = dialect.delimiter
-    except csv.Error:
-        delimiter = ","
-    try:
-        raw = pd.read_csv(io.StringIO(text), sep=delimiter, dtype=str, keep_default_na=False, skipinitialspace=True)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
-        raise SchemaError(f"{where}: malformed CSV: {str(exc).strip()}") from None
-    if raw.empty:
-        raise EmptyDataError(f"{where}: the file has a header but no rows")
-    try:
-        renamed = raw.rename(columns=map_columns(raw.columns, mapping, ignore))
-    except SchemaError as exc:
-        raise SchemaError(f"{where}: {exc}") from None
-    renamed = renamed[[c for c in renamed.columns if c in set(SYNONYMS.values())]].copy()
     if "date" in renamed.columns:
         renamed["date"] = parse_dates(renamed["date"].replace({"": None}), date_format=date_format, where=where)
+    if symbol is not None:
+        symbol = normalize_symbol(symbol)
     if "symbol" not in renamed.columns:
         if symbol:
-            chosen = symbol.strip().upper()
+            chosen = symbol
         elif name:
             chosen = _file_symbol(name)
-            if not SYMBOL_PATTERN.match(chosen):
+            if not chosen.isascii() or not SYMBOL_PATTERN.match(chosen):
                 raise SchemaError(
                     f"{where}: the file has no symbol column and its name gives {chosen!r}, which is not a ticker "
                     "(1-20 of A-Z 0-9 . - ^ =); name the symbol with --symbol, e.g. --symbol ^GSPC"
@@ -151,5 +281,12 @@ def read_ohlcv_csv(
             raise SchemaError("the file has no symbol column: pass the symbol explicitly")
         renamed.insert(0, "symbol", chosen)
     elif symbol:
-        renamed["symbol"] = symbol.upper()
+        # --symbol names a file's one symbol; it never relabels rows that name their own
+        found = sorted({str(v).strip().upper() for v in renamed["symbol"].unique()})
+        if found != [symbol]:
+            shown = ", ".join(repr(v) for v in found[:5]) + (f" and {len(found) - 5} more" if len(found) > 5 else "")
+            raise SchemaError(
+                f"{where}: --symbol {symbol} given, but the file's symbol column holds {shown}; drop --symbol "
+                "(each row keeps its own symbol) or fix the file"
+            )
     return renamed.replace({"": None})

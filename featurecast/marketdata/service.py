@@ -73,7 +73,15 @@ class MarketDataService:
         if not paths:
             raise EmptyDataError("no CSV files given")
         frames = [
-            read_ohlcv_csv(p, symbol=symbol, mapping=mapping, ignore=list(ignore), date_format=date_format)
+            read_ohlcv_csv(
+                p,
+                symbol=symbol,
+                mapping=mapping,
+                ignore=list(ignore),
+                date_format=date_format,
+                max_bytes=self.settings.import_max_bytes,
+                max_rows=self.settings.import_max_rows,
+            )
             for p in paths
         ]
         report = land(

@@ -28,6 +28,22 @@ _DATE_FORMAT_NAMES = {"ISO8601": "YYYY-MM-DD"}
 SYMBOL_PATTERN = re.compile(r"^[A-Z0-9^][A-Z0-9.\-^=]{0,19}$")  # ^GSPC: Yahoo writes indices with a leading ^
 
 _MAX_EXAMPLES = 5
+SYMBOL_ALPHABET = (
+    "1-20 ASCII characters of A-Z 0-9 . - ^ = (lower case is upper-cased), starting with a letter, digit or ^"
+)
+
+
+def normalize_symbol(text: str) -> str:
+    """A symbol as featurecast stores it (ASCII, upper case), or InvalidValueError naming the alphabet.
+
+    Nothing outside ASCII is upper-cased: Python maps `ı` to `I` and `ﬃ` to `FFI`, which would relabel data
+    silently; such a symbol is refused instead."""
+    stripped = text.strip()
+    if not stripped:
+        raise InvalidValueError(f"the symbol is empty; a symbol is {SYMBOL_ALPHABET}")
+    if not stripped.isascii() or not SYMBOL_PATTERN.match(stripped.upper()):
+        raise InvalidValueError(f"invalid symbol {stripped[:40]!r}: a symbol is {SYMBOL_ALPHABET}")
+    return stripped.upper()
 
 
 def _examples(frame: pd.DataFrame, mask: pd.Series, column: str) -> str:
@@ -51,12 +67,17 @@ def parse_dates(values: pd.Series, *, date_format: str | None = None, where: str
     """
     text = values.astype("string").str.strip()
     if date_format is not None:
-        parsed = pd.to_datetime(text, format=date_format, errors="coerce")
+        try:
+            parsed = pd.to_datetime(text, format=date_format, errors="coerce")
+        except (ValueError, TypeError) as exc:
+            raise InvalidValueError(
+                f"{where}: --date-format {date_format[:40]!r} is not a strptime date pattern ({exc})"
+            ) from None
         bad = parsed.isna()
         if bad.any():
             shown = ", ".join(repr(v) for v in text[bad].unique()[:_MAX_EXAMPLES])
             raise InvalidValueError(f"{where}: date(s) not in the format {date_format!r}: {shown}")
-        return parsed
+        return _whole_days(parsed, text, where)
     fits: dict[str, pd.Series] = {}
     best_partial: tuple[int, str] = (0, "")
     for fmt in DATE_FORMATS:
@@ -68,7 +89,7 @@ def parse_dates(values: pd.Series, *, date_format: str | None = None, where: str
             best_partial = (parsed_count, fmt)
     readings = list(fits.values())
     if readings and all(r.equals(readings[0]) for r in readings[1:]):  # e.g. 20180102 as ISO 8601 and %Y%m%d
-        return readings[0]
+        return _whole_days(readings[0], text, where)
     if len(fits) > 1:
         names = " or ".join(_format_name(f) for f in fits)
         shown = ", ".join(repr(v) for v in text.unique()[:_MAX_EXAMPLES])
@@ -87,6 +108,24 @@ def parse_dates(values: pd.Series, *, date_format: str | None = None, where: str
         )
     shown = ", ".join(repr(v) for v in unparsed.unique()[:_MAX_EXAMPLES])
     raise InvalidValueError(f"{where}: unparseable date(s): {shown}; set the format with --date-format")
+
+
+def _whole_days(parsed: pd.Series, text: pd.Series, where: str) -> pd.Series:
+    """`parsed`, unless a value has a time of day: a daily bar is a session, and dropping the time would
+    silently move an intraday or time-zone-shifted stamp onto a day (midnight is the day itself)."""
+    if isinstance(parsed.dtype, pd.DatetimeTZDtype) or parsed.dtype == object:
+        raise InvalidValueError(
+            f"{where}: dates carry a time zone ({', '.join(repr(v) for v in text.unique()[:_MAX_EXAMPLES])}); "
+            "a daily file gives the session's date only (YYYY-MM-DD)"
+        )
+    timed = parsed.notna() & (parsed != parsed.dt.normalize())
+    if timed.any():
+        shown = ", ".join(repr(v) for v in text[timed].unique()[:_MAX_EXAMPLES])
+        raise InvalidValueError(
+            f"{where}: {int(timed.sum())} date(s) carry a time of day ({shown}); a daily file gives the session's "
+            "date only (YYYY-MM-DD, or a time of 00:00): intraday bars are not daily bars"
+        )
+    return parsed
 
 
 def validate_ohlcv(frame: pd.DataFrame, *, today: datetime | None = None) -> tuple[pd.DataFrame, int]:
@@ -109,12 +148,15 @@ def validate_ohlcv(frame: pd.DataFrame, *, today: datetime | None = None) -> tup
         )
 
     out = pd.DataFrame(index=frame.index)
-    symbols = frame["symbol"].astype("string").str.strip().str.upper()
-    bad_symbol = symbols.isna() | ~symbols.fillna("").str.match(SYMBOL_PATTERN)
+    stripped = frame["symbol"].astype("string").str.strip()
+    # checked before upper-casing: a non-ASCII letter would be upper-cased into another symbol (ı -> I)
+    ascii_only = stripped.fillna("").map(str.isascii).astype(bool)
+    symbols = stripped.str.upper()
+    bad_symbol = symbols.isna() | ~ascii_only | ~symbols.fillna("").str.match(SYMBOL_PATTERN)
     if bad_symbol.any():
         shown = ", ".join(repr(s) for s in pd.unique(frame.loc[bad_symbol, "symbol"])[:_MAX_EXAMPLES])
         raise InvalidValueError(
-            f"invalid symbol(s): {shown} in {int(bad_symbol.sum())} row(s) (expected 1-20 of A-Z 0-9 . - ^ =)"
+            f"invalid symbol(s): {shown} in {int(bad_symbol.sum())} row(s) (a symbol is {SYMBOL_ALPHABET})"
         )
     out["symbol"] = symbols.astype(str)
 
