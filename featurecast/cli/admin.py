@@ -7,7 +7,7 @@ import sys
 from contextlib import ExitStack
 from pathlib import Path
 
-from featurecast.cli.arguments import positive_int
+from featurecast.cli.arguments import bounded
 from featurecast.cli.errors import CliError, ExitCode
 from featurecast.config import PROJECT_ROOT, Settings
 from featurecast.warehouse_lock import warehouse_lock
@@ -98,7 +98,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("sql", help="a read-only SQL query against the analysts' copy of the warehouse")
     parser.set_defaults(handler=sql)
     parser.add_argument("query")
-    parser.add_argument("--max-rows", type=positive_int, default=40)
+    parser.add_argument("--max-rows", type=bounded(int, low=1, high=1_000_000), default=40)
     parser.add_argument("--live", action="store_true", help="read the warehouse itself (waits for a writer)")
     parser.add_argument("--quiet", action="store_true", help="no note on stderr about which copy was read")
     parser = sub.add_parser("calendar", help="rewrite the calendar seed from pandas_market_calendars' NYSE calendar")

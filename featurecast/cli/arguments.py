@@ -80,6 +80,25 @@ def ticker(text: str) -> str:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def date_pattern(text: str) -> str:
+    """An argparse type: a strptime pattern that reads back a date it wrote, with a year, a month and a day
+    (or ISO8601), so a typo is a usage error here and not a failure inside the import."""
+    from datetime import datetime
+
+    if text.upper() == "ISO8601":
+        return "ISO8601"
+    sample = datetime(2024, 11, 28)
+    try:
+        read = datetime.strptime(sample.strftime(text), text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not a date pattern: {text[:40]!r} ({exc})") from None
+    if read.date() != sample.date():
+        raise argparse.ArgumentTypeError(
+            f"not a date pattern: {text[:40]!r} does not give a year, a month and a day (e.g. %d/%m/%Y)"
+        )
+    return text
+
+
 def port(text: str) -> int:
     return int(bounded(int, low=1, high=65535)(text))
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from featurecast.cli.arguments import bounded, non_negative_float, positive_int
+from featurecast.cli.arguments import bounded
 from featurecast.config import Settings
 from featurecast.marts import mart_reader, write_back
 
@@ -49,17 +49,21 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("backtest", help="backtest the champion's out-of-fold signals")
     parser.set_defaults(handler=backtest, writes=True, needs_warehouse=True)
     parser.add_argument("--rule", choices=["top_k", "threshold"], default="top_k")
-    parser.add_argument("--k", type=positive_int, default=5, help="names held (top_k)")
+    parser.add_argument("--k", type=bounded(int, low=1, high=10_000), default=5, help="names held (top_k)")
     parser.add_argument("--threshold", type=bounded(float, low=0.0, high=1.0), default=0.55)
     parser.add_argument("--long-short", action="store_true")
     parser.add_argument("--max-weight", type=bounded(float, low=0.0, high=1.0, low_open=True), default=0.20)
-    parser.add_argument("--rebalance-every", type=positive_int, help="sessions (default: the signal horizon)")
-    parser.add_argument("--cost-bps", type=non_negative_float, default=5.0)
-    parser.add_argument("--slippage-bps", type=non_negative_float, default=5.0)
+    parser.add_argument(
+        "--rebalance-every", type=bounded(int, low=1, high=2520), help="sessions (default: the signal horizon)"
+    )
+    parser.add_argument("--cost-bps", type=bounded(float, low=0.0, high=10_000.0), default=5.0)
+    parser.add_argument("--slippage-bps", type=bounded(float, low=0.0, high=10_000.0), default=5.0)
     parser.add_argument(
         "--no-drift", action="store_true", help="reset weights to target every session for free (idealised book)"
     )
     parser.add_argument("--regime-gate", action="append", default=[], metavar="REGIME", help="cash in this regime")
     parser.add_argument(
-        "--risk-gate-q05", type=bounded(float), help="cash when the 5-session q05 forecast is below this"
+        "--risk-gate-q05",
+        type=bounded(float, low=-1.0, high=1.0),
+        help="cash when the 5-session q05 forecast is below this",
     )

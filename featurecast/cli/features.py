@@ -42,14 +42,16 @@ def sync(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    from featurecast.cli.arguments import positive_int
+    from featurecast.cli.arguments import bounded
 
     parser = sub.add_parser("features", help="the feature catalogue (and point-in-time retrieval in Python)")
     actions = parser.add_subparsers(dest="action", required=True)
     lister = actions.add_parser("list", help="every feature: family, lookback, lineage, description")
     lister.set_defaults(handler=list_)
     lister.add_argument("--family", help="only this family (returns, volatility, volume, ...)")
-    lister.add_argument("--width", type=positive_int, default=70, help="description characters shown")
+    lister.add_argument(
+        "--width", type=bounded(int, low=1, high=10_000), default=70, help="description characters shown"
+    )
     syncer = actions.add_parser(
         "sync", help="write the models' feature YAML from dbt_project/feature_catalog.yml (one declaration per feature)"
     )

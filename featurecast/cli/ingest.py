@@ -6,7 +6,7 @@ import argparse
 from collections.abc import Sequence
 from pathlib import Path
 
-from featurecast.cli.arguments import positive_float, positive_int, ticker
+from featurecast.cli.arguments import bounded, date_pattern, ticker
 from featurecast.cli.errors import CliError
 from featurecast.cli.shared import user
 from featurecast.config import Settings
@@ -46,7 +46,7 @@ def ingest(args: argparse.Namespace, settings: Settings) -> int:
         )
         report = service.ingest_synthetic(spec, defects=DefectSpec() if args.defects else None)
     elif args.provider == "csv":
-        missing = [f for f in args.files if not Path(f).is_file()]
+        missing = [f for f in args.files if not (Path(f).exists() or Path(f).is_symlink())]
         if missing:
             raise CliError(f"no such file: {missing[0][:200]}")
         report = service.ingest_csv(
@@ -72,9 +72,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=ingest, writes=True)
     providers = parser.add_subparsers(dest="provider", required=True)
     synthetic = providers.add_parser("synthetic", help="the embedded deterministic synthetic market")
-    synthetic.add_argument("--symbols", type=positive_int, help="how many symbols (default 40)")
-    synthetic.add_argument("--years", type=positive_float, help="years of history (default 6)")
-    synthetic.add_argument("--seed", type=int, help="generator seed (default 7)")
+    synthetic.add_argument("--symbols", type=bounded(int, low=1, high=10_000), help="how many symbols (default 40)")
+    synthetic.add_argument(
+        "--years", type=bounded(float, low=0.0, high=100.0, low_open=True), help="years of history (default 6)"
+    )
+    synthetic.add_argument("--seed", type=bounded(int, low=0, high=2**32 - 1), help="generator seed (default 7)")
     synthetic.add_argument("--defects", action="store_true", help="inject feed defects for the guardrails")
     csv = providers.add_parser("csv", help="Alpha Vantage-layout or generic OHLCV CSV files")
     csv.add_argument("files", nargs="+")
@@ -83,7 +85,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     csv.add_argument("--ignore", action="append", default=[], metavar="COLUMN", help="skip a column")
     csv.add_argument("--source", default="csv", help="provider name to land the rows under")
     csv.add_argument(
-        "--date-format", help="strptime format of the date column, e.g. %%d/%%m/%%Y (default: found from all rows)"
+        "--date-format",
+        type=date_pattern,
+        help="strptime format of the date column, e.g. %%d/%%m/%%Y (default: found from all rows)",
     )
     volume = csv.add_mutually_exclusive_group()
     volume.add_argument(

@@ -10,6 +10,7 @@ import sys
 import threading
 from collections.abc import Sequence
 from contextlib import ExitStack
+from pathlib import Path
 
 from featurecast import redaction
 from featurecast.cli import admin, backtest, build, features, flows, forecasts, ingest, regimes, serve, signals
@@ -39,6 +40,9 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     from featurecast.warehouse_lock import warehouse_lock
     from featurecast.writer import exclusive_writer
 
+    output = getattr(args, "output", None)
+    if isinstance(output, Path):
+        _refuse_output_among_data(output, settings)
     if getattr(args, "needs_warehouse", False) and not settings.warehouse_path.exists():
         raise CliError(f"no warehouse at {settings.warehouse_path}: run `featurecast run` first", ExitCode.NOT_READY)
     command = " ".join(["featurecast", args.command, *[str(v) for v in (getattr(args, "action", None),) if v]])
@@ -50,6 +54,21 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
                 warehouse_lock(settings.warehouse_path, timeout=settings.lock_timeout_seconds, command=command)
             )
         return int(args.handler(args, settings))
+
+
+def _refuse_output_among_data(output: Path, settings: Settings) -> None:
+    """A file a command writes (--output) may not land where featurecast keeps its state: the data directory
+    (warehouse, sidecar state files, models, snapshots, dbt's target) or beside the warehouse."""
+    target = output.resolve()
+    protected = {settings.data_dir.resolve()}
+    if settings.warehouse_path.is_file():  # the sidecar state files sit beside the warehouse
+        protected.add(settings.warehouse_path.resolve().parent)
+    for directory in sorted(protected):
+        if target.is_relative_to(directory):
+            raise CliError(
+                f"--output {str(output)[:80]!r} is inside the data directory {directory}, where featurecast keeps "
+                "its state; write it somewhere else"
+            )
 
 
 def _terminate(signum: int, frame: object) -> None:

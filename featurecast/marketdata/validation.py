@@ -65,7 +65,16 @@ def parse_dates(values: pd.Series, *, date_format: str | None = None, where: str
     (a typo, or rows in two layouts) and several fitting (02-01-2018: day or month first?) are errors
     that show examples and name --date-format; rows are never parsed with different orders.
     """
-    text = values.astype("string").str.strip()
+    # Files repeat each date once per symbol: parse the distinct strings (a few thousand, not millions of rows)
+    codes, distinct = pd.factorize(values.astype("string").str.strip(), use_na_sentinel=False)
+    weights = pd.Series(np.bincount(codes, minlength=len(distinct)))
+    parsed = _parse_distinct(pd.Series(distinct, dtype="string"), weights, date_format, where)
+    return pd.Series(parsed.to_numpy()[codes], index=values.index)
+
+
+def _parse_distinct(text: pd.Series, weights: pd.Series, date_format: str | None, where: str) -> pd.Series:
+    """parse_dates on the distinct values `text`, each standing for `weights` rows."""
+    rows = int(weights.sum())
     if date_format is not None:
         try:
             parsed = pd.to_datetime(text, format=date_format, errors="coerce")
@@ -82,8 +91,8 @@ def parse_dates(values: pd.Series, *, date_format: str | None = None, where: str
     best_partial: tuple[int, str] = (0, "")
     for fmt in DATE_FORMATS:
         parsed = pd.to_datetime(text, format=fmt, errors="coerce")
-        parsed_count = int(parsed.notna().sum())
-        if parsed_count == len(text):
+        parsed_count = int(weights[parsed.notna().to_numpy()].sum())
+        if parsed_count == rows:
             fits[fmt] = parsed
         elif parsed_count > best_partial[0]:
             best_partial = (parsed_count, fmt)
@@ -103,7 +112,7 @@ def parse_dates(values: pd.Series, *, date_format: str | None = None, where: str
         unparsed = text[pd.to_datetime(text, format=fmt, errors="coerce").isna()]
         shown = ", ".join(repr(v) for v in unparsed.unique()[:_MAX_EXAMPLES])
         raise InvalidValueError(
-            f"{where}: dates in more than one format or unparseable: {best_partial[0]} of {len(text)} rows read as "
+            f"{where}: dates in more than one format or unparseable: {best_partial[0]} of {rows} rows read as "
             f"{_format_name(fmt)}, but not {shown}; one format per file (or set it with --date-format)"
         )
     shown = ", ".join(repr(v) for v in unparsed.unique()[:_MAX_EXAMPLES])
@@ -148,11 +157,15 @@ def validate_ohlcv(frame: pd.DataFrame, *, today: datetime | None = None) -> tup
         )
 
     out = pd.DataFrame(index=frame.index)
-    stripped = frame["symbol"].astype("string").str.strip()
-    # checked before upper-casing: a non-ASCII letter would be upper-cased into another symbol (ı -> I)
+    # judged on the distinct symbols (a few, each on thousands of rows); checked before upper-casing: a
+    # non-ASCII letter would be upper-cased into another symbol (ı -> I)
+    codes, distinct = pd.factorize(frame["symbol"].astype("string").str.strip(), use_na_sentinel=False)
+    stripped = pd.Series(distinct, dtype="string")
     ascii_only = stripped.fillna("").map(str.isascii).astype(bool)
-    symbols = stripped.str.upper()
-    bad_symbol = symbols.isna() | ~ascii_only | ~symbols.fillna("").str.match(SYMBOL_PATTERN)
+    upper = stripped.str.upper()
+    bad_distinct = (upper.isna() | ~ascii_only | ~upper.fillna("").str.match(SYMBOL_PATTERN)).to_numpy(dtype=bool)
+    bad_symbol = pd.Series(bad_distinct[codes], index=frame.index)
+    symbols = pd.Series(upper.to_numpy(dtype=object)[codes], index=frame.index)
     if bad_symbol.any():
         shown = ", ".join(repr(s) for s in pd.unique(frame.loc[bad_symbol, "symbol"])[:_MAX_EXAMPLES])
         raise InvalidValueError(
@@ -185,8 +198,11 @@ def validate_ohlcv(frame: pd.DataFrame, *, today: datetime | None = None) -> tup
 
     for column in [*PRICE_COLUMNS, *[c for c in OPTIONAL_NUMERIC if c in frame.columns]]:
         raw = frame[column]
-        blank = raw.isna() | raw.astype("string").str.strip().isin(["", "None", "null", "nan", "NaN"])
-        numeric = pd.to_numeric(raw.where(~blank), errors="coerce")
+        if pd.api.types.is_numeric_dtype(raw):  # parsed already (csv_import, per chunk): only nulls are blank
+            blank, numeric = raw.isna(), raw
+        else:
+            blank = raw.isna() | raw.astype("string").str.strip().isin(["", "None", "null", "nan", "NaN"])
+            numeric = pd.to_numeric(raw.where(~blank), errors="coerce")
         not_numeric = numeric.isna() & ~blank
         if not_numeric.any():
             tmp = out.assign(v=raw)

@@ -6,6 +6,7 @@ session-scoped and reused: one clean build, one with statistical defects, shared
 
 from __future__ import annotations
 
+import hashlib
 import os
 from dataclasses import replace
 from pathlib import Path
@@ -198,3 +199,39 @@ def run_killed_at(operation: str, nth: int, statement: str, *args: str):
         text=True,
         check=False,
     )
+
+
+# --- the CLI as an operator types it -------------------------------------------------------------------
+
+
+@pytest.fixture()
+def env(tmp_path, monkeypatch):
+    """A data directory with a small landed warehouse, the working directory beside it."""
+    data = tmp_path / "data"
+    monkeypatch.setenv("FEATURECAST_DATA_DIR", str(data))
+    monkeypatch.delenv("FEATURECAST_WAREHOUSE", raising=False)
+    monkeypatch.setenv("FEATURECAST_LOCK_TIMEOUT_SECONDS", "1")
+    monkeypatch.chdir(tmp_path)
+    land(data / "warehouse.duckdb", generate(SyntheticSpec(n_symbols=3, years=0.2, seed=3)).prices, source="synthetic")
+    return data
+
+
+def files(directory: Path) -> list[str]:
+    """Every file under `directory` but the writer lock's own file (a reader of the live warehouse takes it)."""
+    return sorted(p.name for p in directory.rglob("*") if not p.name.endswith(".lock"))
+
+
+def digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def run(argv: list[str], capsys) -> tuple[int, str, str]:
+    """`featurecast ARGV` in this process: (exit code, stdout, stderr)."""
+    from featurecast.cli import main
+
+    try:
+        code = main(argv)
+    except SystemExit as exc:  # argparse's usage errors
+        code = exc.code
+    out, err = capsys.readouterr()
+    return int(code), out, err

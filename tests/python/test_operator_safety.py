@@ -15,7 +15,6 @@ What each hostile input gets:
 from __future__ import annotations
 
 import argparse
-import hashlib
 import subprocess
 import sys
 import textwrap
@@ -25,44 +24,14 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from featurecast.cli import build_parser, main
+from featurecast.cli import build_parser
 from featurecast.cli.errors import ExitCode
 from featurecast.marketdata.landing import land
 from featurecast.marketdata.synthetic import SyntheticSpec, generate
 from featurecast.warehouse_lock import current_holder, holds_lock, warehouse_lock
-from tests.python.conftest import run_killed_at
+from tests.python.conftest import digest, files, run, run_killed_at
 
 EXIT_CODES = {int(code) for code in ExitCode}
-
-
-@pytest.fixture()
-def env(tmp_path, monkeypatch):
-    """A data directory with a small landed warehouse, the working directory beside it."""
-    data = tmp_path / "data"
-    monkeypatch.setenv("FEATURECAST_DATA_DIR", str(data))
-    monkeypatch.delenv("FEATURECAST_WAREHOUSE", raising=False)
-    monkeypatch.setenv("FEATURECAST_LOCK_TIMEOUT_SECONDS", "1")
-    monkeypatch.chdir(tmp_path)
-    land(data / "warehouse.duckdb", generate(SyntheticSpec(n_symbols=3, years=0.2, seed=3)).prices, source="synthetic")
-    return data
-
-
-def files(directory: Path) -> list[str]:
-    """Every file under `directory` but the writer lock's own file (a reader of the live warehouse takes it)."""
-    return sorted(p.name for p in directory.rglob("*") if not p.name.endswith(".lock"))
-
-
-def digest(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def run(argv: list[str], capsys) -> tuple[int, str, str]:
-    try:
-        code = main(argv)
-    except SystemExit as exc:  # argparse's usage errors
-        code = exc.code
-    out, err = capsys.readouterr()
-    return int(code), out, err
 
 
 ESCAPES = [
