@@ -13,10 +13,13 @@ waited ~40 ms for the client's delayed ACK (Kludex/uvicorn#3149, open when this 
 from __future__ import annotations
 
 import os
+import signal
 import socket
 
 import uvicorn
 from uvicorn.supervisors import Multiprocess
+
+from featurecast import interrupts
 
 APP_FACTORY = "featurecast.api.main:create_app"
 
@@ -54,14 +57,28 @@ def server_config(host: str, port: int, workers: int) -> uvicorn.Config:
     )
 
 
+class _Supervisor(Multiprocess):
+    """uvicorn's supervisor, telling featurecast.interrupts which signal stopped it (it owns the handlers
+    while it runs and returns normally after stopping its workers, so the command could not tell)."""
+
+    def handle_int(self) -> None:
+        interrupts.note(signal.SIGINT)
+        super().handle_int()
+
+    def handle_term(self) -> None:
+        interrupts.note(signal.SIGTERM)
+        super().handle_term()
+
+
 def serve(host: str, port: int, workers: int) -> None:
-    """Serve the API until interrupted (SIGINT/SIGTERM stop every worker)."""
+    """Serve the API until interrupted (SIGINT/SIGTERM stop every worker; the command then exits 130).
+    One worker: uvicorn's server raises the signal it captured again once it has stopped."""
     config = server_config(host, port, workers)
     sock = tcp_listener(host, port)
     try:
         if workers == 1:
             uvicorn.Server(config).run(sockets=[sock])
         else:
-            Multiprocess(config, sockets=[sock]).run()
+            _Supervisor(config, sockets=[sock]).run()
     finally:
         sock.close()

@@ -92,6 +92,10 @@ def classify(exc: BaseException) -> tuple[ExitCode, str]:
 
 def report(exc: BaseException, log_dir: Path | None) -> int:
     """Print one line for `exc` on stderr and return its exit code; unexpected errors go to the log."""
+    from featurecast import interrupts
+
+    if interrupts.received() is not None:
+        return ExitCode.INTERRUPTED  # by a signal: main() prints the one line once the output is back
     if isinstance(exc, KeyboardInterrupt):
         print("featurecast: interrupted", file=sys.stderr)
         return ExitCode.INTERRUPTED

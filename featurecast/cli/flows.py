@@ -11,6 +11,7 @@ import argparse
 import os
 from dataclasses import replace
 
+from featurecast import interrupts
 from featurecast.cli.arguments import ticker
 from featurecast.cli.shared import quiet_prefect
 from featurecast.config import Settings
@@ -29,6 +30,7 @@ def _use_engine(args: argparse.Namespace, settings: Settings) -> Settings:
 def run(args: argparse.Namespace, settings: Settings) -> int:
     """The main job: the daily_refresh flow on the embedded synthetic market (training first if needed)."""
     quiet_prefect(args.verbose)
+    interrupts.bridge_prefect_sigterm()
     settings = _use_engine(args, settings)
     from flows.daily_refresh import daily_refresh
 
@@ -53,6 +55,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 
 def flow(args: argparse.Namespace, settings: Settings) -> int:
     quiet_prefect(args.verbose)
+    interrupts.bridge_prefect_sigterm()
     if args.name == "serve":  # long-running: each scheduled run takes the lock for itself
         from flows.deployments import serve_deployments
 

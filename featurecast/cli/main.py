@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from contextlib import ExitStack
 from pathlib import Path
 
-from featurecast import redaction
+from featurecast import interrupts, redaction
 from featurecast.cli import admin, backtest, build, features, flows, forecasts, ingest, regimes, serve, signals
 from featurecast.cli.arguments import Parser
 from featurecast.cli.errors import CliError, ExitCode, report
@@ -71,20 +71,25 @@ def _refuse_output_among_data(output: Path, settings: Settings) -> None:
             )
 
 
-def _terminate(signum: int, frame: object) -> None:
-    """SIGTERM unwinds like Ctrl-C: finally blocks and atexit handlers run, so the temporary Prefect server
-    a flow started is stopped and the warehouse lock is released (Python's default would just die)."""
-    raise KeyboardInterrupt(f"signal {signum}")
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     if threading.current_thread() is not threading.main_thread():
         return _main(argv)
-    previous = signal.signal(signal.SIGTERM, _terminate)
+    restore_handlers = interrupts.install()
     try:
-        return _main(argv)
+        code = _main(argv)
+    except KeyboardInterrupt:  # a signal before the handler's own error handling was reached
+        code = ExitCode.INTERRUPTED
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        restore_handlers()
+    if interrupts.received() is not None:  # whatever the command made of it, it was interrupted
+        return _report_interrupt()
+    return code
+
+
+def _report_interrupt() -> int:
+    name = signal.Signals(interrupts.received() or signal.SIGINT).name
+    interrupts.say(f"featurecast: interrupted ({name}); stopped cleanly, nothing half-done was kept")
+    return ExitCode.INTERRUPTED
 
 
 def _main(argv: Sequence[str] | None) -> int:
