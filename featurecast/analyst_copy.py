@@ -16,6 +16,7 @@ from pathlib import Path
 import duckdb
 
 from featurecast.durable import remove_leftovers, replace_durably
+from featurecast.storage import StorageFault, storage_fault
 
 
 def publish_analyst_copy(warehouse: Path, destination: Path) -> Path:
@@ -30,8 +31,18 @@ def publish_analyst_copy(warehouse: Path, destination: Path) -> Path:
     destination.parent.mkdir(parents=True, exist_ok=True)
     remove_leftovers(destination.parent)
     partial = destination.with_name(f".{destination.name}.partial")
-    shutil.copyfile(warehouse, partial)
-    replace_durably(partial, destination)
+    try:
+        shutil.copyfile(warehouse, partial)
+        replace_durably(partial, destination)
+    except OSError as exc:  # a full disk: the previous copy stays served, nothing half-copied is left
+        partial.unlink(missing_ok=True)
+        fault = storage_fault(exc, destination)
+        if fault is None:
+            raise
+        raise StorageFault(
+            f"the warehouse was written, but its analysts' copy could not be refreshed: {fault}; analysts still "
+            "read the previous copy"
+        ) from None
     return destination
 
 

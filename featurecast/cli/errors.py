@@ -7,7 +7,8 @@
 | 2 | the input was rejected; nothing was written |
 | 3 | usage or configuration error: a bad argument, environment variable or name; nothing was run |
 | 4 | not ready: an earlier step has not run yet (no warehouse, no champion model, too little history) |
-| 5 | busy: another command holds the warehouse (after waiting FEATURECAST_LOCK_TIMEOUT_SECONDS) |
+| 5 | busy: another command holds the warehouse, or a DuckDB client outside featurecast has it open |
+| 6 | storage fault: a damaged or foreign warehouse file, a full disk, a read-only or wrong path |
 | 70 | unexpected error: one line here, the traceback in `$FEATURECAST_DATA_DIR/logs/cli-errors.log` |
 | 130 | interrupted (Ctrl-C or SIGTERM; a flow's temporary Prefect server is stopped too) |
 """
@@ -22,6 +23,8 @@ from pathlib import Path
 
 from featurecast.redaction import cut, redact
 
+_HELD_TEXT = "could not set lock on file"
+
 
 class ExitCode(IntEnum):
     OK = 0
@@ -30,6 +33,7 @@ class ExitCode(IntEnum):
     USAGE = 3
     NOT_READY = 4
     BUSY = 5
+    STORAGE = 6
     INTERNAL = 70
     INTERRUPTED = 130
 
@@ -56,6 +60,7 @@ def classify(exc: BaseException) -> tuple[ExitCode, str]:
     from featurecast.features import FeatureLookupError
     from featurecast.marketdata.errors import IngestError, MissingApiKeyError
     from featurecast.marketdata.landing import ReleaseError
+    from featurecast.storage import StorageFault, WarehouseHeldError, held_message, is_held, storage_fault
     from featurecast.warehouse_lock import WarehouseBusyError
     from ml.regimes.refresh import NoMarketSeriesError
     from ml.signals.cv import InsufficientHistoryError
@@ -67,7 +72,16 @@ def classify(exc: BaseException) -> tuple[ExitCode, str]:
         return ExitCode.USAGE, f"configuration error: {_first_line(exc)}"
     if isinstance(exc, IngestError):
         return ExitCode.INPUT_REJECTED, f"input rejected, nothing was written: {_first_line(exc)}"
+    if isinstance(exc, StorageFault):
+        return ExitCode.STORAGE, _first_line(exc)
+    if isinstance(exc, WarehouseHeldError):
+        return ExitCode.BUSY, _first_line(exc)
     if isinstance(exc, DbtBuildError):
+        error = f"{exc.summary.error or ''} {exc}"
+        if (fault := storage_fault(error)) is not None:
+            return ExitCode.STORAGE, _first_line(fault)
+        if _HELD_TEXT in error.lower():
+            return ExitCode.BUSY, held_message(Path("file"))
         return ExitCode.STEP_FAILED, str(exc).strip()
     if isinstance(exc, WarehouseBusyError):
         return ExitCode.BUSY, _first_line(exc)
@@ -77,11 +91,10 @@ def classify(exc: BaseException) -> tuple[ExitCode, str]:
         return ExitCode.USAGE, f"configuration error: {_first_line(exc)}"
     if isinstance(exc, (InsufficientHistoryError, NoMarketSeriesError, NotReadyError)):
         return ExitCode.NOT_READY, _first_line(exc)
-    if isinstance(exc, duckdb.IOException) and "lock" in str(exc).lower():
-        return ExitCode.BUSY, (
-            "the warehouse file is open in another process (a DuckDB client or a command started outside "
-            "featurecast); close it or wait, then try again. Analysts read the copy `featurecast sql` uses."
-        )
+    if is_held(exc):
+        return ExitCode.BUSY, held_message(Path("file"))
+    if isinstance(exc, (duckdb.Error, OSError)) and (fault := storage_fault(exc)) is not None:
+        return ExitCode.STORAGE, _first_line(fault)
     if isinstance(exc, duckdb.CatalogException):
         return ExitCode.NOT_READY, (
             f"the warehouse does not have what this needs yet ({_first_line(exc, 160)}): "

@@ -15,6 +15,7 @@ from featurecast import interrupts
 from featurecast.cli.arguments import ticker
 from featurecast.cli.shared import quiet_prefect
 from featurecast.config import Settings
+from featurecast.storage import check_warehouse
 from featurecast.writer import exclusive_writer
 
 
@@ -63,6 +64,7 @@ def flow(args: argparse.Namespace, settings: Settings) -> int:
         return 0
     settings = _use_engine(args, settings)
     with exclusive_writer(settings, f"featurecast flow {args.name}"):
+        check_warehouse(settings.warehouse_path, writes=True)
         return _run_flow(args)
 
 

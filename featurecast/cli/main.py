@@ -37,6 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
+    from featurecast.storage import check_warehouse
     from featurecast.warehouse_lock import warehouse_lock
     from featurecast.writer import exclusive_writer
 
@@ -53,6 +54,9 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
             stack.enter_context(
                 warehouse_lock(settings.warehouse_path, timeout=settings.lock_timeout_seconds, command=command)
             )
+        writes = bool(getattr(args, "writes", False))
+        if writes or getattr(args, "reads_warehouse", False):  # our turn: a holder now is outside featurecast
+            check_warehouse(settings.warehouse_path, writes=writes)  # a damaged file or a DuckDB client: one line
         return int(args.handler(args, settings))
 
 

@@ -14,6 +14,7 @@ for every writer. This loader never writes a duplicate key.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import uuid
 from dataclasses import asdict, dataclass
@@ -282,7 +283,10 @@ def land(
         con.execute("commit")
         return report
     except BaseException:
-        con.execute("rollback")
+        # DuckDB may have ended the transaction itself (a full disk, an interrupt): a failing rollback must
+        # not hide the error that caused it
+        with contextlib.suppress(duckdb.Error):
+            con.execute("rollback")
         raise
     finally:
         con.close()
