@@ -4,6 +4,7 @@
     apt-get install hey                        # the load generator (Debian's package)
     .venv/bin/python bench/serving.py          # ~3 minutes on 2 cores
     .venv/bin/python bench/serving.py --soak 60   # plus every route at c=32 for 60 s, counting non-2xx
+    .venv/bin/python bench/serving.py --shed      # only the load-shedding cases below (~1 minute)
 
 Starts `featurecast serve --workers N` on a free loopback port against $FEATURECAST_DATA_DIR (./data),
 drives it with `hey` (closed-loop at c=1/8/32, and open-loop at a fixed rate for /signals from 4
@@ -12,6 +13,12 @@ per route: requests/s, p50/p99/max latency and the number of non-2xx answers. La
 per-request CSV, computed here. The in-process column is the service call alone (no HTTP), timed over
 thousands of calls. A plain-pandas row is the baseline the brief asks for: the same /signals lookup
 done as a pandas filter over the snapshot's signal table.
+
+Load shedding (always run; alone with --shed): 500 concurrent clients on each expensive route (the
+dashboard page, the KPI panel) for 10 s while a prober asks /health on a fresh connection every 20 ms:
+/health's p99 and max, the route's answers, and the workers' memory before, at the peak and 5 s after.
+Then 300 clients that send half a request head and stop: how many the server still holds after the
+head deadline (featurecast/api/http_timeouts.py).
 """
 
 from __future__ import annotations
@@ -24,6 +31,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -82,6 +90,86 @@ def hey(url: str, *, seconds: float, concurrency: int, rate: float | None = None
     }
 
 
+def _rss_mb(server: subprocess.Popen) -> float:
+    """Resident memory of the server's worker processes (its children), in MB."""
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == server.pid:
+            total += int(fields[21]) * os.sysconf("SC_PAGE_SIZE")
+    return total / 1e6
+
+
+def _probe_health(base: str, stop: threading.Event, latencies: list[float], failures: list[str]) -> None:
+    while not stop.is_set():
+        started = time.perf_counter()
+        try:
+            httpx.get(base + "/health", timeout=5).raise_for_status()
+            latencies.append((time.perf_counter() - started) * 1000)
+        except httpx.HTTPError as exc:
+            failures.append(type(exc).__name__)
+        time.sleep(0.02)
+
+
+def shed_load(base: str, server: subprocess.Popen, seconds: float = 10.0) -> None:
+    """The load-shedding cases: 500 clients on an expensive route, /health probed all along; half-sent heads."""
+    from featurecast.api.http_timeouts import REQUEST_HEAD_TIMEOUT
+
+    print("load shedding: 500 concurrent clients per route, /health probed every 20 ms on a fresh connection")
+    print(
+        f"{'route':<18}{'answers':>9}{'non-2xx':>9}{'health p99':>12}{'max ms':>9}{'failed':>8}"
+        f"{'MB before/peak/after':>24}"
+    )
+    for route in ("/dashboard", "/dashboard/kpis"):
+        before, peak = _rss_mb(server), 0.0
+        latencies: list[float] = []
+        failures: list[str] = []
+        stop = threading.Event()
+        prober = threading.Thread(target=_probe_health, args=(base, stop, latencies, failures), daemon=True)
+        prober.start()
+        load = subprocess.Popen(
+            ["hey", "-z", f"{seconds:g}s", "-c", "500", "-t", "20", "-o", "csv", base + route],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        while load.poll() is None:
+            peak = max(peak, _rss_mb(server))
+            time.sleep(0.2)
+        out = load.stdout.read() if load.stdout else ""
+        stop.set()
+        prober.join()
+        rows = list(csv.DictReader(io.StringIO(out)))
+        non_2xx = sum(1 for r in rows if not 200 <= int(r["status-code"]) < 300)
+        time.sleep(5)
+        after = _rss_mb(server)
+        p99 = float(np.percentile(latencies, 99)) if latencies else float("nan")
+        print(
+            f"{route:<18}{len(rows):>9}{non_2xx:>9}{p99:>11.1f} {max(latencies, default=float('nan')):>8.1f}"
+            f"{len(failures):>8}{f'{before:.0f} / {peak:.0f} / {after:.0f}':>24}"
+        )
+    host, port = base.removeprefix("http://").split(":")
+    half_sent = []
+    for _ in range(300):
+        sock = socket.create_connection((host, int(port)))
+        sock.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n")  # the head never ends
+        half_sent.append(sock)
+    time.sleep(REQUEST_HEAD_TIMEOUT + 1)
+    still_open = 0
+    for sock in half_sent:
+        sock.settimeout(0.1)
+        try:
+            still_open += sock.recv(1) != b""
+        except TimeoutError:
+            still_open += 1
+        except OSError:
+            pass
+        sock.close()
+    print(f"300 half-sent request heads: {still_open} still held {REQUEST_HEAD_TIMEOUT + 1:g} s later (target: 0)")
+
+
 def in_process_costs(data_dir: Path, symbol: str) -> dict[str, float]:
     """Microseconds per service call, no HTTP: what a route costs before the web stack."""
     import duckdb
@@ -126,6 +214,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=5.0, help="per closed-loop cell")
     parser.add_argument("--rate", type=float, default=1000.0, help="fixed request rate for /signals")
     parser.add_argument("--soak", type=float, default=0.0, help="seconds of every route at c=32 (0: skip)")
+    parser.add_argument("--shed", action="store_true", help="only the load-shedding cases")
     args = parser.parse_args()
     if shutil.which("hey") is None:
         raise SystemExit("bench/serving.py needs `hey` (apt-get install hey)")
@@ -139,6 +228,9 @@ def main() -> None:
         for template in ROUTES.values():  # warm every worker: first loads are not what is measured
             for _ in range(20):
                 httpx.get(base + template.format(symbol=symbol), timeout=30)
+        if args.shed:
+            shed_load(base, server)
+            return
         print(f"featurecast serving benchmark: {args.workers} worker(s), uvloop + httptools, loopback, hey")
         print(f"{'route':<34}{'c':>4}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}{'non-2xx':>9}")
         for route, template in ROUTES.items():
@@ -161,6 +253,7 @@ def main() -> None:
                 r = hey(base + template.format(symbol=symbol), seconds=args.soak / len(ROUTES), concurrency=32)
                 total, failed = total + r["requests"], failed + r["non_2xx"]
             print(f"soak: every route at c=32 for {args.soak:g} s: {total:,.0f} requests, {failed:.0f} non-2xx")
+        shed_load(base, server)
     finally:
         server.terminate()
         server.wait(timeout=30)

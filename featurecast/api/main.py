@@ -88,7 +88,8 @@ def create_app(settings: Settings | None = None, services: ServiceFactory | None
     app.include_router(dashboard.router)
 
     @app.get("/health", tags=["meta"], summary="Liveness, the registered services, and what this worker serves")
-    def health() -> dict[str, object]:
+    async def health() -> dict[str, object]:
+        # async: answered on the event loop, never queued behind busy handlers in the thread pool
         # pid and snapshot tell an operator which worker answered and whether it follows CURRENT.
         snapshot = app.state.services.get("MLSignalService").store.current()
         return {

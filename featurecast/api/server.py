@@ -20,6 +20,7 @@ import uvicorn
 from uvicorn.supervisors import Multiprocess
 
 from featurecast import interrupts
+from featurecast.api.http_timeouts import HeadTimeoutProtocol
 
 APP_FACTORY = "featurecast.api.main:create_app"
 
@@ -50,7 +51,8 @@ def server_config(host: str, port: int, workers: int) -> uvicorn.Config:
         port=port,
         workers=workers,
         loop="uvloop",
-        http="httptools",
+        http=HeadTimeoutProtocol,  # httptools, with a deadline for a request's head
+        timeout_keep_alive=5,
         log_level="warning",
         access_log=False,
         timeout_graceful_shutdown=5,

@@ -86,7 +86,7 @@ class MarketDataService:
         ]
         report = land(
             self.settings.warehouse_path,
-            pd.concat(frames, ignore_index=True),
+            frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True),
             source=source,
             parameters={"files": [str(p) for p in paths], "date_format": date_format, "has_volume": has_volume},
         )

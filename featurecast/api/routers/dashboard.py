@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import FileResponse, HTMLResponse
 
 from featurecast.api.schemas import DashboardKpisOut
-from featurecast.api.services import DashboardService, dashboard_page
+from featurecast.api.services import DashboardService
 
 router = APIRouter(tags=["dashboard"])
 PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
@@ -31,7 +31,7 @@ def get_kpis(service: Annotated[DashboardService, Depends(dashboard_service)]) -
     summary="The dashboard page: KPI panel, regime timeline, forecast fan, calibration, backtest, signals",
 )
 def get_dashboard(service: Annotated[DashboardService, Depends(dashboard_service)]) -> HTMLResponse:
-    return HTMLResponse(dashboard_page(service))
+    return HTMLResponse(service.page())
 
 
 @router.get("/dashboard/plotly.min.js", include_in_schema=False)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from typing import Any
 
 import numpy as np
@@ -30,13 +31,25 @@ class DashboardService:
         self.backtests = backtests
         self._panel: tuple[tuple[Any, ...], dict[str, Any]] | None = None
         self.bodies = RenderedBodies(limit=16)
+        self.pages = RenderedBodies(limit=4)
+        # One render at a time: 500 clients arriving together before the first render finished would
+        # otherwise render the same page 500 times, each holding its own copy (the server stalled and grew
+        # by 400 MB). They wait for the one render and then share its bytes.
+        self._render = threading.RLock()
 
     def kpis_json(self) -> bytes:
         """The `/dashboard/kpis` body, rendered once per panel."""
         from featurecast.api.schemas import DashboardKpisOut
 
-        key, panel = self._current_panel()
-        return self.bodies.get(key, lambda: DashboardKpisOut(**panel).model_dump_json().encode())
+        with self._render:
+            key, panel = self._current_panel()
+            return self.bodies.get(key, lambda: DashboardKpisOut(**panel).model_dump_json().encode())
+
+    def page(self) -> bytes:
+        """The dashboard page's HTML, rendered once per panel (snapshot, regime labels, day)."""
+        with self._render:
+            key, _ = self._current_panel()
+            return self.pages.get(key, lambda: dashboard_page(self).encode())
 
     def kpis(self) -> dict[str, Any]:
         """The panel, computed once per (snapshot, regime labels, day) and then served as is: it changes
@@ -49,8 +62,10 @@ class DashboardService:
         cached = self._panel
         if cached is not None and cached[0] == key:
             return cached
-        self._panel = (key, self._compute())
-        return self._panel
+        with self._render:
+            if self._panel is None or self._panel[0] != key:
+                self._panel = (key, self._compute())
+            return self._panel
 
     def _compute(self) -> dict[str, Any]:
         panel: dict[str, Any] = {
