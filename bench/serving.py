@@ -31,6 +31,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -130,15 +131,16 @@ def shed_load(base: str, server: subprocess.Popen, seconds: float = 10.0) -> Non
         stop = threading.Event()
         prober = threading.Thread(target=_probe_health, args=(base, stop, latencies, failures), daemon=True)
         prober.start()
-        load = subprocess.Popen(
-            ["hey", "-z", f"{seconds:g}s", "-c", "500", "-t", "20", "-o", "csv", base + route],
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        while load.poll() is None:
-            peak = max(peak, _rss_mb(server))
-            time.sleep(0.2)
-        out = load.stdout.read() if load.stdout else ""
+        with tempfile.TemporaryFile("w+") as results:  # a file, not a pipe: hey writes a row per request
+            load = subprocess.Popen(  # hey held to one core, as a remote client would be
+                ["hey", "-z", f"{seconds:g}s", "-c", "500", "-t", "20", "-cpus", "1", "-o", "csv", base + route],
+                stdout=results,
+            )
+            while load.poll() is None:
+                peak = max(peak, _rss_mb(server))
+                time.sleep(0.2)
+            results.seek(0)
+            out = results.read()
         stop.set()
         prober.join()
         rows = list(csv.DictReader(io.StringIO(out)))
