@@ -20,7 +20,7 @@ import uvicorn
 from uvicorn.supervisors import Multiprocess
 
 from featurecast import interrupts
-from featurecast.api.http_timeouts import HeadTimeoutProtocol
+from featurecast.api.http_guard import GuardedProtocol
 
 APP_FACTORY = "featurecast.api.main:create_app"
 
@@ -51,7 +51,7 @@ def server_config(host: str, port: int, workers: int) -> uvicorn.Config:
         port=port,
         workers=workers,
         loop="uvloop",
-        http=HeadTimeoutProtocol,  # httptools, with a deadline for a request's head
+        http=GuardedProtocol,  # httptools with a head deadline and an admission gate (featurecast/api/http_guard.py)
         timeout_keep_alive=5,
         log_level="warning",
         access_log=False,

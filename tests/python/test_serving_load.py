@@ -25,7 +25,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from featurecast.api.http_timeouts import REQUEST_HEAD_TIMEOUT
+from featurecast.api.http_guard import REQUEST_HEAD_TIMEOUT
 
 pytestmark = pytest.mark.dbt
 
