@@ -244,7 +244,7 @@ def read_ohlcv_csv(
     (anything else stays text, for landing's validation to quote).
 
     The file is read `CHUNK_ROWS` at a time, so memory follows the canonical columns, not the text: 3 M rows
-    peak near 1 GB. More than `max_bytes` decompressed or `max_rows` rows is refused by name."""
+    peak at 1.6 GB with landing. More than `max_bytes` decompressed or `max_rows` rows is refused by name."""
     name = Path(source).name if isinstance(source, Path | str) else None
     where = name or "input"
     try:
