@@ -86,7 +86,9 @@ def bridge_prefect_sigterm() -> None:
 
 
 def install() -> Callable[[], None]:
-    """Handle SIGINT and SIGTERM as above; returns a function that puts the previous handlers back."""
+    """Handle SIGINT and SIGTERM as above for one command; returns a function that puts the previous
+    handlers back. (Once a signal came, the output stays silenced: the process is on its way out.)"""
+    _received.clear()
     previous = {sig: signal.signal(sig, _handle) for sig in SIGNALS}
 
     def restore() -> None:
