@@ -22,6 +22,8 @@ from __future__ import annotations
 import json
 import os
 import socket
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -212,3 +214,28 @@ def test_the_key_is_not_in_the_environment_dump(monkeypatch, tmp_path, capfd) ->
     out, err = capfd.readouterr()
     assert _leaks(out + err) == []
     assert os.environ["ALPHAVANTAGE_API_KEY"] == KEY
+
+
+def test_a_flow_run_stores_no_key_in_prefects_database_or_logs(tmp_path) -> None:
+    """The same echo through `featurecast -v flow daily-refresh --source alphavantage`: the flow run's
+    state, its logs (sent to the temporary Prefect server) and its database hold no key."""
+    provider = EchoProvider()
+    home, data = tmp_path / "prefect", tmp_path / "data"
+    home.mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("FEATURECAST_", "ALPHAVANTAGE_"))}
+    env |= {
+        "PREFECT_HOME": str(home),
+        "FEATURECAST_DATA_DIR": str(data),
+        "ALPHAVANTAGE_API_KEY": KEY,
+        "ALPHAVANTAGE_BASE_URL": provider.url,
+        "ALPHAVANTAGE_MAX_RETRIES": "0",
+    }
+    binary = Path(sys.executable).parent / "featurecast"
+    argv = ["-v", "flow", "daily-refresh", "--source", "alphavantage", "--symbols", "JSONKEY"]
+    try:
+        done = subprocess.run([str(binary), *argv], env=env, capture_output=True, text=True, timeout=300)
+    finally:
+        provider.close()
+    assert done.returncode == 2 and "keys: apikey=***" in done.stderr, done.stderr[-2000:]
+    assert _leaks(done.stdout + done.stderr) == []
+    assert _leaks(_files_text(home)) == [] and _leaks(_files_text(data)) == []
