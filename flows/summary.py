@@ -12,6 +12,7 @@ from dbt_project.runner import DbtRunSummary
 from dbt_project.warehouse_summary import summarize
 from featurecast.config import Settings
 from featurecast.marts import mart_reader
+from ml.forecasts.champions import Served, served, served_forecasters
 
 
 def _ic(value: float) -> str:
@@ -61,7 +62,8 @@ class RunSummary:
             out.append(f"regime: {self.regime['date']} is {self.regime['regime']} ({probs})")
         for f in self.forecasts:
             out.append(
-                f"forecast {f['portfolio']} +{f['horizon']} sessions ({f['target_date']}): equity 5/50/95% "
+                f"forecast {f['portfolio']} +{f['horizon']} sessions ({f['target_date']}) by {f['model']} "
+                f"({f['why']}): equity 5/50/95% "
                 f"{f['equity_q05']:.3f} / {f['equity_q50']:.3f} / {f['equity_q95']:.3f} "
                 f"(now {f['equity_at_issue']:.3f})"
             )
@@ -78,6 +80,21 @@ class RunSummary:
 
     def markdown(self) -> str:
         return "# daily_refresh\n\n```\n" + self.text() + "\n```\n"
+
+
+def _served_forecasts(con: duckdb.DuckDBPyConnection, choices: dict[tuple[str, int], Served]) -> list[dict[str, Any]]:
+    """Each (portfolio, horizon)'s newest forecast by the forecaster the API serves there, named."""
+    newest = con.execute(
+        "select portfolio, horizon, model, target_date::varchar as target_date, equity_at_issue, equity_q05, "
+        "equity_q50, equity_q95 from ml.forecasts "
+        "qualify issue_date = max(issue_date) over (partition by portfolio) order by portfolio, horizon"
+    ).df()
+    rows = []
+    for record in newest.to_dict(orient="records"):
+        chosen = served(choices, record["portfolio"], int(record["horizon"]))
+        if record["model"] == chosen.model:
+            rows.append(record | {"why": chosen.why})
+    return rows
 
 
 def collect_summary(
@@ -124,15 +141,7 @@ def collect_summary(
             if regime_row
             else None
         )
-        forecasts = (
-            con.execute(
-                "select portfolio, horizon, target_date::varchar as target_date, equity_at_issue, equity_q05, "
-                "equity_q50, equity_q95 from ml.forecasts where model = 'conformal' "
-                "qualify issue_date = max(issue_date) over (partition by portfolio) order by portfolio, horizon"
-            )
-            .df()
-            .to_dict(orient="records")
-        )
+        forecasts = _served_forecasts(con, served_forecasters(mart_reader(settings))) if "forecasts" in tables else []
         backtest = None
         run = (
             "backtest_runs" in tables

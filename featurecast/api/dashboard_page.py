@@ -18,6 +18,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from featurecast.api.snapshot import Snapshot
+from ml.forecasts.names import BASELINE
 
 REGIME_COLOURS = ["#4c78a8", "#f58518", "#54a24b", "#e45756", "#72b7b2", "#b279a2"]
 LAYOUT = {"margin": {"l": 50, "r": 20, "t": 40, "b": 40}, "height": 360, "template": "plotly_white"}
@@ -241,11 +242,11 @@ Promise.all(charts.map((div) => {{
 
 
 def _champions_only(snapshot: Snapshot, forecasts: pd.DataFrame, portfolio: str = "equal_weight") -> pd.DataFrame:
-    """The rows of each horizon's champion forecaster (vol_normal where none is chosen yet)."""
+    """The rows of each horizon's champion forecaster (the baseline where none is chosen yet)."""
     selection = snapshot.forecaster_selection
     chosen = selection[(selection["portfolio"] == portfolio) & selection["is_champion"]].set_index("horizon")["model"]
     mine = forecasts[forecasts["portfolio"] == portfolio]
-    return mine[mine["model"] == mine["horizon"].map(chosen).fillna("vol_normal")]
+    return mine[mine["model"] == mine["horizon"].map(chosen).fillna(BASELINE)]
 
 
 def render_dashboard(panel: dict[str, Any], snapshot: Snapshot | None, regimes: list[dict[str, Any]]) -> str:

@@ -7,6 +7,7 @@ import argparse
 from featurecast.cli.arguments import bounded
 from featurecast.config import Settings
 from featurecast.marts import mart_reader, write_back
+from ml.forecasts.names import MODELS
 
 
 def backtest(args: argparse.Namespace, settings: Settings) -> int:
@@ -24,6 +25,7 @@ def backtest(args: argparse.Namespace, settings: Settings) -> int:
         slippage_bps=args.slippage_bps,
         regime_gate=tuple(args.regime_gate),
         risk_gate_q05=args.risk_gate_q05,
+        risk_gate_forecaster=args.risk_gate_forecaster,
         drift=not args.no_drift,
     )
     report = run_backtest(
@@ -34,6 +36,11 @@ def backtest(args: argparse.Namespace, settings: Settings) -> int:
     window = f"{report.start_date:%Y-%m-%d} to {report.end_date:%Y-%m-%d}"
     print(f"backtest {report.run_id} of {report.model_version}, {window}")
     print(table.to_string(float_format=lambda v: f"{v:.4f}"))
+    if report.risk_gate_forecaster:
+        print(
+            f"risk gate: cash when {report.risk_gate_forecaster}'s 5-session 5th percentile of the equal-weight "
+            f"return is below {args.risk_gate_q05:+.3f}"
+        )
     for warning in report.warnings:
         print(f"warning: {warning}")
     for row in report.metrics.dropna(subset=["ci_low"]).itertuples():
@@ -66,4 +73,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--risk-gate-q05",
         type=bounded(float, low=-1.0, high=1.0),
         help="cash when the 5-session q05 forecast is below this",
+    )
+    parser.add_argument(
+        "--risk-gate-forecaster",
+        choices=MODELS,
+        help="whose forecasts the risk gate reads (default: the champion served for the equal-weight book)",
     )

@@ -45,6 +45,7 @@ class StrategyConfig:
     slippage_bps: float = 5.0  # price impact and spread, per unit of traded notional
     regime_gate: tuple[str, ...] = ()  # market regimes in which the book goes to cash
     risk_gate_q05: float | None = None  # go to cash when the portfolio forecast's 5th percentile is below this
+    risk_gate_forecaster: str | None = None  # whose forecasts the risk gate reads (None: the served champion)
     drift: bool = True  # weights drift with prices between rebalances (False: reset to target daily, for free)
 
     def __post_init__(self) -> None:

@@ -26,7 +26,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -39,6 +39,7 @@ from featurecast.errors import NotReadyError
 from featurecast.marts import DuckDBMarts, MartReader
 from ml.backtest.engine import StrategyConfig, apply_gates, buy_and_hold_book, rebalance, simulate, target_weights
 from ml.backtest.metrics import information_ratio, performance, sharpe_difference_interval
+from ml.forecasts.champions import served, served_forecasters
 from ml.regimes.model import walk_forward_labels
 from ml.signals.registry import champion
 
@@ -94,6 +95,7 @@ class BacktestInputs:
     forecast_q05: pd.Series  # signal date -> 5th percentile of the 5-session equal-weight portfolio return
     model_version: str
     horizon: int
+    forecaster: str = ""  # whose forecasts forecast_q05 are
 
 
 @dataclass(frozen=True)
@@ -105,15 +107,20 @@ class BacktestReport:
     metrics: pd.DataFrame  # book, metric, value, ci_low, ci_high
     seconds: float
     warnings: tuple[str, ...] = ()  # what the comparison cannot show (e.g. a rule that holds the whole universe)
+    risk_gate_forecaster: str | None = None  # whose forecasts the risk gate read, when there was one
 
     def value(self, book: str, metric: str) -> float:
         row = self.metrics[(self.metrics["book"] == book) & (self.metrics["metric"] == metric)]
         return float(row["value"].iloc[0])
 
 
-def load_inputs(warehouse: Path, horizon: int, marts: MartReader | None = None) -> BacktestInputs:
+def load_inputs(
+    warehouse: Path, horizon: int, marts: MartReader | None = None, forecaster: str | None = None
+) -> BacktestInputs:
     """The champion's out-of-fold signals and forecasts (the warehouse's ml tables) and the returns and
-    market series they trade on (the marts, read through `marts`; default: the DuckDB warehouse)."""
+    market series they trade on (the marts, read through `marts`; default: the DuckDB warehouse). The risk
+    gate's forecasts are `forecaster`'s, by default the one served for the equal-weight book at 5 sessions
+    (its champion, or the baseline before any has matured)."""
     entry = champion(warehouse, horizon)
     if entry is None:
         raise NotReadyError(
@@ -131,15 +138,22 @@ def load_inputs(warehouse: Path, horizon: int, marts: MartReader | None = None) 
                 f"champion {entry.version} has no stored out-of-fold predictions: retrain it "
                 "(`featurecast signals train --promote`)"
             )
+    finally:
+        con.close()
+    reader = marts or DuckDBMarts(warehouse)
+    # The risk gate reads the forecaster the API serves for the equal-weight book (or the one asked for).
+    gate_forecaster = forecaster or served(served_forecasters(reader), "equal_weight", 5).model
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
         forecasts = _optional(
             con,
             "forecasts",
             "select issue_date as date, any_value(q05) as q05 from ml.forecasts where portfolio = 'equal_weight' "
-            "and model = 'conformal' and horizon = 5 group by issue_date order by issue_date",
+            "and model = ? and horizon = 5 group by issue_date order by issue_date",
+            [gate_forecaster],
         )
     finally:
         con.close()
-    reader = marts or DuckDBMarts(warehouse)
     first, last = oof["date"].min(), oof["date"].max()
     returns = reader.frame(
         "select date, symbol, exp(ret_1d) - 1 as ret from marts.fct_daily_features "
@@ -163,6 +177,7 @@ def load_inputs(warehouse: Path, horizon: int, marts: MartReader | None = None) 
         forecasts.set_index("date")["q05"] if not forecasts.empty else pd.Series(dtype=float),
         entry.version,
         horizon,
+        gate_forecaster,
     )
 
 
@@ -181,8 +196,12 @@ def _sessions_after(index: pd.Index, last: date | str, extra: int) -> int:
     return int(np.searchsorted(index.to_numpy(), np.datetime64(last), side="right")) + extra
 
 
-def _optional(con: duckdb.DuckDBPyConnection, table: str, query: str) -> pd.DataFrame:
-    return con.execute(query).df() if table_exists(con, "ml", table) else pd.DataFrame(columns=["date"])
+def _optional(
+    con: duckdb.DuckDBPyConnection, table: str, query: str, parameters: list[object] | None = None
+) -> pd.DataFrame:
+    if not table_exists(con, "ml", table):
+        return pd.DataFrame(columns=["date"])
+    return con.execute(query, parameters or []).df()
 
 
 def run_books(inputs: BacktestInputs, config: StrategyConfig) -> tuple[dict[str, pd.DataFrame], pd.DataFrame]:
@@ -274,7 +293,9 @@ def run_backtest(
     """Backtest the champion's out-of-fold signals and write the run to DuckDB (idempotent by run id)."""
     config = config or StrategyConfig(rebalance_every=horizon)
     started = time.perf_counter()
-    inputs = load_inputs(warehouse, horizon, marts)
+    inputs = load_inputs(warehouse, horizon, marts, config.risk_gate_forecaster)
+    if config.risk_gate_q05 is not None and config.risk_gate_forecaster is None:
+        config = replace(config, risk_gate_forecaster=inputs.forecaster)  # stored with the run, named
     books, trades = run_books(inputs, config)
     warnings = selection_warnings(inputs.probability, config)
     metrics = book_metrics(books, samples=samples)
@@ -348,4 +369,5 @@ def run_backtest(
         metrics,
         seconds,
         tuple(warnings),
+        config.risk_gate_forecaster if config.risk_gate_q05 is not None else None,
     )

@@ -26,11 +26,11 @@ import numpy as np
 import pandas as pd
 from scipy.stats import norm
 
+from ml.forecasts.names import BASELINE, MODELS, ForecasterName  # noqa: F401 - the registry, re-exported
 from ml.forecasts.quantile import QuantileConfig, quantile_forecasts
 
 LEVELS = (0.05, 0.5, 0.95)
 HORIZONS = (5, 21, 63)
-MODELS = ("vol_normal", "conformal", "lgbm_quantile")
 
 
 @dataclass(frozen=True)

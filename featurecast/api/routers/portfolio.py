@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 
@@ -15,6 +15,7 @@ from featurecast.api.services import (
     SignalsUnavailableError,
     UnknownPortfolioError,
 )
+from ml.forecasts.names import ForecasterName
 
 router = APIRouter(tags=["portfolio"])
 NAME = Path(pattern=r"^[a-z0-9_]{1,40}$", description="Portfolio name, e.g. equal_weight")
@@ -45,7 +46,7 @@ def get_forecast(
     name: Annotated[str, NAME],
     horizon: Annotated[int | None, Query(description="Trading sessions ahead (default: every horizon)")] = None,
     model: Annotated[
-        Literal["conformal", "vol_normal", "lgbm_quantile"] | None,
+        ForecasterName | None,
         Query(description="Forecaster (default: each horizon's champion, chosen by the selection rule)"),
     ] = None,
 ) -> PortfolioForecastOut:

@@ -14,6 +14,7 @@ from featurecast.api.services.common import (
     records,
 )
 from featurecast.api.snapshot import Snapshot, SnapshotStore
+from ml.forecasts.names import BASELINE
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +67,7 @@ class ForecastService:
 
     def forecast(self, name: str, *, model: str | None = None, horizon: int | None = None) -> dict[str, Any]:
         """The newest forecasts of `name`: by `model`, or by default each horizon's champion forecaster
-        (marts.fct_forecaster_selection; the baseline vol_normal where nothing has matured to judge yet)."""
+        (marts.fct_forecaster_selection; the baseline where nothing has matured to judge yet)."""
         portfolio = self.portfolios.portfolio(name)
         snapshot = self._snapshot()
         mine = snapshot.forecasts[snapshot.forecasts["portfolio"] == name]
@@ -79,7 +80,7 @@ class ForecastService:
         selection = selection[selection["portfolio"] == name]
         if model is None:
             champions = selection[selection["is_champion"]].set_index("horizon")
-            chosen = mine["horizon"].map(lambda h: champions["model"].get(h, "vol_normal"))
+            chosen = mine["horizon"].map(lambda h: champions["model"].get(h, BASELINE))
             rows = mine[mine["model"] == chosen]
         else:
             rows = mine[mine["model"] == model]
