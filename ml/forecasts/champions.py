@@ -13,7 +13,7 @@ from ml.forecasts.names import BASELINE
 @dataclass(frozen=True)
 class Served:
     model: str
-    why: str  # "champion", "champion (none passes the rule yet)" or "baseline (nothing matured to judge yet)"
+    why: str  # "champion", "champion; none passes the rule yet" or "baseline (nothing matured to judge yet)"
 
 
 def served_forecasters(marts: MartReader) -> dict[tuple[str, int], Served]:
@@ -26,11 +26,11 @@ def served_forecasters(marts: MartReader) -> dict[tuple[str, int], Served]:
         return {}
     return {
         (str(r.portfolio), int(r.horizon)): Served(
-            str(r.model), "champion" if bool(r.eligible) else "champion (none passes the rule yet)"
+            str(r.model), "champion" if bool(r.eligible) else "champion; none passes the rule yet"
         )
         for r in rows.itertuples(index=False)
     }
 
 
 def served(choices: dict[tuple[str, int], Served], portfolio: str, horizon: int) -> Served:
-    return choices.get((portfolio, horizon)) or Served(BASELINE, "baseline (nothing matured to judge yet)")
+    return choices.get((portfolio, horizon)) or Served(BASELINE, "baseline; nothing matured to judge yet")
