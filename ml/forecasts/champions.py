@@ -13,7 +13,7 @@ from ml.forecasts.names import BASELINE
 @dataclass(frozen=True)
 class Served:
     model: str
-    why: str  # "champion", "champion; none passes the rule yet" or "baseline (nothing matured to judge yet)"
+    why: str  # "champion", "champion; none passes the rule yet" or "baseline; nothing matured to judge yet"
 
 
 def served_forecasters(marts: MartReader) -> dict[tuple[str, int], Served]:
