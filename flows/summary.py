@@ -37,9 +37,14 @@ class RunSummary:
     node_status: dict[str, str] = field(default_factory=dict)  # dbt unique_id -> its last status in the run
 
     def text(self) -> str:
-        out = [
+        landed = (
             f"ingested batch {self.ingested.get('batch_id')}: {self.ingested.get('inserted')} rows inserted, "
-            f"{self.ingested.get('updated')} updated, {self.ingested.get('unchanged')} unchanged",
+            f"{self.ingested.get('updated')} updated, {self.ingested.get('unchanged')} unchanged"
+            if self.ingested.get("batch_id")
+            else "ingested nothing: --source none (the bars were landed beforehand, e.g. by `featurecast ingest csv`)"
+        )
+        out = [
+            landed,
             self.warehouse.strip(),
             "dbt: "
             + ", ".join(f"{n} {status}" for status, n in sorted(self.dbt.items()))

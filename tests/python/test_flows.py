@@ -316,3 +316,18 @@ def test_a_scheduled_deployment_fires_on_a_local_prefect_server(served_stack, tm
             if process is not None:
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait(timeout=30)
+
+
+def test_a_run_with_source_none_says_it_ingested_nothing_not_batch_none() -> None:
+    from flows.summary import RunSummary
+
+    def first_line(ingested: dict[str, object]) -> str:
+        summary = RunSummary(ingested, "", {}, [], None, None, [], None, {})
+        return summary.text().splitlines()[0]
+
+    assert first_line({"batch_id": None, "inserted": 0, "updated": 0, "unchanged": 0}).startswith(
+        "ingested nothing: --source none"
+    )
+    assert first_line({"batch_id": "b1", "inserted": 3, "updated": 0, "unchanged": 1}) == (
+        "ingested batch b1: 3 rows inserted, 0 updated, 1 unchanged"
+    )
