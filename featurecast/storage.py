@@ -39,10 +39,12 @@ class WarehouseHeldError(Exception):
     """A process outside featurecast (a DuckDB client) has the warehouse file open."""
 
 
-def held_message(path: Path) -> str:
+def held_message(path: Path | None = None) -> str:
+    """The busy line for a warehouse a process outside featurecast has open (named when known)."""
+    which = f"the warehouse {path}" if path else "the warehouse file"
     return (
-        f"the warehouse {path} is open in another process (a DuckDB client or a command started outside "
-        "featurecast); close it or wait, then try again. Analysts read the copy `featurecast sql` uses."
+        f"{which} is open in another process (a DuckDB client or a command started outside featurecast); "
+        "close it or wait, then try again. Analysts read the copy `featurecast sql` uses."
     )
 
 

@@ -81,7 +81,7 @@ def classify(exc: BaseException) -> tuple[ExitCode, str]:
         if (fault := storage_fault(error)) is not None:
             return ExitCode.STORAGE, _first_line(fault)
         if _HELD_TEXT in error.lower():
-            return ExitCode.BUSY, held_message(Path("file"))
+            return ExitCode.BUSY, held_message()
         return ExitCode.STEP_FAILED, str(exc).strip()
     if isinstance(exc, WarehouseBusyError):
         return ExitCode.BUSY, _first_line(exc)
@@ -92,7 +92,7 @@ def classify(exc: BaseException) -> tuple[ExitCode, str]:
     if isinstance(exc, (InsufficientHistoryError, NoMarketSeriesError, NotReadyError)):
         return ExitCode.NOT_READY, _first_line(exc)
     if is_held(exc):
-        return ExitCode.BUSY, held_message(Path("file"))
+        return ExitCode.BUSY, held_message()
     if isinstance(exc, (duckdb.Error, OSError)) and (fault := storage_fault(exc)) is not None:
         return ExitCode.STORAGE, _first_line(fault)
     if isinstance(exc, duckdb.CatalogException):
