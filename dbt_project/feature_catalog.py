@@ -26,6 +26,10 @@ SYMBOL_MART, MARKET_MART, TRAINING_SET = "fct_daily_features", "fct_market_featu
 INTERMEDIATE = "int_symbol_features_computed"
 COMPUTED_IN = {SYMBOL_MART: (INTERMEDIATE, SYMBOL_MART), MARKET_MART: (MARKET_MART,)}
 TYPES = {"double", "integer", "bigint", "boolean"}
+# What a feature may need besides the close: the intraday range and open (a close-only bar has none), the
+# traded volume (an index has none) and the market series (fct_market_features).
+NEEDS = ("close", "open", "high", "low", "volume", "market")
+RANGE_TEST = "features_within_range"
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 
 
@@ -42,6 +46,8 @@ class FeatureDeclaration:
     lookback_rows: int
     description: str
     data_type: str = "double"
+    needs: tuple[str, ...] = ("close",)
+    value_range: tuple[float | None, float | None] = (None, None)
 
     def column(self, *, typed: bool) -> dict[str, Any]:
         """The column's YAML entry (typed: with the contract's data_type, for a mart)."""
@@ -49,7 +55,13 @@ class FeatureDeclaration:
         if typed:
             entry["data_type"] = self.data_type
         entry["description"] = self.description
-        entry["meta"] = {"feature": True, "family": self.family, "lookback_rows": self.lookback_rows}
+        entry["meta"] = {
+            "feature": True,
+            "family": self.family,
+            "lookback_rows": self.lookback_rows,
+            "needs": list(self.needs),
+            "range": list(self.value_range),
+        }
         return entry
 
     def placements(self) -> list[tuple[Path, str, bool]]:
@@ -76,7 +88,16 @@ def load_catalog(path: Path = CATALOG_PATH) -> list[FeatureDeclaration]:
             if name in seen:
                 raise CatalogError(f"{where}: declared twice")
             seen.add(name)
-            unknown = set(entry) - {"name", "computed_in", "family", "lookback_rows", "description", "data_type"}
+            unknown = set(entry) - {
+                "name",
+                "computed_in",
+                "family",
+                "lookback_rows",
+                "description",
+                "data_type",
+                "needs",
+                "range",
+            }
             if unknown:
                 raise CatalogError(f"{where}: unknown keys {sorted(unknown)}")
             computed_in = entry.get("computed_in", COMPUTED_IN[mart][0])
@@ -91,6 +112,17 @@ def load_catalog(path: Path = CATALOG_PATH) -> list[FeatureDeclaration]:
             data_type = entry.get("data_type", "double")
             if data_type not in TYPES:
                 raise CatalogError(f"{where}: data_type must be one of {', '.join(sorted(TYPES))}")
+            needs = entry.get("needs", ["close"])
+            if not isinstance(needs, list) or "close" not in needs or set(needs) - set(NEEDS):
+                raise CatalogError(f"{where}: needs must list close and any of {', '.join(NEEDS[1:])}")
+            value_range = entry.get("range", [None, None])
+            if (
+                not isinstance(value_range, list)
+                or len(value_range) != 2
+                or not all(v is None or (isinstance(v, int | float) and not isinstance(v, bool)) for v in value_range)
+                or (None not in value_range and value_range[0] > value_range[1])
+            ):
+                raise CatalogError(f"{where}: range must be [low, high], null for an unbounded side")
             declarations.append(
                 FeatureDeclaration(
                     name,
@@ -100,6 +132,8 @@ def load_catalog(path: Path = CATALOG_PATH) -> list[FeatureDeclaration]:
                     lookback,
                     " ".join(entry["description"].split()),
                     data_type,
+                    tuple(needs),
+                    (value_range[0], value_range[1]),
                 )
             )
     return declarations
@@ -132,6 +166,15 @@ def _place(columns: list[dict[str, Any]], generated: list[dict[str, Any]]) -> li
     return kept[:at] + generated + kept[at:]
 
 
+def _with_range_test(tests: list[Any], mart: str, ranges: dict[str, list[float | None]]) -> list[Any]:
+    """`tests` with the generated range test of `mart` (one query over every bounded feature) in place."""
+    generated = {
+        RANGE_TEST: {"name": f"feature_ranges_{mart}", "arguments": {"ranges": ranges}},
+    }
+    kept = [t for t in tests if not (isinstance(t, dict) and RANGE_TEST in t)]
+    return [*kept, generated] if ranges else kept
+
+
 def render(catalog: list[FeatureDeclaration]) -> dict[Path, str]:
     """The text each generated YAML file must have for `catalog`."""
     files: dict[Path, dict[str, Any]] = {}
@@ -146,6 +189,12 @@ def render(catalog: list[FeatureDeclaration]) -> dict[Path, str]:
         if documented is None:
             raise CatalogError(f"{path.name} documents no model {model_name}")
         documented["columns"] = _place(documented.get("columns", []), generated)
+    for declaration_mart in (SYMBOL_MART, MARKET_MART):
+        bounded = {
+            d.name: list(d.value_range) for d in catalog if d.mart == declaration_mart and d.value_range != (None, None)
+        }
+        documented = next(m for m in files[MARTS_YAML]["models"] if m["name"] == declaration_mart)
+        documented["data_tests"] = _with_range_test(documented.get("data_tests") or [], declaration_mart, bounded)
     return {path: dump_yaml(document) for path, document in files.items()}
 
 

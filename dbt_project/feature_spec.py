@@ -50,7 +50,7 @@ RAW_SCHEMA = {
         "parameters",
     ],
     "quarantine_releases": ["symbol", "date", "rule", "reason", "released_by", "released_at"],
-    "symbol_properties": ["symbol", "has_volume", "declared_by", "declared_at"],
+    "symbol_properties": ["symbol", "has_volume", "declared_by", "declared_at", "role"],
 }
 
 

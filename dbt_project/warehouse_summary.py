@@ -45,6 +45,16 @@ def summarize(warehouse: MartReader | Path) -> str:
     return "\n".join(lines)
 
 
+def data_summary(warehouse: MartReader | Path) -> str:
+    """Where every bar went, what each symbol's data cannot give (volume, the intraday range), the roles and
+    the universe: what `featurecast build` prints after a whole build."""
+    return "\n".join(_accounting_lines(reader_for(warehouse)))
+
+
+def _listed(names: list[str], shown: int = 8) -> str:
+    return ", ".join(names[:shown]) + (f" and {len(names) - shown} more" if len(names) > shown else "")
+
+
 def _accounting_lines(con: MartReader) -> list[str]:
     """Where every bar went, which symbols have no volume, and how many dates are too small a universe."""
     landed, in_features, quarantined = one_row(
@@ -55,7 +65,23 @@ def _accounting_lines(con: MartReader) -> list[str]:
     gaps = one_row(
         con, "select count(*) from marts.fct_daily_features where volume_status in ('zero_volume', 'not_reported')"
     )[0]
-    without = ", ".join(f"{symbol} ({basis})" for symbol, basis in no_volume) or "none"
+    without = _listed([f"{symbol} ({basis})" for symbol, basis in no_volume]) or "none"
+    close_only = con.rows(
+        "select symbol, price_fields from marts.dim_symbols where price_fields <> 'ohlc' order by symbol"
+    )
+    if close_only:
+        lines.append(
+            f"features unavailable: range (close-only source: no open/high/low) for {len(close_only)} symbol(s): "
+            f"{_listed([s if kind == 'close_only' else f'{s} (some bars)' for s, kind in close_only])}; "
+            "hl_log_range, parkinson and Garman-Klass volatility, ATR, the candle (kbar) features, close_location and "
+            "stochastic_k_21 are null there (marts.dim_symbols.unavailable_features says per symbol)"
+        )
+    benchmarks = con.rows("select symbol, role_basis from marts.dim_symbols where not is_tradable order by symbol")
+    if benchmarks:
+        lines.append(
+            f"roles: benchmark(s) {_listed([f'{s} ({basis})' for s, basis in benchmarks])}: features kept, never "
+            "a training row, a signal, a holding or traded"
+        )
     lines.append(
         f"volume: symbols without volume: {without}; {gaps:,} other bars reported zero or no volume "
         "(volume features null there)"

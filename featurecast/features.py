@@ -33,7 +33,7 @@ SYMBOL_MART = "marts.fct_daily_features"
 MARKET_MART = "marts.fct_market_features"
 EXCHANGE_TZ = "America/New_York"
 CLOSE = pd.Timedelta(hours=16)
-NOT_FEATURES = {"symbol", "date", "source_loaded_at", "market_series", "volume_status"}
+NOT_FEATURES = {"symbol", "date", "source_loaded_at", "market_series", "volume_status", "price_fields"}
 
 
 class FeatureLookupError(ValueError):

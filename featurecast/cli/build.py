@@ -25,6 +25,10 @@ def build(args: argparse.Namespace, settings: Settings) -> int:
         target=None if (args.target or settings.engine) == "duckdb" else args.target or settings.engine,
     )
     print_build(summary, time.perf_counter() - started)
+    if summary.success and not (args.select or args.selector) and (args.target or settings.engine) == "duckdb":
+        from dbt_project.warehouse_summary import data_summary
+
+        print(data_summary(settings.warehouse_path))
     return 0
 
 

@@ -46,7 +46,7 @@ class CliError(Exception):
         self.code = code
 
 
-def _first_line(exc: BaseException, limit: int = 400) -> str:
+def _first_line(exc: BaseException, limit: int = 600) -> str:
     return cut(" ".join(str(exc).split()), limit)
 
 

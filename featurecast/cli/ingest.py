@@ -24,6 +24,8 @@ def _parse_mapping(items: Sequence[str]) -> dict[str, str]:
 
 
 def _print_load(report: LoadReport) -> None:
+    for note in report.notes:
+        print(note)
     print(
         f"landed batch {report.batch_id} from {report.source}: {len(report.symbols)} symbols, "
         f"{report.rows_received} rows received, {report.rows_inserted} inserted, {report.rows_updated} updated, "
@@ -58,6 +60,8 @@ def ingest(args: argparse.Namespace, settings: Settings) -> int:
             date_format=args.date_format,
             has_volume=args.volume,
             declared_by=user(),
+            wide=args.wide,
+            benchmarks=args.benchmark,
         )
     else:
         report = service.ingest_alphavantage(
@@ -88,6 +92,21 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--date-format",
         type=date_pattern,
         help="strptime format of the date column, e.g. %%d/%%m/%%Y (default: found from all rows)",
+    )
+    csv.add_argument(
+        "--wide",
+        action="store_true",
+        default=None,
+        help="the file is wide: a date column and one close column per symbol (found automatically when every "
+        "other header is a ticker)",
+    )
+    csv.add_argument(
+        "--benchmark",
+        action="append",
+        default=[],
+        type=ticker,
+        metavar="SYMBOL",
+        help="a symbol of these files that is a benchmark (an index): features kept, never traded or trained on",
     )
     volume = csv.add_mutually_exclusive_group()
     volume.add_argument(

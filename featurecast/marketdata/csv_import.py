@@ -1,4 +1,12 @@
-"""CSV import: Alpha Vantage's CSV layout and generic OHLCV CSVs with header mapping.
+"""CSV import: Alpha Vantage's CSV layout, generic OHLCV CSVs with header mapping, close-only files and wide
+files (a date column and one close column per symbol).
+
+Three layouts are read (docs/ingest.md):
+- OHLCV: a date, open, high, low and close (optionally volume, adjusted close, symbol, ...);
+- close-only: a date and a close or adjusted close (optionally volume and symbol): its bars land with no
+  open, high or low, and the features that need the intraday range are null for them, never made up;
+- wide: a date and one column of closes per symbol (`Date,AAPL,MSFT`), found automatically when every
+  other header is a ticker and none is a field name, or forced with `wide=True` (`--wide`).
 
 Headers are matched case-insensitively against known synonyms (`Date`, `timestamp`, `Adj Close`,
 `adjusted_close`, ...). Anything else is an unknown column and a clear error, unless the caller maps it
@@ -17,13 +25,14 @@ import os
 import stat
 import zlib
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
 import numpy as np
 import pandas as pd
 
-from featurecast.marketdata.errors import EmptyDataError, SchemaError
+from featurecast.marketdata.errors import EmptyDataError, InvalidValueError, SchemaError
 from featurecast.marketdata.validation import SYMBOL_PATTERN, normalize_symbol, parse_dates
 
 SYNONYMS: dict[str, str] = {
@@ -37,6 +46,8 @@ SYNONYMS: dict[str, str] = {
     "high": "high",
     "low": "low",
     "close": "close",
+    "price": "close",
+    "close price": "close",
     "adj close": "adjusted_close",
     "adj_close": "adjusted_close",
     "adjclose": "adjusted_close",
@@ -53,13 +64,122 @@ SYNONYMS: dict[str, str] = {
 }
 
 
+LAYOUTS = (
+    "layouts: OHLCV (date, open, high, low, close[, volume]); close-only (date, close or adj close[, volume]); "
+    "wide (date + one close column per symbol). Use `featurecast ingest csv FILE [--symbol TICKER]`, "
+    "`featurecast ingest csv FILE --wide`, --map 'COLUMN=field' to rename a header"
+)
+
+
+def _found(columns: Iterable[str]) -> str:
+    names = [str(c) for c in columns]
+    shown = ", ".join(repr(c[:40]) for c in names[:12])
+    return shown + (f" and {len(names) - 12} more" if len(names) > 12 else "")
+
+
+@dataclass(frozen=True)
+class _Layout:
+    """How a file's columns become canonical ones: `columns` maps headers to fields (OHLCV and close-only),
+    or `date_column` and `symbols` (header -> ticker) describe a wide file."""
+
+    kind: str  # "ohlcv", "close_only" or "wide"
+    columns: dict[str, str]
+    date_column: str = ""
+    symbols: dict[str, str] | None = None
+
+
+def _wide_layout(columns: list[str], mapping: Mapping[str, str] | None, ignore: Iterable[str]) -> _Layout | None:
+    """The wide reading of `columns`, or None: one date column (a date header, or the first column) and every
+    other header a ticker that names no field."""
+    explicit = {k.strip().lower(): v for k, v in (mapping or {}).items()}
+    ignored = {c.strip().lower() for c in ignore}
+    kept = [c for c in columns if str(c).strip().lower() not in ignored]
+    targets = {c: explicit.get(str(c).strip().lower()) or _synonym(str(c)) for c in kept}
+    dates = [c for c, t in targets.items() if t == "date"]
+    if not dates and kept and str(kept[0]).strip().lower() in ("", "unnamed: 0"):
+        dates = [kept[0]]
+    if len(dates) != 1 or len(kept) < 2:
+        return None
+    symbols: dict[str, str] = {}
+    for column in kept:
+        if column == dates[0]:
+            continue
+        if targets[column] is not None:
+            return None
+        try:
+            symbols[str(column)] = normalize_symbol(str(column))
+        except InvalidValueError:
+            return None
+    return _Layout("wide", {}, date_column=str(dates[0]), symbols=symbols)
+
+
+def _synonym(column: str) -> str | None:
+    key = column.strip().lower()
+    return SYNONYMS.get(key) or SYNONYMS.get(key.replace(" ", "_"))
+
+
+def _layout(
+    columns: list[str], mapping: Mapping[str, str] | None, ignore: Iterable[str], wide: bool | None, where: str
+) -> _Layout:
+    """The file's layout, or SchemaError naming the file, the columns found and the layouts accepted."""
+    if wide is not False:
+        found = _wide_layout(columns, mapping, ignore)
+        if found is not None:
+            return found
+        if wide:
+            raise SchemaError(
+                f"{where}: --wide needs a date column and one column per symbol, each header a ticker; found "
+                f"{_found(columns)}"
+            )
+    try:
+        mapped = map_columns(columns, mapping, ignore)
+    except SchemaError as exc:
+        if "several columns" in str(exc):
+            raise SchemaError(f"{where}: {exc}") from None
+        known = {c for c in columns if _synonym(c) or c.strip().lower() in {k.strip().lower() for k in mapping or {}}}
+        unknown = [c for c in columns if c not in known and c.strip().lower() not in {i.lower() for i in ignore}]
+        raise SchemaError(
+            f"{where}: found columns {_found(columns)}; unknown column(s) {_found(unknown)}; {LAYOUTS}"
+        ) from None
+    fields = set(mapped.values())
+    if "date" not in fields or not fields & {"close", "adjusted_close"}:
+        has_close = bool(fields & {"close", "adjusted_close"})
+        absent = " and ".join(f for f, there in (("date", "date" in fields), ("close", has_close)) if not there)
+        raise SchemaError(f"{where}: no {absent} column; found {_found(columns)}; {LAYOUTS}")
+    range_fields = fields & {"open", "high", "low"}
+    if range_fields and len(range_fields) < 3:
+        absent = ", ".join(f for f in ("open", "high", "low") if f not in fields)
+        raise SchemaError(
+            f"{where}: has {', '.join(sorted(range_fields))} but no {absent}: give open, high and low together, "
+            f"or none of them (close-only); found {_found(columns)}; {LAYOUTS}"
+        )
+    return _Layout("ohlcv" if range_fields else "close_only", mapped)
+
+
+def _canonical(chunk: pd.DataFrame, layout: _Layout) -> pd.DataFrame:
+    """One chunk of the file in canonical columns."""
+    if layout.kind == "wide":
+        assert layout.symbols is not None
+        long = chunk[[layout.date_column, *layout.symbols]].melt(
+            id_vars=layout.date_column, var_name="symbol", value_name="close"
+        )
+        long = long[long["close"].astype(str).str.strip() != ""]  # a symbol not listed yet, or delisted
+        long["symbol"] = long["symbol"].map(layout.symbols)
+        return long.rename(columns={layout.date_column: "date"})[["symbol", "date", "close"]].reset_index(drop=True)
+    kept = chunk[list(layout.columns)].rename(columns=layout.columns)
+    if "close" not in kept.columns:  # an adjusted close only: it is the close
+        kept["close"] = kept["adjusted_close"]
+    return kept
+
+
 def _read_chunks(
     stream: io.BufferedReader | io.BytesIO,
     where: str,
     mapping: Mapping[str, str] | None,
     ignore: Iterable[str],
     max_rows: int,
-) -> pd.DataFrame:
+    wide: bool | None = None,
+) -> tuple[pd.DataFrame, _Layout]:
     head = _head(stream)
     if not head.strip():
         raise EmptyDataError(f"{where}: the file is empty")
@@ -69,7 +189,7 @@ def _read_chunks(
     except csv.Error:
         delimiter = ","
     chunks: list[pd.DataFrame] = []
-    columns: dict[str, str] | None = None
+    layout: _Layout | None = None
     rows = 0
     try:
         reader = pd.read_csv(
@@ -82,26 +202,25 @@ def _read_chunks(
             encoding="utf-8",
         )
         for chunk in reader:
-            if columns is None:
-                try:
-                    columns = map_columns(chunk.columns, mapping, ignore)
-                except SchemaError as exc:
-                    raise SchemaError(f"{where}: {exc}") from None
+            if layout is None:
+                layout = _layout([str(c) for c in chunk.columns], mapping, ignore, wide, where)
             rows += len(chunk)
             if rows > max_rows:
                 raise SchemaError(
                     f"{where}: more than the import limit of {max_rows:,} rows; split the file, or raise "
                     "FEATURECAST_IMPORT_MAX_ROWS"
                 )
-            kept = chunk[list(columns)].rename(columns=columns)
-            chunks.append(_numbers_where_clean(kept))
+            chunks.append(_numbers_where_clean(_canonical(chunk, layout)))
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
         if "No columns to parse" in str(exc):
             raise EmptyDataError(f"{where}: the file is empty") from None
         raise SchemaError(f"{where}: malformed CSV: {str(exc).strip()}") from None
-    if not chunks or rows == 0:
+    if not chunks or rows == 0 or layout is None:
         raise EmptyDataError(f"{where}: the file has a header but no rows")
-    return pd.concat(chunks, ignore_index=True) if len(chunks) > 1 else chunks[0]
+    frame = pd.concat(chunks, ignore_index=True) if len(chunks) > 1 else chunks[0]
+    if frame.empty:
+        raise EmptyDataError(f"{where}: the wide file has no prices (every cell is blank)")
+    return frame, layout
 
 
 _NUMERIC = ("open", "high", "low", "close", "adjusted_close", "volume", "dividend_amount", "split_coefficient")
@@ -130,7 +249,7 @@ def map_columns(
         key = str(column).strip().lower()
         if key in ignored:
             continue
-        target = explicit.get(key) or SYNONYMS.get(key) or SYNONYMS.get(key.replace(" ", "_"))
+        target = explicit.get(key) or _synonym(key)
         if target is None and position == 0 and key in ("", "unnamed: 0"):
             target = "date" if not _maps_to_date(columns[1:], explicit) else None
         if target is None:
@@ -151,7 +270,7 @@ def map_columns(
 
 def _maps_to_date(columns: Iterable[str], explicit: Mapping[str, str]) -> bool:
     keys = [str(c).strip().lower() for c in columns]
-    return any((explicit.get(k) or SYNONYMS.get(k) or SYNONYMS.get(k.replace(" ", "_"))) == "date" for k in keys)
+    return any((explicit.get(k) or _synonym(k)) == "date" for k in keys)
 
 
 # Documented limits (docs/ingest.md): a file that expands past them is refused before it fills memory.
@@ -239,9 +358,12 @@ def read_ohlcv_csv(
     date_format: str | None = None,
     max_bytes: int = MAX_IMPORT_BYTES,
     max_rows: int = MAX_IMPORT_ROWS,
+    wide: bool | None = None,
 ) -> pd.DataFrame:
     """Read one CSV into canonical columns, dates parsed, numbers parsed where every value of a chunk is one
-    (anything else stays text, for landing's validation to quote).
+    (anything else stays text, for landing's validation to quote). `wide` None finds the layout from the
+    header, True insists on a wide file, False never reads one. The layout read is `frame.attrs["layout"]`
+    (ohlcv, close_only or wide).
 
     The file is read `CHUNK_ROWS` at a time, so memory follows the canonical columns, not the text: 3 M rows
     peak at 1.6 GB with landing. More than `max_bytes` decompressed or `max_rows` rows is refused by name."""
@@ -253,7 +375,7 @@ def read_ohlcv_csv(
         else:
             stream = io.BytesIO(source.read().encode())
         with stream:
-            renamed = _read_chunks(stream, where, mapping, ignore, max_rows)
+            renamed, layout = _read_chunks(stream, where, mapping, ignore, max_rows, wide)
     except _TooLarge:
         raise SchemaError(
             f"{where}: the file expands past the import limit of {max_bytes:,} bytes; split it, or raise "
@@ -267,6 +389,8 @@ def read_ohlcv_csv(
         renamed["date"] = parse_dates(renamed["date"].replace({"": None}), date_format=date_format, where=where)
     if symbol is not None:
         symbol = normalize_symbol(symbol)
+    if layout.kind == "wide" and symbol:
+        raise SchemaError(f"{where}: --symbol {symbol} given, but a wide file names its symbols in its header")
     if "symbol" not in renamed.columns:
         if symbol:
             chosen = symbol
@@ -289,4 +413,6 @@ def read_ohlcv_csv(
                 f"{where}: --symbol {symbol} given, but the file's symbol column holds {shown}; drop --symbol "
                 "(each row keeps its own symbol) or fix the file"
             )
-    return renamed.replace({"": None})
+    out = renamed.replace({"": None})
+    out.attrs["layout"] = layout.kind
+    return out

@@ -35,9 +35,9 @@ create schema if not exists {RAW_SCHEMA};
 create table if not exists {RAW_SCHEMA}.daily_ohlcv (
     symbol varchar not null,
     date date not null,
-    open double not null,
-    high double not null,
-    low double not null,
+    open double,
+    high double,
+    low double,
     close double not null,
     volume bigint,
     adjusted_close double,
@@ -64,9 +64,10 @@ create table if not exists {RAW_SCHEMA}.load_batches (
 );
 create table if not exists {RAW_SCHEMA}.symbol_properties (
     symbol varchar primary key,
-    has_volume boolean not null,
+    has_volume boolean,
     declared_by varchar not null,
-    declared_at timestamp not null
+    declared_at timestamp not null,
+    role varchar
 );
 create table if not exists {RAW_SCHEMA}.quarantine_releases (
     symbol varchar not null,
@@ -93,6 +94,7 @@ class LoadReport:
     rows_inserted: int
     rows_updated: int
     rows_unchanged: int
+    notes: tuple[str, ...] = ()  # how each input was read (csv: its layout)
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -101,13 +103,17 @@ class LoadReport:
 def ensure_raw_schema(con: duckdb.DuckDBPyConnection) -> None:
     """Create the raw landing tables if they do not exist, and bring older warehouses up to date."""
     con.execute(DDL)
-    # Warehouses made before volume became optional (an index has none) declared it not null.
+    # Warehouses made before volume (an index has none), the intraday range (a close-only source has none) and
+    # symbol roles (a declaration may name a role alone) became optional declared them not null.
+    con.execute(f"alter table {RAW_SCHEMA}.symbol_properties add column if not exists role varchar")
     required = con.execute(
-        "select is_nullable = 'NO' from information_schema.columns "
-        f"where table_schema = '{RAW_SCHEMA}' and table_name = 'daily_ohlcv' and column_name = 'volume'"
-    ).fetchone()
-    if required and required[0]:
-        con.execute(f"alter table {RAW_SCHEMA}.daily_ohlcv alter column volume drop not null")
+        "select table_name, column_name from information_schema.columns "
+        f"where table_schema = '{RAW_SCHEMA}' and is_nullable = 'NO' and (table_name, column_name) in "
+        "(('daily_ohlcv', 'volume'), ('daily_ohlcv', 'open'), ('daily_ohlcv', 'high'), ('daily_ohlcv', 'low'), "
+        "('symbol_properties', 'has_volume'))"
+    ).fetchall()
+    for table, column in required:
+        con.execute(f"alter table {RAW_SCHEMA}.{table} alter column {column} drop not null")
 
 
 _STAGE_ROWS = 250_000  # rows of a batch handed to DuckDB at a time
@@ -192,7 +198,8 @@ def declare_volume(
         for symbol in symbols:
             con.execute(
                 f"""
-                insert into {RAW_SCHEMA}.symbol_properties values (?, ?, ?, ?)
+                insert into {RAW_SCHEMA}.symbol_properties (symbol, has_volume, declared_by, declared_at)
+                values (?, ?, ?, ?)
                 on conflict (symbol) do update set
                     has_volume = excluded.has_volume,
                     declared_by = excluded.declared_by,
@@ -200,6 +207,36 @@ def declare_volume(
                 where symbol_properties.has_volume is distinct from excluded.has_volume
                 """,
                 [symbol.upper(), has_volume, declared_by, declared_at],
+            )
+        con.execute("commit")
+    finally:
+        con.close()
+
+
+ROLES = ("tradable", "benchmark")
+
+
+def declare_role(
+    warehouse: Path, symbols: list[str], role: str, *, declared_by: str, now: datetime | None = None
+) -> None:
+    """Declare each symbol's role: `benchmark` (a market series: its features are kept and usable as market
+    inputs, but it is never a training row, a signal, a holding or a trade) or `tradable`. Idempotent like
+    declare_volume: the time changes only when the role does."""
+    if role not in ROLES:
+        raise InvalidValueError(f"role must be one of {', '.join(ROLES)}, got {role[:40]!r}")
+    declared_at = (now or datetime.now(UTC)).replace(tzinfo=None)
+    con = connect(warehouse)
+    try:
+        con.execute("begin transaction")
+        for symbol in symbols:
+            con.execute(
+                f"""
+                insert into {RAW_SCHEMA}.symbol_properties (symbol, role, declared_by, declared_at) values (?, ?, ?, ?)
+                on conflict (symbol) do update set
+                    role = excluded.role, declared_by = excluded.declared_by, declared_at = excluded.declared_at
+                where symbol_properties.role is distinct from excluded.role
+                """,
+                [symbol.upper(), role, declared_by, declared_at],
             )
         con.execute("commit")
     finally:

@@ -18,10 +18,12 @@ from featurecast.calendar import supported_span
 from featurecast.marketdata.errors import DuplicateRowsError, EmptyDataError, InvalidValueError, SchemaError
 
 PRICE_COLUMNS = ["open", "high", "low", "close"]
+# The intraday fields: a bar has all three or none (a close-only bar, as most free daily sources give).
+RANGE_COLUMNS = ["open", "high", "low"]
 # Volume is optional: an index has none. A missing column or a blank value lands as null.
 OPTIONAL_NUMERIC = ["volume", "adjusted_close", "dividend_amount", "split_coefficient"]
-REQUIRED_COLUMNS = ["symbol", "date", *PRICE_COLUMNS]
-CANONICAL_COLUMNS = [*REQUIRED_COLUMNS, *OPTIONAL_NUMERIC]
+REQUIRED_COLUMNS = ["symbol", "date", "close"]
+CANONICAL_COLUMNS = ["symbol", "date", *PRICE_COLUMNS, *OPTIONAL_NUMERIC]
 # Date layouts a file may use; one per file, found from all its rows. Year-first means year-month-day.
 DATE_FORMATS = ("ISO8601", "%m/%d/%Y", "%d/%m/%Y", "%m-%d-%Y", "%d-%m-%Y", "%d.%m.%Y", "%Y%m%d", "%Y/%m/%d")
 _DATE_FORMAT_NAMES = {"ISO8601": "YYYY-MM-DD"}
@@ -150,6 +152,13 @@ def validate_ohlcv(frame: pd.DataFrame, *, today: datetime | None = None) -> tup
     missing = [c for c in REQUIRED_COLUMNS if c not in frame.columns]
     if missing:
         raise SchemaError(f"missing required column(s): {', '.join(missing)}; got {', '.join(map(str, frame.columns))}")
+    partial = [c for c in RANGE_COLUMNS if c in frame.columns]
+    if partial and len(partial) < len(RANGE_COLUMNS):
+        absent = [c for c in RANGE_COLUMNS if c not in frame.columns]
+        raise SchemaError(
+            f"column(s) {', '.join(partial)} without {', '.join(absent)}: a bar gives open, high and low together, "
+            "or none of them (close-only)"
+        )
     unknown = [c for c in frame.columns if c not in CANONICAL_COLUMNS]
     if unknown:
         raise SchemaError(
@@ -196,7 +205,7 @@ def validate_ohlcv(frame: pd.DataFrame, *, today: datetime | None = None) -> tup
             f"{_examples(out.assign(d=out['date']), outside, 'd')}"
         )
 
-    for column in [*PRICE_COLUMNS, *[c for c in OPTIONAL_NUMERIC if c in frame.columns]]:
+    for column in [c for c in [*PRICE_COLUMNS, *OPTIONAL_NUMERIC] if c in frame.columns]:
         raw = frame[column]
         if pd.api.types.is_numeric_dtype(raw):  # parsed already (csv_import, per chunk): only nulls are blank
             blank, numeric = raw.isna(), raw
@@ -214,7 +223,7 @@ def validate_ohlcv(frame: pd.DataFrame, *, today: datetime | None = None) -> tup
                 f"non-finite value(s) in column '{column}' (infinity or a number too large for a double): "
                 f"{_examples(tmp, infinite, 'v')}"
             )
-        if column in PRICE_COLUMNS and numeric.isna().any():
+        if column == "close" and numeric.isna().any():
             tmp = out.assign(v=raw)
             raise InvalidValueError(
                 f"missing value(s) in required column '{column}': {_examples(tmp, numeric.isna(), 'v')}"
@@ -230,7 +239,16 @@ def validate_ohlcv(frame: pd.DataFrame, *, today: datetime | None = None) -> tup
             out[column] = numeric.round().astype("Int64")
         else:
             out[column] = numeric.astype("float64")
-    for column in OPTIONAL_NUMERIC:
+    # open, high and low: all three or none on each bar (none: a close-only bar, its range features null)
+    given = out[[c for c in RANGE_COLUMNS if c in out]].notna()
+    if len(given.columns):
+        mixed = given.any(axis=1) & ~given.all(axis=1)
+        if mixed.any():
+            tmp = out.assign(v=frame[RANGE_COLUMNS].astype(str).agg("/".join, axis=1))
+            raise InvalidValueError(
+                f"bar(s) with some of open/high/low blank (a bar gives all three or none): {_examples(tmp, mixed, 'v')}"
+            )
+    for column in [*RANGE_COLUMNS, *OPTIONAL_NUMERIC]:
         if column not in out:
             out[column] = (
                 pd.Series(pd.NA, index=out.index, dtype="Int64")

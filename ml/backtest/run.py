@@ -156,8 +156,9 @@ def load_inputs(
         con.close()
     first, last = oof["date"].min(), oof["date"].max()
     returns = reader.frame(
+        # the universe a book may hold: tradable symbols (a benchmark is never traded)
         "select date, symbol, exp(ret_1d) - 1 as ret from marts.fct_daily_features "
-        "where date >= ? order by date, symbol",
+        "where date >= ? and symbol in (select symbol from marts.dim_symbols where is_tradable) order by date, symbol",
         [first],
     )
     market = reader.frame("select date, mkt_ret_1d from marts.fct_market_features order by date")

@@ -13,7 +13,8 @@ from featurecast.marts import MartReader, reader_for
 
 # Columns of the marts that are identifiers, raw levels or labels, never model inputs.
 NON_FEATURES = {
-    "symbol", "date", "close", "volume", "volume_status", "history_rows", "source_loaded_at", "label_end_date_21d",
+    "symbol", "date", "close", "volume", "volume_status", "price_fields", "history_rows", "source_loaded_at",
+    "label_end_date_21d",
 }
 LABEL_PREFIXES = ("fwd_ret_", "direction_")
 
@@ -77,12 +78,15 @@ def training_frame(marts: MartReader | Path, horizon: int) -> pd.DataFrame:
 
 
 def scoring_frame(marts: MartReader | Path, last_dates: int) -> pd.DataFrame:
-    """The last `last_dates` dates of marts.fct_daily_features for every symbol, plus each symbol's own
-    last row where its feed ended earlier: a symbol that stopped trading keeps a latest signal (served
-    as stale) instead of vanishing."""
+    """The last `last_dates` dates of marts.fct_daily_features for every tradable symbol, plus each symbol's
+    own last row where its feed ended earlier: a symbol that stopped trading keeps a latest signal (served
+    as stale) instead of vanishing. A benchmark (dim_symbols.role) gets no signal: it is not a holding."""
     return reader_for(marts).frame(
         """
-        with recent as (
+        with tradable as (
+            select symbol from marts.dim_symbols where is_tradable
+        ),
+        recent as (
             select distinct date from marts.fct_daily_features order by date desc limit ?
         ),
         cutoff as (
@@ -92,10 +96,12 @@ def scoring_frame(marts: MartReader | Path, last_dates: int) -> pd.DataFrame:
             select symbol, max(date) as last_date from marts.fct_daily_features group by symbol
             having max(date) < (select first_date from cutoff)
         )
-        select * from marts.fct_daily_features where date >= (select first_date from cutoff)
+        select * from marts.fct_daily_features
+        where date >= (select first_date from cutoff) and symbol in (select symbol from tradable)
         union all
         select features.* from marts.fct_daily_features as features
         join ended on ended.symbol = features.symbol and ended.last_date = features.date
+        where features.symbol in (select symbol from tradable)
         order by date, symbol
         """,
         [int(last_dates)],

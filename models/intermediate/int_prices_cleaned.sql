@@ -20,6 +20,7 @@ cleaned as (
         checked.close,
         checked.volume,
         checked.volume_status,
+        checked.price_fields,
         checked.source_loaded_at
     from checked
     inner join calendar on checked.date = calendar.date

@@ -2,7 +2,8 @@
 -- first in var('source_priority') wins (then the most recently loaded). Open, high and low are put
 -- on the adjusted-close basis so every price column is split- and dividend-consistent. Volume is
 -- kept only where it is a traded volume: null for a symbol without volume (int_symbols_classified)
--- and on a day that reported zero or nothing, with the reason in volume_status.
+-- and on a day that reported zero or nothing, with the reason in volume_status. A close-only bar keeps
+-- open, high and low null (price_fields 'close_only').
 with prices as (
     select * from {{ ref('stg_market__daily_ohlcv') }}
 ),
@@ -31,6 +32,10 @@ resolved as (
         ranked.high * ranked.adjusted_close / ranked.close   as high,
         ranked.low * ranked.adjusted_close / ranked.close    as low,
         ranked.adjusted_close                                as close,
+        -- which price fields the source gave: a close-only source (most free daily data) has no
+        -- intraday range, and every feature that needs one is null on its bars
+        case when ranked.open is null or ranked.high is null or ranked.low is null
+             then 'close_only' else 'ohlc' end               as price_fields,
         ranked.close                                         as close_unadjusted,
         case when symbols.has_volume and ranked.volume > 0 then ranked.volume end as volume,
         case

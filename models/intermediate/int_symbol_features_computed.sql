@@ -46,7 +46,9 @@ base2 as (
         *,
         greatest(price_change, 0)                                                    as gain,
         greatest(-price_change, 0)                                                   as loss,
-        greatest(high, coalesce(prev_close, high)) - least(low, coalesce(prev_close, low)) as true_range,
+        -- a close-only bar has no true range (greatest() would skip the missing high and give 0)
+        case when high is not null and low is not null
+             then greatest(high, coalesce(prev_close, high)) - least(low, coalesce(prev_close, low)) end as true_range,
         log_volume - lag(log_volume) over (partition by symbol order by date)        as log_volume_change
     from base
 ),
@@ -73,6 +75,7 @@ windows as (
         close,
         volume,
         volume_status,
+        price_fields,
         history_rows,
         source_loaded_at,
         r                                                                            as ret_1d,
@@ -85,8 +88,11 @@ windows as (
         {%- for n in [5, 21, 63] %}
         {{ when_history(n + 1, "stddev_samp(r) " ~ trailing_window(n)) }} * sqrt(252)                         as vol_{{ n }}d,
         {%- endfor %}
-        {{ when_history(21, "sqrt(avg(hl_log_range * hl_log_range) " ~ trailing_window(21) ~ " / (4 * ln(2)))") }} * sqrt(252) as parkinson_vol_21d,
-        {{ when_history(21, "sqrt(greatest(avg(0.5 * hl_log_range * hl_log_range - (2 * ln(2) - 1) * co_log_return * co_log_return) " ~ trailing_window(21) ~ ", 0))") }} * sqrt(252) as garman_klass_vol_21d,
+        {#- The range features need every bar of their window to have its intraday range (price_fields
+            'ohlc'): over close-only bars they are null, never a zero range. -#}
+        {%- set full_range_21 = "count(hl_log_range) " ~ trailing_window(21) ~ " = 21" %}
+        {{ when_history(21, "case when " ~ full_range_21 ~ " then sqrt(avg(hl_log_range * hl_log_range) " ~ trailing_window(21) ~ " / (4 * ln(2))) end") }} * sqrt(252) as parkinson_vol_21d,
+        {{ when_history(21, "case when " ~ full_range_21 ~ " then sqrt(greatest(avg(0.5 * hl_log_range * hl_log_range - (2 * ln(2) - 1) * co_log_return * co_log_return) " ~ trailing_window(21) ~ ", 0)) end") }} * sqrt(252) as garman_klass_vol_21d,
         hl_log_range,
         {{ safe_divide('close - open', 'open') }}                                     as kbar_body,
         {{ safe_divide('high - greatest(open, close)', 'open') }}                     as kbar_upper_shadow,
@@ -102,8 +108,8 @@ windows as (
         {{ when_history(63, "close / max(close) " ~ trailing_window(63) ~ " - 1") }}                          as drawdown_63d,
         {{ 'long_windows.drawdown_252d' if split_long else long_windows['drawdown_252d'] }} as drawdown_252d,
         {{ when_history(63, "close / min(close) " ~ trailing_window(63) ~ " - 1") }}                          as rally_from_low_63d,
-        {{ when_history(63, "(session_number - " ~ session_of_max("close", "session_number", trailing_window(63)) ~ ") / 63e0") }} as high_recency_63d,
-        {{ when_history(21, "(close - min(low) " ~ trailing_window(21) ~ ") / nullif(max(high) " ~ trailing_window(21) ~ " - min(low) " ~ trailing_window(21) ~ ", 0)") }} as stochastic_k_21,
+        {{ when_history(63, "(series_row - " ~ session_of_max("close", "series_row", trailing_window(63)) ~ ") / 63e0") }} as high_recency_63d,
+        {{ when_history(21, "case when " ~ full_range_21 ~ " then (close - min(low) " ~ trailing_window(21) ~ ") / nullif(max(high) " ~ trailing_window(21) ~ " - min(low) " ~ trailing_window(21) ~ ", 0) end") }} as stochastic_k_21,
         {{ when_history(22, "avg(case when r > 0 then 1e0 else 0e0 end) " ~ trailing_window(21)) }}           as up_day_ratio_21d,
         {{ when_history(64, sample_skewness("r", trailing_window(63))) }}                                     as ret_skew_63d,
         {{ when_history(64, sample_excess_kurtosis("r", trailing_window(63))) }}                              as ret_kurt_63d,
@@ -142,7 +148,7 @@ oscillators as (
         {{ 'priced.symbol, priced.session_number, priced.history_rows' if split_long else 'priced.*' }},
         {{ when_history(26, "(emas.ema_12 - emas.ema_26) / priced.close") }}                        as macd,
         {{ when_history(15, "100 * emas.avg_gain_14 / nullif(emas.avg_gain_14 + emas.avg_loss_14, 0)") }} as rsi_14,
-        {{ when_history(15, "emas.atr_14 / priced.close") }}                                        as atr_14_pct
+        {{ when_history(15, "case when priced.hl_log_range is not null then emas.atr_14 / priced.close end") }} as atr_14_pct
     from {{ 'base2' if split_long else 'windows' }} as priced
     inner join emas on priced.symbol = emas.symbol and priced.session_number = emas.session_number
     {%- if split_long %}

@@ -49,7 +49,7 @@ def test_one_new_declaration_reaches_every_model_it_belongs_to() -> None:
     assert {
         "name": "ret_2d",
         "description": "Log return over the last 2 rows.",
-        "meta": {"feature": True, "family": "returns", "lookback_rows": 3},
+        "meta": {"feature": True, "family": "returns", "lookback_rows": 3, "needs": ["close"], "range": [None, None]},
     } in intermediate
     for model in ("fct_daily_features", "fct_training_set"):
         listed = columns(texts[MARTS_YAML], model)
@@ -75,6 +75,15 @@ def test_one_new_declaration_reaches_every_model_it_belongs_to() -> None:
             "computed_in must be one of",
         ),
         ("- {name: ret_2d, family: returns, lookback_rows: 3, description: x, data_type: text}", "data_type"),
+        ("- {name: ret_2d, family: returns, lookback_rows: 3, description: x, needs: [high]}", "needs must list close"),
+        (
+            "- {name: ret_2d, family: returns, lookback_rows: 3, description: x, range: [1, 0]}",
+            r"range must be \[low, high\]",
+        ),
+        (
+            "- {name: ret_2d, family: returns, lookback_rows: 3, description: x, range: [0]}",
+            r"range must be \[low, high\]",
+        ),
     ],
 )
 def test_a_malformed_declaration_is_refused_naming_the_entry(tmp_path: Path, entry: str, says: str) -> None:
@@ -84,6 +93,22 @@ def test_a_malformed_declaration_is_refused_naming_the_entry(tmp_path: Path, ent
     )
     with pytest.raises(CatalogError, match=says):
         load_catalog(catalog)
+
+
+def test_every_range_the_catalogue_gives_is_what_the_build_enforces() -> None:
+    """The generated test on each mart carries exactly the catalogue's bounded ranges, and every feature
+    that needs the intraday range says so (a close-only bar has it null)."""
+    catalog = load_catalog()
+    marts = yaml.safe_load(render(catalog)[MARTS_YAML])["models"]
+    for mart in ("fct_daily_features", "fct_market_features"):
+        model = next(m for m in marts if m["name"] == mart)
+        (test,) = [t["features_within_range"] for t in model["data_tests"] if "features_within_range" in t]
+        expected = {d.name: list(d.value_range) for d in catalog if d.mart == mart and d.value_range != (None, None)}
+        assert test["arguments"]["ranges"] == expected
+    ranges = {d.name: d.value_range for d in catalog}
+    assert ranges["high_recency_63d"] == (0, 1) and ranges["corr_mkt_63d"] == (-1, 1) and ranges["vol_21d"][0] == 0
+    needs_range = {d.name for d in catalog if {"high", "low", "open"} & set(d.needs)}
+    assert {"hl_log_range", "parkinson_vol_21d", "kbar_body", "close_location", "atr_14_pct"} <= needs_range
 
 
 def test_an_unknown_mart_is_refused(tmp_path: Path) -> None:

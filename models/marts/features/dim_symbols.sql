@@ -1,4 +1,7 @@
--- One row per symbol: coverage, data quality and freshness, for analysts and the serving layer.
+-- One row per symbol: coverage, data quality and freshness, its role, and which feature families its
+-- data cannot give (and why), for analysts and the serving layer.
+{%- set market = none if var('market_series') == 'equal_weight' else var('market_series') | upper %}
+{%- set needing = features_needing(['open', 'high', 'low']) %}
 -- Coverage counts int_prices_checked, the table holding int_prices_resolved's rows (one bar per symbol
 -- and session, the winning provider's): the view would rank every provider's bar of all history again.
 with bars as (
@@ -35,6 +38,7 @@ coverage as (
         min(date)                                  as first_date,
         max(date)                                  as last_date,
         count(*)                                   as bars,
+        count(*) filter (where price_fields = 'close_only') as close_only_bars,
         mode(source)                               as primary_source
     from bars
     group by symbol
@@ -87,7 +91,26 @@ select
     cast(coverage.primary_source as string)                  as primary_source,
     cast(landed.last_loaded_at as timestamp)                  as last_loaded_at,
     cast(behind.sessions_behind as integer)                   as sessions_behind,
-    cast(behind.sessions_behind > {{ var('max_sessions_behind') }} as boolean) as is_stale
+    cast(behind.sessions_behind > {{ var('max_sessions_behind') }} as boolean) as is_stale,
+    cast(case when coverage.close_only_bars = 0 then 'ohlc'
+              when coverage.close_only_bars = coverage.bars then 'close_only'
+              else 'mixed' end as string)                     as price_fields,
+    cast(classified.role as string)                           as role,
+    cast(classified.role_basis as string)                     as role_basis,
+    cast(classified.is_tradable as boolean)                   as is_tradable,
+    -- the feature families the symbol's data cannot give, each with its reason (null: all available)
+    cast(nullif(concat_ws('; ',
+        case when coverage.close_only_bars > 0
+             then 'range (' || case when coverage.close_only_bars = coverage.bars then 'close-only source'
+                                    else cast(coverage.close_only_bars as string) || ' close-only bars' end
+                  || ', no open/high/low: {{ needing | join(", ") }} null)' end,
+        case when not classified.has_volume
+             then 'volume (no traded volume, ' || classified.volume_basis || ': volume features null)' end
+        {%- if market %},
+        case when coverage.symbol = '{{ market }}'
+             then 'market-relative (the symbol is the market series: beta, correlation and residuals against itself are null)' end
+        {%- endif %}
+    ), '') as string)                                         as unavailable_features
 from coverage
 left join clean_counts on coverage.symbol = clean_counts.symbol
 left join features on coverage.symbol = features.symbol

@@ -66,16 +66,14 @@ output_rows as (
     select * from {{ ref('int_symbol_features_computed') }} where date >= {{ start }}
 ),
 
--- Cross-sectional ranks among the symbols trading that day (the benchmark is the market, not a
--- member), only where at least var('min_universe_symbols') of them do: a rank among two is noise.
+-- Cross-sectional ranks among the tradable symbols trading that day (a benchmark is not a member),
+-- only where at least var('min_universe_symbols') of them do: a rank among two is noise.
 rank_input as (
     select * from (
         select symbol, date, {{ cs_ranked | join(', ') }},
                count(*) over (partition by date) as universe_symbols
         from output_rows
-        {%- if benchmark %}
-        where symbol <> '{{ benchmark }}'
-        {%- endif %}
+        where symbol in (select classified.symbol from {{ ref('int_symbols_classified') }} as classified where classified.is_tradable)
     ) where universe_symbols >= {{ min_symbols }}
 ),
 

@@ -15,11 +15,11 @@ with symbol_features as (
       and ret_1d is not null
 ),
 
+-- The cross-section: tradable symbols only. A benchmark (the market series, or any declared index) is
+-- not a member of the market it measures (int_symbols_classified).
 universe as (
     select * from symbol_features
-    {%- if benchmark %}
-    where symbol <> '{{ benchmark }}'
-    {%- endif %}
+    where symbol in (select classified.symbol from {{ ref('int_symbols_classified') }} as classified where classified.is_tradable)
 ),
 
 -- Shares are averages of 1e0 / 0e0 (doubles): 1.0 is a decimal, whose average Spark rounds to 5 places.
@@ -87,7 +87,11 @@ windows as (
         case when count(mkt_ret_1d) {{ trailing_window(21, '1', 'date') }} = 21
              then stddev_samp(mkt_ret_1d) {{ trailing_window(21, '1', 'date') }} * sqrt(252) end as mkt_vol_21d,
         case when count(mkt_ret_1d) {{ trailing_window(63, '1', 'date') }} = 63
-             then stddev_samp(mkt_ret_1d) {{ trailing_window(63, '1', 'date') }} * sqrt(252) end as mkt_vol_63d
+             then stddev_samp(mkt_ret_1d) {{ trailing_window(63, '1', 'date') }} * sqrt(252) end as mkt_vol_63d,
+        -- the equal-weight index's own volatility: the implied correlation describes that index, also when
+        -- a benchmark is the market series
+        case when count(case when n_symbols >= {{ min_symbols }} then equal_weight_ret_1d end) {{ trailing_window(63, '1', 'date') }} = 63
+             then stddev_samp(equal_weight_ret_1d) {{ trailing_window(63, '1', 'date') }} * sqrt(252) end as equal_weight_vol_63d
     from per_date
 ),
 
@@ -107,17 +111,14 @@ final as (
         {%- for column in ['breadth_advancing', 'breadth_above_ma21', 'breadth_above_ma200', 'share_at_252d_high', 'dispersion_1d', 'dispersion_21d'] %}
         case when not is_small_universe then {{ column }} end                 as {{ column }},
         {%- endfor %}
-        -- Implied average pairwise correlation of an equal-weight index (CBOE's method):
-        -- (var_index - sum w^2 var_i) / ((sum w vol_i)^2 - sum w^2 var_i), with w = 1/n. Only for the
-        -- equal-weight market it describes, over a universe large enough to be one.
-        {%- if benchmark %}
-        cast(null as double)                                                  as avg_correlation_63d,
-        {%- else %}
+        -- Implied average pairwise correlation of the equal-weight index of the universe (CBOE's method):
+        -- (var_index - sum w^2 var_i) / ((sum w vol_i)^2 - sum w^2 var_i), with w = 1/n, over a universe
+        -- large enough to be one; with a benchmark as the market series too (it reads the equal-weight
+        -- index's volatility, not the benchmark's).
         case when not is_small_universe and n_symbols_vol_63d >= 2 then
-            {{ safe_divide("mkt_vol_63d * mkt_vol_63d - avg_symbol_var_63d / n_symbols_vol_63d",
+            {{ safe_divide("equal_weight_vol_63d * equal_weight_vol_63d - avg_symbol_var_63d / n_symbols_vol_63d",
                            "avg_symbol_vol_63d * avg_symbol_vol_63d - avg_symbol_var_63d / n_symbols_vol_63d") }}
         end                                                                   as avg_correlation_63d,
-        {%- endif %}
         source_loaded_at
     from windows
 )

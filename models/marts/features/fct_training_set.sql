@@ -31,7 +31,9 @@ joined as (
         greatest(features.source_loaded_at, labels.source_loaded_at) as source_loaded_at
     from features
     inner join labels on features.symbol = labels.symbol and features.date = labels.date
-    where labels.fwd_ret_1d is not null
+    -- a benchmark (an index) is a market input, never a training row (int_symbols_classified)
+    where features.symbol in (select classified.symbol from {{ ref('int_symbols_classified') }} as classified where classified.is_tradable)
+      and labels.fwd_ret_1d is not null
       and labels.fwd_ret_5d is not null
       and labels.fwd_ret_21d is not null
 )

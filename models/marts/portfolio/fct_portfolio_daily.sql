@@ -12,9 +12,11 @@ weights as (
     select * from {{ ref('portfolio_weights') }}
 ),
 
+-- over the tradable symbols: a benchmark (an index) is not a holding
 equal_weight as (
     select 'equal_weight' as portfolio, date, ln(avg(exp(ret_1d))) as ret_1d, count(*) as holdings
     from features
+    where symbol in (select classified.symbol from {{ ref('int_symbols_classified') }} as classified where classified.is_tradable)
     group by date
 ),
 

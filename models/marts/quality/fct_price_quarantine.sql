@@ -21,15 +21,29 @@ missing as (
     {{ missing_sessions(ref('int_prices_checked'), ref('int_calendar_days_spined')) }}
 ),
 
+-- A return spike is a bad print (reversed by the next bar) or an implausible move: excluded. A genuine
+-- move (not reversed), a possible unadjusted split and a spike awaiting its next bar stay in the
+-- features and are recorded as warnings (docs/guardrails.md).
 return_spikes as (
     select
-        symbol, date, 'return_spike' as rule, 'excluded_from_features' as action,
+        symbol, date, 'return_spike' as rule,
+        case when spike_verdict in ('bad_print', 'implausible') then 'excluded_from_features' else 'recorded' end as action,
         return_spike_z as observed_value, {{ var('return_spike_robust_z') }} as threshold,
         return_trailing_median - {{ var('return_spike_robust_z') }} * return_trailing_scale as expected_low,
         return_trailing_median + {{ var('return_spike_robust_z') }} * return_trailing_scale as expected_high,
-        'log return ' || cast(round(judged_return, 4) as string) || ' is '
-            || cast(round(abs(return_spike_z), 1) as string) || ' robust sd from its trailing median over '
-            || '{{ var("guardrail_training_rows") }} sessions (threshold {{ var("return_spike_robust_z") }})' as details
+        'log return ' || cast(round(log_return, 4) as string)
+            || coalesce(' is ' || cast(round(abs(return_spike_z), 1) as string) || ' robust sd from its trailing median over '
+                        || '{{ var("guardrail_training_rows") }} sessions (threshold {{ var("return_spike_robust_z") }})', '')
+            || case spike_verdict
+                when 'bad_print' then '; the next bar took it back: a bad print'
+                when 'genuine_move' then '; the next bar did not take it back: a genuine move, kept'
+                when 'pending' then '; kept until the next bar shows whether it reverses'
+                when 'implausible' then '; the price moved more than {{ var("return_implausible_ratio") }}x in one session: implausible'
+                when 'split_like' then '; the price ratio ' || cast(round(exp(log_return), 4) as string)
+                    || ' matches a ' || case when split_ratio < 1 then cast(round(1 / split_ratio, 2) as string) || ':1 split'
+                                             else '1:' || cast(round(split_ratio, 2) as string) || ' reverse split' end
+                    || ' left unadjusted; import adjusted closes (adj close) or release it if it was a real move'
+               end as details
     from checked
     where is_return_spike
 ),
@@ -39,7 +53,19 @@ stale_prices as (
         symbol, date, 'stale_price' as rule, 'excluded_from_features' as action,
         close as observed_value, {{ var('stale_price_sessions') }} as threshold,
         null as expected_low, null as expected_high,
-        'close ' || cast(close as string) || ' unchanged for {{ var("stale_price_sessions") }} sessions' as details
+        case stale_basis
+            when 'identical_bar_with_volume' then 'bar (open, high, low, close and volume) repeated for at least {{ var("stale_price_sessions") }} sessions; '
+            when 'identical_ohlc' then 'bar (open, high, low and close; no volume reported) repeated for at least {{ var("stale_price_sessions") }} sessions; '
+            else ''
+        end
+            || 'close ' || cast(close as string) || ' unchanged for ' || cast(stale_run_sessions as string) || ' sessions'
+            || coalesce(' since ' || cast(stale_run_first_date as string), ' or more')
+            || case when stale_basis = 'close_run'
+                    then ' (the symbol leaves its close unchanged on '
+                         || cast(round(100 * unchanged_close_rate, 1) as string) || '% of sessions: a run this long has '
+                         || 'probability below {{ var("stale_close_alpha") }})'
+                    else ''
+               end as details
     from checked
     where is_stale_price
 ),

@@ -6,6 +6,7 @@ renamed as (
     select
         upper(trim(symbol))              as symbol,
         cast(has_volume as boolean)      as has_volume,
+        cast(role as string)             as role,
         declared_by,
         cast(declared_at as timestamp)   as declared_at
     from source
