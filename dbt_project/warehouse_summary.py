@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from dbt_project.feature_catalog import load_catalog
 from featurecast.marts import MartReader, reader_for
 
 MARTS = [
@@ -51,6 +52,11 @@ def data_summary(warehouse: MartReader | Path) -> str:
     return "\n".join(_accounting_lines(reader_for(warehouse)))
 
 
+def _needing_range() -> list[str]:
+    """The features the catalogue says need the open or the intraday range (null on close-only bars)."""
+    return [d.name for d in load_catalog() if {"open", "high", "low"} & set(d.needs)]
+
+
 def _listed(names: list[str], shown: int = 8) -> str:
     return ", ".join(names[:shown]) + (f" and {len(names) - shown} more" if len(names) > shown else "")
 
@@ -73,8 +79,7 @@ def _accounting_lines(con: MartReader) -> list[str]:
         lines.append(
             f"features unavailable: range (close-only source: no open/high/low) for {len(close_only)} symbol(s): "
             f"{_listed([s if kind == 'close_only' else f'{s} (some bars)' for s, kind in close_only])}; "
-            "hl_log_range, parkinson and Garman-Klass volatility, ATR, the candle (kbar) features, close_location and "
-            "stochastic_k_21 are null there (marts.dim_symbols.unavailable_features says per symbol)"
+            f"{', '.join(_needing_range())} are null there (marts.dim_symbols.unavailable_features says per symbol)"
         )
     benchmarks = con.rows("select symbol, role_basis from marts.dim_symbols where not is_tradable order by symbol")
     if benchmarks:

@@ -191,26 +191,7 @@ def declare_volume(
 ) -> None:
     """Declare whether each symbol's feed carries a traded volume (an index does not). Idempotent: the
     declaration time changes only when the declaration does, so re-importing rebuilds nothing."""
-    declared_at = (now or datetime.now(UTC)).replace(tzinfo=None)
-    con = connect(warehouse)
-    try:
-        con.execute("begin transaction")
-        for symbol in symbols:
-            con.execute(
-                f"""
-                insert into {RAW_SCHEMA}.symbol_properties (symbol, has_volume, declared_by, declared_at)
-                values (?, ?, ?, ?)
-                on conflict (symbol) do update set
-                    has_volume = excluded.has_volume,
-                    declared_by = excluded.declared_by,
-                    declared_at = excluded.declared_at
-                where symbol_properties.has_volume is distinct from excluded.has_volume
-                """,
-                [symbol.upper(), has_volume, declared_by, declared_at],
-            )
-        con.execute("commit")
-    finally:
-        con.close()
+    _declare(warehouse, symbols, "has_volume", has_volume, declared_by=declared_by, now=now)
 
 
 ROLES = ("tradable", "benchmark")
@@ -224,6 +205,14 @@ def declare_role(
     declare_volume: the time changes only when the role does."""
     if role not in ROLES:
         raise InvalidValueError(f"role must be one of {', '.join(ROLES)}, got {role[:40]!r}")
+    _declare(warehouse, symbols, "role", role, declared_by=declared_by, now=now)
+
+
+def _declare(
+    warehouse: Path, symbols: list[str], column: str, value: object, *, declared_by: str, now: datetime | None
+) -> None:
+    """Set one declared property (`has_volume` or `role`) of each symbol in raw.symbol_properties, in one
+    transaction; a symbol whose property already has that value keeps its row (and declaration time)."""
     declared_at = (now or datetime.now(UTC)).replace(tzinfo=None)
     con = connect(warehouse)
     try:
@@ -231,12 +220,15 @@ def declare_role(
         for symbol in symbols:
             con.execute(
                 f"""
-                insert into {RAW_SCHEMA}.symbol_properties (symbol, role, declared_by, declared_at) values (?, ?, ?, ?)
+                insert into {RAW_SCHEMA}.symbol_properties (symbol, {column}, declared_by, declared_at)
+                values (?, ?, ?, ?)
                 on conflict (symbol) do update set
-                    role = excluded.role, declared_by = excluded.declared_by, declared_at = excluded.declared_at
-                where symbol_properties.role is distinct from excluded.role
+                    {column} = excluded.{column},
+                    declared_by = excluded.declared_by,
+                    declared_at = excluded.declared_at
+                where symbol_properties.{column} is distinct from excluded.{column}
                 """,
-                [symbol.upper(), role, declared_by, declared_at],
+                [symbol.upper(), value, declared_by, declared_at],
             )
         con.execute("commit")
     finally:

@@ -13,8 +13,8 @@
 -- price ratio matches a common split ratio is reported as a possible unadjusted split, with or without
 -- a trailing window to judge it by.
 --
--- Stale prices need evidence of a repeated feed bar: where volume is reported, the whole bar (prices
--- and volume) identical for var('stale_price_sessions') sessions; where the bar has open, high and low
+-- Stale prices need evidence of a repeated feed bar: where volume is reported, the whole bar (its prices
+-- and volume; a close-only bar's close and volume) identical for var('stale_price_sessions') sessions; where the bar has open, high and low
 -- but no volume, those four identical as long. A close-only bar without volume has only its close: a
 -- run of k equal closes is stale when k >= var('stale_price_sessions') and p^(k-1) < var('stale_close_alpha'),
 -- where p = (u + 1) / (n + 2) is the symbol's own rate of unchanged closes, u of n, over the trailing
@@ -50,6 +50,7 @@ scored as (
         row_number() over (partition by symbol order by date)                                          as series_row,
         {{ trailing_zscore('ln(volume + 1)', 'symbol', 'date', training, min_rows) }}                  as volume_z,
         {{ stale_bar_flag(['open', 'high', 'low', 'close', 'volume'], 'symbol', 'date', var('stale_price_sessions')) }} as is_repeated_bar_with_volume,
+        {{ stale_bar_flag(['close', 'volume'], 'symbol', 'date', var('stale_price_sessions')) }} as is_repeated_close_with_volume,
         {{ stale_bar_flag(['open', 'high', 'low', 'close'], 'symbol', 'date', var('stale_price_sessions')) }} as is_repeated_ohlc,
         coalesce(close = lag(close) over (partition by symbol order by date), false)                    as is_unchanged_close,
         lag(close) over (partition by symbol order by date) is not null                                 as has_previous_close,
@@ -69,15 +70,20 @@ runs as (
     from scored
 ),
 
-judged as (
+run_lengths as (
     select
         *,
         -- a run longer than the history frame is reported as that long (its first bar is out of sight)
-        coalesce(series_row - run_first_row + 1, {{ history }})                                        as run_sessions,
+        coalesce(series_row - run_first_row + 1, {{ history }})                                        as run_sessions
+    from runs
+),
+
+judged as (
+    select
+        *,
         -- the symbol's own rate of unchanged closes outside this run (Laplace: 1/2 with no history)
-        (unchanged_in_history - (coalesce(series_row - run_first_row + 1, {{ history }}) - 1) + 1)
-          / (greatest(judged_in_history - (coalesce(series_row - run_first_row + 1, {{ history }}) - 1), 0) + 2e0)
-                                                                                                         as unchanged_close_rate,
+        (unchanged_in_history - (run_sessions - 1) + 1)
+          / (greatest(judged_in_history - (run_sessions - 1), 0) + 2e0)                                 as unchanged_close_rate,
         case
             when not is_return_spike or is_after_spike then null
             when next_close is null then 'pending'
@@ -87,7 +93,7 @@ judged as (
         end                                                                                              as spike_reversal,
         abs(log_return) > ln({{ var('return_implausible_ratio') }})                                     as is_implausible_move,
         {{ split_like_ratio('close / previous_close') }}                                                as split_ratio
-    from runs
+    from run_lengths
 ),
 
 verdicts as (
@@ -99,7 +105,8 @@ verdicts as (
             else spike_reversal
         end                                                                                              as spike_verdict,
         case
-            when volume is not null then coalesce(is_repeated_bar_with_volume, false)
+            when volume is not null and price_fields = 'ohlc' then coalesce(is_repeated_bar_with_volume, false)
+            when volume is not null then coalesce(is_repeated_close_with_volume, false)
             when price_fields = 'ohlc' then coalesce(is_repeated_ohlc, false)
             else run_sessions >= {{ var('stale_price_sessions') }}
                  and power(unchanged_close_rate, run_sessions - 1) < {{ var('stale_close_alpha') }}

@@ -276,6 +276,37 @@ def test_staleness_means_a_repeated_bar_not_a_rounded_close(tmp_path) -> None:
     assert flagged_rounded.empty
 
 
+def test_a_flat_bar_whose_volume_changes_is_a_session_and_a_repeated_one_is_not(tmp_path) -> None:
+    """The 1986 case: bars with open = high = low = close for 40 sessions, a different volume every day
+    (a thin stock that traded at one price), are kept. The same bar repeated with its volume is stale, and
+    so is a close-only feed (no open, high, low) that repeats its close and volume; the detail gives the
+    run's true length."""
+    settings = make_settings(tmp_path)
+    prices = small_market(3)
+    by_symbol = {s: prices.index[prices["symbol"] == s] for s in ("SYN000", "SYN001", "SYN002")}
+    flat = by_symbol["SYN000"][100:140]
+    prices.loc[flat, ["open", "high", "low", "close", "adjusted_close"]] = 12.5
+    prices.loc[flat, "volume"] = [12_000_000 + 1_000 * i for i in range(len(flat))]
+    repeated = by_symbol["SYN001"][100:108]
+    for column in ("open", "high", "low", "close", "adjusted_close", "volume"):
+        prices.loc[repeated, column] = prices.loc[by_symbol["SYN001"][99], column]
+    close_only = by_symbol["SYN002"]
+    prices.loc[close_only, ["open", "high", "low"]] = float("nan")
+    echoed = close_only[100:108]
+    for column in ("close", "adjusted_close", "volume"):
+        prices.loc[echoed, column] = prices.loc[close_only[99], column]
+    land(settings.warehouse_path, prices, source="synthetic")
+    build(settings, select="+fct_price_quarantine")
+    stale = read_table(settings.warehouse_path, "marts.fct_price_quarantine").query("rule == 'stale_price'")
+    assert "SYN000" not in set(stale["symbol"])
+    for symbol, run in (("SYN001", repeated), ("SYN002", echoed)):
+        flagged = stale[stale["symbol"] == symbol]
+        # the run is the 8 repeats and the bar they repeat: 9 equal bars, stale from the 5th on
+        assert [d.date() for d in flagged["date"]] == list(prices.loc[run[3:], "date"]), symbol
+        assert flagged["details"].iloc[-1].startswith("bar (every price it gives, and its volume) repeated"), symbol
+        assert "unchanged for 9 sessions since" in flagged["details"].iloc[-1], symbol
+
+
 def test_every_rule_can_be_released_and_a_released_closure_opens_the_day(tmp_path) -> None:
     """A bar dated on a day the calendar calls closed is quarantined and named; after review the operator
     releases it, the day becomes a session, the bar reaches the features and the warning is gone."""

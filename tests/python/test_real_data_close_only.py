@@ -13,7 +13,9 @@ What each real case gets (issue 29):
 - the BBY 2014-01-16, MRK 2004-09-30 and UNH 1998-08-06 crashes: kept in the features, a warning;
 - RRC 1990-04-10, 3.322 -> 1.107: a warning explaining it as an unadjusted 3:1 split;
 - every feature: inside its catalogue range (the generated test passes);
-- the benchmark SP500: features kept; no training row, signal, cross-sectional rank or holding.
+- the benchmark SP500: features kept; no training row, signal, cross-sectional rank or holding;
+- training on those marts (nine range and five volume features NULL on every row) and the backtest after
+  it: both run, over the 20 stocks only.
 """
 
 from __future__ import annotations
@@ -217,3 +219,37 @@ def test_the_benchmark_keeps_its_features_but_is_never_held(built) -> None:
     ]
     scored = scoring_frame(data / "warehouse.duckdb", 5)
     assert "SP500" not in set(scored["symbol"]) and scored["symbol"].nunique() == 20
+
+
+def test_training_takes_the_null_columns_and_the_backtest_never_trades_the_benchmark(built) -> None:
+    """LightGBM on the close-only training set: the range and volume features are NULL on every row and
+    stay in the feature list (a missing value to the model, no split). Walk-forward over the last years
+    only (two folds, five years of training each) to keep the suite fast; the metrics are not asserted,
+    they are what they are on 20 stocks (docs/signals.md)."""
+    from ml.backtest.run import run_backtest
+    from ml.signals.cv import WalkForward
+    from ml.signals.dataset import feature_columns
+    from ml.signals.train import train_signal_models
+
+    _, data, _ = built
+    warehouse = data / "warehouse.duckdb"
+    features = feature_columns(warehouse)
+    assert set(RANGE_FEATURES) <= set(features) and "volume_z_21d" in features
+    cv = WalkForward(n_folds=2, test_fraction=0.1, embargo_dates=5, max_train_dates=1260)
+    (trained,) = train_signal_models(warehouse, data / "models", families=("lightgbm",), cv=cv, promote_best=True)
+    assert trained.metrics["model"]["n"] > 1000
+    report = run_backtest(warehouse, samples=100)
+    predicted = query(
+        data,
+        "select count(distinct symbol), count(*) filter (where symbol = 'SP500') from ml.oof_predictions "
+        "where model_version = ?",
+        [trained.version],
+    )
+    traded = query(
+        data,
+        "select count(distinct symbol), count(*) filter (where symbol = 'SP500') from ml.backtest_trades "
+        "where run_id = ?",
+        [report.run_id],
+    )
+    assert predicted == [(20, 0)]
+    assert traded[0][0] > 0 and traded[0][1] == 0

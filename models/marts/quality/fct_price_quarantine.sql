@@ -54,7 +54,7 @@ stale_prices as (
         close as observed_value, {{ var('stale_price_sessions') }} as threshold,
         null as expected_low, null as expected_high,
         case stale_basis
-            when 'identical_bar_with_volume' then 'bar (open, high, low, close and volume) repeated for at least {{ var("stale_price_sessions") }} sessions; '
+            when 'identical_bar_with_volume' then 'bar (every price it gives, and its volume) repeated for at least {{ var("stale_price_sessions") }} sessions; '
             when 'identical_ohlc' then 'bar (open, high, low and close; no volume reported) repeated for at least {{ var("stale_price_sessions") }} sessions; '
             else ''
         end
