@@ -155,7 +155,10 @@ def _kpi_cards(panel: dict[str, Any]) -> str:
     regime = panel.get("regime")
     if regime:
         probs = ", ".join(f"{k} {v:.2f}" for k, v in regime["probabilities"].items())
-        card("Market regime", regime["regime"], f"as of {regime['as_of']}: {probs}")
+        z = regime.get("mean_return_z")
+        verdict = "significant" if z is not None and abs(z) > 1.96 else "not significant"
+        confidence = "" if z is None else f"; direction z {z:+.2f} ({verdict} at 5 %)"
+        card("Market regime", regime["regime"], f"as of {regime['as_of']}: {probs}{confidence}")
     signals = panel.get("signals")
     if signals:
         detail = f"momentum baseline {signals['baseline_auc']:.3f} on the same rows"

@@ -63,6 +63,12 @@ class ErrorOut(BaseModel):
 class RegimeDayOut(BaseModel):
     date: date
     regime: str = Field(description="Most probable regime that day (filtered: uses data up to that day only).")
+    mean_return_z: float | None = Field(
+        default=None,
+        description="Confidence of the label's direction: the z of the labelled state's estimated mean return "
+        "(point in time). bull/bear is the sign of that mean; |z| > 1.96 is significant at 5 %, a smaller |z| "
+        "names the direction with doubt. Null on labels written before labels carried it.",
+    )
     probability: float = Field(ge=0, le=1)
     probabilities: dict[str, float] = Field(description="Filtered probability of every regime.")
     rule_regime: str | None = Field(description="The rule-based baseline's label (trend x volatility).")
@@ -78,6 +84,12 @@ class RegimeOut(BaseModel):
     )
     as_of: date
     regime: str
+    mean_return_z: float | None = Field(
+        default=None,
+        description="Confidence of the label's direction: the z of the labelled state's estimated mean return "
+        "(point in time). bull/bear is the sign of that mean; |z| > 1.96 is significant at 5 %, a smaller |z| "
+        "names the direction with doubt. Null on labels written before labels carried it.",
+    )
     probability: float = Field(ge=0, le=1)
     probabilities: dict[str, float]
     rule_regime: str | None

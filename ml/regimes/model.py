@@ -10,8 +10,10 @@ kept apart, named as such.
 
 The number of states is the candidate (2 or 3 by default) with the lowest BIC. States are named from
 what they are, never by their number, so names stay comparable across refits: volatility rank gives
-calm / normal / volatile, and a state is bull or bear only when its mean return differs from zero at the
-5 % level (two-sided z test with the fit's standard error); otherwise it is neutral.
+calm / normal / volatile, and the sign of the state's estimated mean return gives bull or bear (as
+Hamilton, and Maheu and McCurdy, name them). How sure that sign is, the mean's z against the fit's
+standard error, goes with every label as `mean_return_z`: reported beside the name, never used to hide
+it (|z| < 1.96 means the direction is not significant at 5 %).
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from statsmodels.tsa.regime_switching.markov_regression import MarkovRegression
 SCALE = 100.0  # model daily returns in percent: better conditioned
 STATE_CANDIDATES = (2, 3)  # numbers of states compared by BIC at every fit
 EM_ITERATIONS = 500  # upper bound; EM stops earlier when the log-likelihood stops improving
-SIGNIFICANCE_Z = 1.96  # |z| of a state's mean return that names it bull or bear (5 %, two-sided)
+SIGNIFICANCE_Z = 1.96  # |z| of a state's mean return significant at 5 % (two-sided): reported, not a naming rule
 
 
 @dataclass(frozen=True)
@@ -71,10 +73,10 @@ def _markov(returns: np.ndarray, k: int) -> MarkovRegression:
     return MarkovRegression(returns * SCALE, k_regimes=k, trend="c", switching_variance=True)
 
 
-def _state_names(means: np.ndarray, vols: np.ndarray, z_scores: np.ndarray) -> list[str]:
-    """Volatility rank decides calm / normal / volatile. A state is bull or bear only when its mean daily
-    return is distinguishable from zero (|z| > SIGNIFICANCE_Z with the fit's standard error); otherwise
-    neutral: a noisy mean estimate must not name a regime."""
+def _state_names(means: np.ndarray, vols: np.ndarray) -> list[str]:
+    """Volatility rank decides calm / normal / volatile; the sign of the state's point-in-time mean return
+    decides bull or bear. The evidence for that sign (its z) is reported with every label, not used here:
+    a volatile state losing 50 % a year at z = -1.6 is a bear market to a trader, named with its doubt."""
     order = np.argsort(vols)
     k = len(vols)
     names = [""] * k
@@ -82,8 +84,7 @@ def _state_names(means: np.ndarray, vols: np.ndarray, z_scores: np.ndarray) -> l
         level = "calm" if rank < k / 2 else "volatile"
         if k >= 3 and rank == (k - 1) / 2:
             level = "normal"
-        z = z_scores[state]
-        trend = "bull" if z > SIGNIFICANCE_Z else "bear" if z < -SIGNIFICANCE_Z else "neutral"
+        trend = "bull" if means[state] > 0 else "bear"
         names[state] = f"{trend}_{level}"
     for name in set(names):  # two states with the same character: number them by volatility
         clashes = [s for s in order if names[s] == name]
@@ -119,7 +120,7 @@ def fit(market: pd.DataFrame, k: int = 2) -> RegimeModel:
     fallback = vols / np.sqrt(np.maximum(days, 1))
     errors = np.where(np.isfinite(errors) & (errors > 0), errors, fallback)
     z_scores = means / errors
-    names = _state_names(means, vols, z_scores)
+    names = _state_names(means, vols)
     fit_start, fit_end = str(data["date"].iloc[0].date()), str(data["date"].iloc[-1].date())
     digest = hashlib.sha256(json.dumps([k, np.round(params, 10).tolist(), fit_start, fit_end]).encode()).hexdigest()
     metadata = {
@@ -142,7 +143,8 @@ def fit(market: pd.DataFrame, k: int = 2) -> RegimeModel:
             "method": "EM",
         },
         "method": "statsmodels MarkovRegression: switching mean and variance of the market's daily return",
-        "naming": f"bull / bear when the state's mean return has |z| > {SIGNIFICANCE_Z}, else neutral",
+        "naming": "bull / bear by the sign of the state's estimated mean return; its z (mean_return_z) is the "
+        f"confidence, significant at 5 % when |z| > {SIGNIFICANCE_Z}",
     }
     return RegimeModel(f"markov-k{k}-{digest[:12]}", k, params.tolist(), names, fit_start, fit_end, metadata)
 
@@ -201,13 +203,17 @@ def select_model(market: pd.DataFrame, candidates: Sequence[int] = STATE_CANDIDA
 
 def label_frame(model: RegimeModel, market: pd.DataFrame, start: int = 0) -> pd.DataFrame:
     """Filtered labels of `model` for rows `start:` of `market` (already clean: sorted, no null returns).
-    Columns: date, regime, probability, probabilities (dict), model_version, fit_end."""
+    Columns: date, regime, mean_return_z (the z of the labelled state's mean: the label's confidence),
+    probability, probabilities (dict), model_version, fit_end."""
     probs = filtered_probabilities(model, market).iloc[start:]
     values = probs[model.names]
+    regime = values.idxmax(axis=1)
+    z_of = {name: float(stats["mean_return_z"]) for name, stats in model.metadata["regimes"].items()}
     return pd.DataFrame(
         {
             "date": probs["date"].to_numpy(),
-            "regime": values.idxmax(axis=1).to_numpy(),
+            "regime": regime.to_numpy(),
+            "mean_return_z": regime.map(z_of).to_numpy(dtype=float),
             "probability": values.max(axis=1).to_numpy(),
             "probabilities": [dict(zip(model.names, map(float, row), strict=True)) for row in values.to_numpy()],
             "model_version": model.version,
@@ -257,12 +263,13 @@ def walk_forward_labels(
     min_history: int = 504,
 ) -> pd.DataFrame:
     """Point-in-time labels of every day after the first `min_history` (none before), for uses that act
-    on regimes (the backtest's regime gate). Columns: date, regime, probability, model_version, fit_end."""
+    on regimes (the backtest's regime gate). Columns: date, regime, mean_return_z, probability, model_version,
+    fit_end."""
     data = clean_market(market)
     segments = [
         labels.drop(columns="probabilities")
         for _, _, labels in walk_forward(data, start=min_history, candidates=candidates, refit_every=refit_every)
     ]
     if not segments:
-        return pd.DataFrame(columns=["date", "regime", "probability", "model_version", "fit_end"])
+        return pd.DataFrame(columns=["date", "regime", "mean_return_z", "probability", "model_version", "fit_end"])
     return pd.concat(segments, ignore_index=True)

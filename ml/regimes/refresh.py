@@ -39,7 +39,8 @@ from ml.regimes.store import RegimeStore
 
 SCOPE = "market"
 LABEL_COLUMNS = """scope varchar not null, date date not null, model_version varchar not null, fit_end date not null,
-    regime varchar not null, probability double not null, probabilities json not null, rule_regime varchar"""
+    regime varchar not null, probability double not null, probabilities json not null, rule_regime varchar,
+    mean_return_z double"""
 DDL = f"""
 create schema if not exists ml;
 create table if not exists ml.regime_history ({LABEL_COLUMNS});
@@ -48,6 +49,9 @@ create table if not exists ml.regime_models (
     model_version varchar primary key, scope varchar not null, fitted_at timestamp not null,
     fit_start date not null, fit_end date not null, metadata json not null
 );
+-- Labels written before each label carried its confidence (the state mean's z) have none.
+alter table ml.regime_history add column if not exists mean_return_z double;
+alter table ml.regime_in_sample add column if not exists mean_return_z double;
 -- The in-sample labels of releases before the point-in-time history; superseded by the two tables above.
 drop table if exists ml.regime_labels;
 """
@@ -89,6 +93,7 @@ def _documents(labels: pd.DataFrame, rules: pd.Series) -> list[dict[str, object]
                 "model_version": row.model_version,
                 "fit_end": row.fit_end,
                 "regime": row.regime,
+                "mean_return_z": float(row.mean_return_z),
                 "probability": float(row.probability),
                 "probabilities": row.probabilities,
                 "rule_regime": rule if isinstance(rule := rules.get(day), str) else None,
@@ -199,7 +204,8 @@ def _mirror_to_duckdb(warehouse: Path, store: RegimeStore, current_version: str)
             con.register("new_labels", frame)
             con.execute(
                 f"insert into ml.{table} by name select scope, cast(date as date) as date, model_version, "
-                "cast(fit_end as date) as fit_end, regime, probability, probabilities, rule_regime from new_labels"
+                "cast(fit_end as date) as fit_end, regime, probability, probabilities, rule_regime, mean_return_z "
+                "from new_labels"
             )
             con.unregister("new_labels")
         con.execute("commit")

@@ -48,6 +48,7 @@ def test_current_regime_contract(full_stack) -> None:
         "scope",
         "as_of",
         "regime",
+        "mean_return_z",
         "probability",
         "probabilities",
         "rule_regime",
@@ -63,6 +64,10 @@ def test_current_regime_contract(full_stack) -> None:
     assert body["scope"] == "market" and body["as_of"] == "2026-10-30" and body["history"] is None
     assert body["regime"] in body["probabilities"] and abs(sum(body["probabilities"].values()) - 1) < 1e-9
     assert body["probability"] == max(body["probabilities"].values())
+    # the label's confidence: the z of its state's mean, from the version that labelled the day; the name's
+    # direction is that mean's sign
+    assert isinstance(body["mean_return_z"], float)
+    assert body["regime"].startswith("bull_" if body["mean_return_z"] > 0 else "bear_")
     assert {"regimes", "transition_matrix", "fit"} <= set(body["metadata"])
     for regime in body["metadata"]["regimes"].values():
         assert {"annualised_mean_return", "annualised_volatility", "expected_duration_days", "days_in_regime"} <= set(
@@ -77,6 +82,7 @@ def test_history_by_range_and_limit(full_stack) -> None:
     window = client.get("/market-data/regime", params={"start": "2026-10-01", "end": "2026-10-09"}).json()["history"]
     assert [d["date"] for d in window[:1]] == ["2026-10-09"] and window[-1]["date"] == "2026-10-01"
     assert len(window) == 7
+    assert all(d["regime"].startswith("bull_" if d["mean_return_z"] > 0 else "bear_") for d in window)
 
 
 def test_history_is_point_in_time_and_the_in_sample_relabelling_is_asked_for_by_name(full_stack) -> None:
@@ -129,6 +135,7 @@ def test_empty_store_is_503_and_the_panel_still_answers(tmp_path) -> None:
 def test_dashboard_kpi_panel(full_stack) -> None:
     body = client_for(full_stack, today=date(2026, 11, 2)).get("/dashboard/kpis").json()
     assert body["regime"]["regime"] in body["regime"]["probabilities"]
+    assert isinstance(body["regime"]["mean_return_z"], float)
     signals = body["signals"]
     assert signals["model_version"].startswith("lightgbm-h5-") and signals["coverage"] == 1.0
     assert signals["symbols_with_signal"] == signals["symbols"] == 10

@@ -17,10 +17,11 @@ from dbt_project.runner import build
 from featurecast.marketdata.landing import land
 from featurecast.marketdata.synthetic import SyntheticSpec, generate
 from ml.regimes.model import (
-    SIGNIFICANCE_Z,
     _state_names,
+    clean_market,
     filtered_probabilities,
     fit,
+    label_frame,
     rule_labels,
     select_model,
     walk_forward_labels,
@@ -174,18 +175,30 @@ def test_the_number_of_states_is_the_lowest_bic(known_market) -> None:
 
 
 @pytest.mark.parametrize(
-    ("z_scores", "expected"),
+    ("means", "expected"),
     [
-        ([3.0, -2.5], ["bull_calm", "bear_volatile"]),
-        ([3.0, -1.5], ["bull_calm", "neutral_volatile"]),  # negative but not significant: not a bear
-        ([1.0, 1.0], ["neutral_calm", "neutral_volatile"]),
-        ([2.5, 0.0, -2.2], ["bull_calm", "neutral_normal", "bear_volatile"]),
+        ([3e-4, -2e-3], ["bull_calm", "bear_volatile"]),
+        # issue 30: a volatile state losing 50 % a year at z = -1.6 is a bear market, named with its doubt
+        ([3e-4, -2e-3 / 1.6 * 1.6], ["bull_calm", "bear_volatile"]),
+        ([1e-4, 1e-4], ["bull_calm", "bull_volatile"]),
+        ([-1e-4, -3e-4], ["bear_calm", "bear_volatile"]),
+        ([5e-4, 1e-5, -9e-4], ["bull_calm", "bull_normal", "bear_volatile"]),
     ],
 )
-def test_states_are_bull_or_bear_only_when_their_mean_is_significant(z_scores, expected) -> None:
-    vols = np.arange(1, len(z_scores) + 1) / 100
-    assert _state_names(np.sign(z_scores) * 1e-3, vols, np.array(z_scores)) == expected
-    assert SIGNIFICANCE_Z == 1.96
+def test_states_are_bull_or_bear_by_the_sign_of_their_mean(means, expected) -> None:
+    vols = np.arange(1, len(means) + 1) / 100
+    assert _state_names(np.array(means), vols) == expected
+
+
+def test_every_label_carries_the_z_of_its_state_as_its_confidence(known_market) -> None:
+    _, market = known_market
+    model = fit(market.iloc[:800], k=2)
+    labels = label_frame(model, clean_market(market.iloc[:900]), 800)
+    z_of = {name: stats["mean_return_z"] for name, stats in model.metadata["regimes"].items()}
+    assert len(labels) == 100
+    assert (labels["mean_return_z"] == labels["regime"].map(z_of)).all()
+    for name, stats in model.metadata["regimes"].items():
+        assert name.startswith("bull_" if stats["annualised_mean_return"] > 0 else "bear_"), name
 
 
 @pytest.fixture(scope="module")

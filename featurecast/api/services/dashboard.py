@@ -79,7 +79,16 @@ class DashboardService:
         try:
             current = self.regimes.regime("market")
             panel["regime"] = {
-                k: current[k] for k in ("as_of", "regime", "probability", "probabilities", "model_version", "metadata")
+                k: current.get(k)
+                for k in (
+                    "as_of",
+                    "regime",
+                    "mean_return_z",
+                    "probability",
+                    "probabilities",
+                    "model_version",
+                    "metadata",
+                )
             }
         except (RegimesUnavailableError, UnknownScopeError):
             pass
