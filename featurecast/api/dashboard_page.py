@@ -166,6 +166,12 @@ def _kpi_cards(panel: dict[str, Any]) -> str:
             low, high = signals["auc_difference_interval"]
             detail += f" (difference {signals['auc_difference']:+.3f}, 90% {low:+.3f} to {high:+.3f})"
         detail += f"; rank IC {signals['rank_ic']:+.3f}"
+        if signals.get("rank_icir") is not None:
+            detail += (
+                f"; Qlib: IC {signals['ic']:+.3f}, ICIR {signals['icir']:+.2f}, Rank IC {signals['rank_ic']:+.3f}, "
+                f"Rank ICIR {signals['rank_icir']:+.2f} (baseline Rank IC {signals['baseline_rank_ic']:+.3f}, "
+                f"Rank ICIR {signals['baseline_rank_icir']:+.2f})"
+            )
         if signals.get("predicts_base_rate"):
             detail += "; predicts the base rate (no resolution)"
         card("Signal AUC (out of fold)", f"{signals['auc']:.3f}", detail)

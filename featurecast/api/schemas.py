@@ -120,8 +120,17 @@ class SignalKpis(BaseModel):
     predicts_base_rate: bool | None = Field(
         None, description="True when the probabilities' resolution is no higher than shuffled labels give."
     )
-    rank_ic: float
+    rank_ic: float = Field(description="Mean daily cross-sectional Rank IC (Spearman) out of fold (Qlib's Rank IC).")
     baseline_rank_ic: float
+    ic: float | None = Field(None, description="Mean daily cross-sectional IC (Pearson), Qlib's IC.")
+    icir: float | None = Field(None, description="Mean over standard deviation of the daily IC (Qlib's ICIR).")
+    rank_icir: float | None = Field(None, description="Mean over standard deviation of the daily Rank IC.")
+    baseline_ic: float | None = Field(None, description="The momentum baseline's IC on the same dates.")
+    baseline_icir: float | None = None
+    baseline_rank_icir: float | None = None
+    rank_ic_difference_interval: list[float] | None = Field(
+        None, description="90% paired bootstrap interval over days of the model-minus-baseline Rank IC."
+    )
     log_loss: float
     ece: float = Field(description="Expected calibration error of the calibrated probabilities.")
     coverage: float = Field(description="Share of symbols with a signal on the newest data date.")

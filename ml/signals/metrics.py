@@ -35,8 +35,10 @@ def expected_calibration_error(y: np.ndarray, p: np.ndarray, bins: int = 10) -> 
 def daily_ic(
     dates: np.ndarray, score: np.ndarray, forward_return: np.ndarray, min_names: int = DEFAULT_MIN_UNIVERSE_SYMBOLS
 ) -> pd.DataFrame:
-    """Per date: Pearson IC and Spearman Rank IC of the score against the realised forward return, on dates
-    with at least `min_names` names (a correlation across two or three names is noise, not skill)."""
+    """Per date: Pearson IC and Spearman Rank IC of the score against the realised forward return, and the
+    names they are over, on dates with at least `min_names` names (a correlation across two or three names
+    is noise, not skill). Qlib's report is the mean of these series and the mean over their standard
+    deviation (ICIR, Rank ICIR)."""
     frame = pd.DataFrame({"date": dates, "score": score, "ret": forward_return}).dropna()
     rows = []
     for date, group in frame.groupby("date"):
@@ -45,11 +47,21 @@ def daily_ic(
         rows.append(
             {
                 "date": date,
+                "names": len(group),
                 "ic": float(np.corrcoef(group["score"], group["ret"])[0, 1]),
                 "rank_ic": float(stats.spearmanr(group["score"], group["ret"]).statistic),
             }
         )
-    return pd.DataFrame(rows, columns=["date", "ic", "rank_ic"])
+    return pd.DataFrame(rows, columns=["date", "names", "ic", "rank_ic"])
+
+
+def information_ratio_of(series: pd.Series | np.ndarray) -> float:
+    """Mean over standard deviation of a daily IC series (Qlib's ICIR); NaN with fewer than 2 days or no
+    spread."""
+    values = np.asarray(series, dtype=float)
+    if len(values) < 2 or not np.std(values, ddof=1) > 0:
+        return float("nan")
+    return float(values.mean() / values.std(ddof=1))
 
 
 def summarize(
@@ -72,7 +84,8 @@ def summarize(
         "ece": expected_calibration_error(y, p),
         "ic": float(ic["ic"].mean()) if len(ic) else float("nan"),
         "rank_ic": float(ic["rank_ic"].mean()) if len(ic) else float("nan"),
-        "icir": float(ic["ic"].mean() / ic["ic"].std()) if len(ic) > 1 and ic["ic"].std() > 0 else float("nan"),
+        "icir": information_ratio_of(ic["ic"]),
+        "rank_icir": information_ratio_of(ic["rank_ic"]),
     }
 
 
@@ -128,7 +141,8 @@ def calibration_with_resolution(y: np.ndarray, p: np.ndarray) -> dict[str, float
     }
 
 
-PAIRED_METRICS = ("auc", "log_loss", "brier", "rank_ic")
+IC_METRICS = ("ic", "icir", "rank_ic", "rank_icir")  # Qlib's signal report, over the daily IC series
+PAIRED_METRICS = ("auc", "log_loss", "brier", *IC_METRICS)
 
 
 def _row_log_loss(y: np.ndarray, p: np.ndarray) -> np.ndarray:
@@ -195,13 +209,21 @@ def paired_comparison(
         model_auc, baseline_auc = _weighted_auc(y, p_model, weights), _weighted_auc(y, p_baseline, weights)
         draws_by_metric["auc"] = list(model_auc - baseline_auc)
 
-    model_ic = daily_ic(dates, p_model, forward_return, min_names).set_index("date")["rank_ic"]
-    base_ic = daily_ic(dates, p_baseline, forward_return, min_names).set_index("date")["rank_ic"]
-    paired = pd.concat([model_ic, base_ic], axis=1, keys=["model", "baseline"]).dropna()
-    if len(paired):
-        point["rank_ic"] = (float(paired["model"].mean()), float(paired["baseline"].mean()))
-        diff = (paired["model"] - paired["baseline"]).to_numpy()
-        draws_by_metric["rank_ic"] = [float(diff[rng.integers(0, len(diff), len(diff))].mean()) for _ in range(draws)]
+    # Qlib's figures: the daily IC series of both scorers on the same dates, resampled by whole days
+    model_ic = daily_ic(dates, p_model, forward_return, min_names).set_index("date")
+    base_ic = daily_ic(dates, p_baseline, forward_return, min_names).set_index("date")
+    days = model_ic.join(base_ic, how="inner", lsuffix="_model", rsuffix="_baseline")
+    if len(days):
+        picks = [rng.integers(0, len(days), len(days)) for _ in range(draws)]
+        for series in ("ic", "rank_ic"):
+            model_series = days[f"{series}_model"].to_numpy()
+            base_series = days[f"{series}_baseline"].to_numpy()
+            for name, statistic in ((series, np.mean), (f"{series[:-2]}icir", information_ratio_of)):
+                point[name] = (float(statistic(model_series)), float(statistic(base_series)))
+                draws_by_metric[name] = [
+                    float(statistic(model_series[pick])) - float(statistic(base_series[pick])) for pick in picks
+                ]
+    paired = days
 
     tail = (1 - level) / 2
     rows = []
@@ -218,8 +240,8 @@ def paired_comparison(
                 "difference": model - baseline,
                 "ci_low": float(np.nanquantile(sample, tail)),
                 "ci_high": float(np.nanquantile(sample, 1 - tail)),
-                "n_rows": len(y) if name != "rank_ic" else len(paired),
-                "n_dates": len(uniques) if name != "rank_ic" else len(paired),
+                "n_rows": len(y) if name not in IC_METRICS else len(paired),
+                "n_dates": len(uniques) if name not in IC_METRICS else len(paired),
             }
         )
     return pd.DataFrame(rows)

@@ -53,11 +53,22 @@ create table if not exists ml.cv_metrics (
     train_rows bigint,
     n bigint not null,
     auc double, accuracy double, log_loss double, brier double, ece double,
-    ic double, rank_ic double, icir double
+    ic double, rank_ic double, icir double, rank_icir double
+);
+alter table ml.cv_metrics add column if not exists rank_icir double;
+-- Qlib's signal report, day by day: the cross-sectional IC and Rank IC of the calibrated model and of the
+-- momentum baseline on the comparable out-of-fold rows, on dates with enough names (chart it with SQL).
+create table if not exists ml.signal_ic_daily (
+    model_version varchar not null,
+    scorer varchar not null,          -- the model family, or 'momentum_baseline'
+    date date not null,
+    names integer not null,           -- names that date (benchmarks are never names)
+    ic double not null,               -- Pearson correlation of the score with the forward return
+    rank_ic double not null           -- Spearman correlation
 );
 create table if not exists ml.cv_comparisons (
     model_version varchar not null,
-    metric varchar not null,          -- auc, log_loss, brier, rank_ic
+    metric varchar not null,          -- auc, log_loss, brier, ic, icir, rank_ic, rank_icir
     model double, baseline double,    -- the calibrated model and the momentum baseline, on the same rows
     difference double,               -- model minus baseline
     ci_low double, ci_high double,    -- 90% paired bootstrap interval over dates

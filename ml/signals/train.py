@@ -33,7 +33,13 @@ from featurecast.config import DEFAULT_MIN_UNIVERSE_SYMBOLS
 from featurecast.marts import DuckDBMarts, MartReader
 from ml.signals.cv import WalkForward
 from ml.signals.dataset import data_fingerprint, feature_columns, feature_spec_hash, training_frame
-from ml.signals.metrics import calibration_with_resolution, paired_comparison, reliability_table, summarize
+from ml.signals.metrics import (
+    calibration_with_resolution,
+    daily_ic,
+    paired_comparison,
+    reliability_table,
+    summarize,
+)
 from ml.signals.model_card import render_model_card
 from ml.signals.models import FAMILIES, MomentumBaseline, PlattCalibrator
 from ml.signals.registry import PromotionDecision, ensure_schema, promote, promotion_decision, record_version
@@ -112,6 +118,21 @@ def comparison_rows(
     )
     table.insert(0, "model_version", version)
     return table
+
+
+def ic_daily_rows(
+    cv: CrossValidation, version: str, family: str, min_ic_names: int = DEFAULT_MIN_UNIVERSE_SYMBOLS
+) -> pd.DataFrame:
+    """The daily IC and Rank IC series of the calibrated model and the baseline on the comparable rows (the
+    rows the overall figures are on), dates with at least `min_ic_names` names only."""
+    rows = comparable_rows(cv.predictions)
+    frames = []
+    for scorer, column in ((family, "p_calibrated"), ("momentum_baseline", "p_baseline")):
+        days = daily_ic(
+            rows["date"].to_numpy(), rows[column].to_numpy(), rows["forward_return"].to_numpy(), min_ic_names
+        )
+        frames.append(days.assign(model_version=version, scorer=scorer))
+    return pd.concat(frames, ignore_index=True)[["model_version", "scorer", "date", "names", "ic", "rank_ic"]]
 
 
 def metric_rows(
@@ -217,9 +238,10 @@ def train_family(
     cv_result = cross_validate(frame, features, family, cv, params)
     metrics = metric_rows(cv_result, version, family, min_ic_names)
     overall = metrics[metrics["fold"] == "overall"].set_index(["scorer", "calibrated"])
-    metric_names = ["auc", "accuracy", "log_loss", "brier", "ece", "ic", "rank_ic", "icir", "n"]
+    metric_names = ["auc", "accuracy", "log_loss", "brier", "ece", "ic", "icir", "rank_ic", "rank_icir", "n"]
     calibrated = comparable_rows(cv_result.predictions)
     comparison = comparison_rows(cv_result, version, min_ic_names)
+    ic_days = ic_daily_rows(cv_result, version, family, min_ic_names)
     summary = {
         "model": {
             **overall.loc[(family, True), metric_names].to_dict(),
@@ -277,7 +299,13 @@ def train_family(
     try:
         ensure_schema(con)
         con.execute("begin transaction")
-        for table in ("ml.cv_metrics", "ml.cv_comparisons", "ml.reliability", "ml.oof_predictions"):
+        for table in (
+            "ml.cv_metrics",
+            "ml.cv_comparisons",
+            "ml.reliability",
+            "ml.oof_predictions",
+            "ml.signal_ic_daily",
+        ):
             con.execute(f"delete from {table} where model_version = ?", [version])
         oof = cv_result.predictions.assign(model_version=version)
         con.register("oof_rows", oof)
@@ -286,6 +314,8 @@ def train_family(
         con.execute("insert into ml.cv_metrics by name select * from metric_rows")
         con.register("comparison_rows", comparison)
         con.execute("insert into ml.cv_comparisons by name select * from comparison_rows")
+        con.register("ic_rows", ic_days)
+        con.execute("insert into ml.signal_ic_daily by name select * from ic_rows")
         con.register("reliability_rows", reliability)
         con.execute("insert into ml.reliability by name select * from reliability_rows")
         record_version(

@@ -184,11 +184,15 @@ def test_model_and_baseline_are_scored_on_exactly_the_same_rows(trained_warehous
                 "where model_version = ? and p_calibrated is not null",
                 [trained.version],
             ).df()
-            comparison = con.execute(
-                "select metric, model, baseline, difference, ci_low, ci_high, n_rows from ml.cv_comparisons "
-                "where model_version = ? order by metric",
-                [trained.version],
-            ).df().set_index("metric")
+            comparison = (
+                con.execute(
+                    "select metric, model, baseline, difference, ci_low, ci_high, n_rows from ml.cv_comparisons "
+                    "where model_version = ? order by metric",
+                    [trained.version],
+                )
+                .df()
+                .set_index("metric")
+            )
             # every scorer: the same number of rows, and its AUC recomputes on the calibrated rows
             assert {n for _, _, n, _ in overall} == {len(rows)}
             recomputed = {
@@ -203,8 +207,28 @@ def test_model_and_baseline_are_scored_on_exactly_the_same_rows(trained_warehous
             assert auc["difference"] == pytest.approx(auc["model"] - auc["baseline"])
             assert auc["baseline"] == pytest.approx(recomputed[("momentum_baseline", False)], abs=1e-12)
             assert auc["ci_low"] <= auc["difference"] <= auc["ci_high"]
-            assert set(comparison.index) == {"auc", "brier", "log_loss", "rank_ic"}
+            assert set(comparison.index) == {"auc", "brier", "log_loss", "ic", "icir", "rank_ic", "rank_icir"}
             assert trained.metrics["comparison"]["auc"]["difference"] == pytest.approx(auc["difference"])
+            # Qlib's report: the stored daily series gives the overall IC, ICIR, Rank IC and Rank ICIR exactly
+            days = con.execute(
+                "select scorer, date, names, ic, rank_ic from ml.signal_ic_daily where model_version = ? "
+                "order by scorer, date",
+                [trained.version],
+            ).df()
+            assert set(days["scorer"]) == {trained.family, "momentum_baseline"} and (days["names"] >= 10).all()
+            for scorer, group in days.groupby("scorer"):
+                model = "baseline" if scorer == "momentum_baseline" else "model"
+                figures = trained.metrics[model]
+                assert figures["ic"] == pytest.approx(group["ic"].mean(), abs=1e-12)
+                assert figures["rank_ic"] == pytest.approx(group["rank_ic"].mean(), abs=1e-12)
+                assert figures["icir"] == pytest.approx(group["ic"].mean() / group["ic"].std(), abs=1e-12)
+                assert figures["rank_icir"] == pytest.approx(
+                    group["rank_ic"].mean() / group["rank_ic"].std(), abs=1e-12
+                )
+                assert comparison.loc["rank_icir", model] == pytest.approx(figures["rank_icir"], abs=1e-12)
+            for metric in ("ic", "icir", "rank_ic", "rank_icir"):
+                row = comparison.loc[metric]
+                assert row["ci_low"] <= row["difference"] <= row["ci_high"], metric
     finally:
         con.close()
 

@@ -104,6 +104,13 @@ class DashboardService:
                 "baseline_auc": metrics["baseline"]["auc"],
                 "rank_ic": metrics["model"]["rank_ic"],
                 "baseline_rank_ic": metrics["baseline"]["rank_ic"],
+                # Qlib's report (None for models trained before it was kept)
+                **{
+                    f"{prefix}{name}": metrics[scorer].get(name)
+                    for prefix, scorer in (("", "model"), ("baseline_", "baseline"))
+                    for name in ("ic", "icir", "rank_icir")
+                },
+                "rank_ic_difference_interval": interval((metrics.get("comparison") or {}).get("rank_ic")),
                 "log_loss": metrics["model"]["log_loss"],
                 "ece": metrics["model"]["ece"],
                 "auc_difference": (metrics.get("comparison") or {}).get("auc", {}).get("difference"),
