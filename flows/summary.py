@@ -12,6 +12,7 @@ from dbt_project.runner import DbtRunSummary
 from dbt_project.warehouse_summary import summarize
 from featurecast.config import Settings
 from featurecast.marts import mart_reader
+from ml.forecasts.as_of import behind_data
 from ml.forecasts.champions import Served, served, served_forecasters
 
 
@@ -65,13 +66,7 @@ class RunSummary:
         if self.regime:
             probs = ", ".join(f"{k} {v:.2f}" for k, v in self.regime["probabilities"].items())
             out.append(f"regime: {self.regime['date']} is {self.regime['regime']} ({probs})")
-        for f in self.forecasts:
-            out.append(
-                f"forecast {f['portfolio']} +{f['horizon']} sessions ({f['target_date']}) by {f['model']} "
-                f"({f['why']}): equity 5/50/95% "
-                f"{f['equity_q05']:.3f} / {f['equity_q50']:.3f} / {f['equity_q95']:.3f} "
-                f"(now {f['equity_at_issue']:.3f})"
-            )
+        out += _forecast_lines(self.forecasts)
         if self.backtest:
             b = self.backtest
             out.append(
@@ -87,18 +82,43 @@ class RunSummary:
         return "# daily_refresh\n\n```\n" + self.text() + "\n```\n"
 
 
+def _forecast_lines(forecasts: list[dict[str, Any]]) -> list[str]:
+    """One line per served forecast; a forecast older than the data says so and why, and a target that has
+    passed is named as history, never as a projection."""
+    out = []
+    for f in forecasts:
+        bands = f"equity 5/50/95% {f['equity_q05']:.3f} / {f['equity_q50']:.3f} / {f['equity_q95']:.3f}"
+        if f.get("behind_data"):
+            passed = f["target_date"] <= str(f["data_last_date"])
+            outcome = "has passed: scored in the forecast evaluation, not a projection" if passed else bands
+            out.append(
+                f"forecast {f['portfolio']} +{f['horizon']} sessions by {f['model']} ({f['why']}): "
+                f"{f['behind_data']}; target {f['target_date']} {outcome}"
+            )
+            continue
+        out.append(
+            f"forecast {f['portfolio']} +{f['horizon']} sessions ({f['target_date']}) by {f['model']} "
+            f"({f['why']}): {bands} (now {f['equity_at_issue']:.3f})"
+        )
+    return out
+
+
 def _served_forecasts(con: duckdb.DuckDBPyConnection, choices: dict[tuple[str, int], Served]) -> list[dict[str, Any]]:
     """Each (portfolio, horizon)'s newest forecast by the forecaster the API serves there, named."""
     newest = con.execute(
-        "select portfolio, horizon, model, target_date::varchar as target_date, equity_at_issue, equity_q05, "
-        "equity_q50, equity_q95 from ml.forecasts "
+        "select portfolio, horizon, model, issue_date, target_date::varchar as target_date, equity_at_issue, "
+        "equity_q05, equity_q50, equity_q95 from ml.forecasts "
         "qualify issue_date = max(issue_date) over (partition by portfolio) order by portfolio, horizon"
     ).df()
+    # the data's newest date: the equal-weight portfolio is issued on it every night
+    data_last_date = newest["issue_date"].max().date() if len(newest) else None
     rows = []
     for record in newest.to_dict(orient="records"):
         chosen = served(choices, record["portfolio"], int(record["horizon"]))
         if record["model"] == chosen.model:
-            rows.append(record | {"why": chosen.why})
+            issued = record.pop("issue_date").date()
+            behind = behind_data(record["portfolio"], issued, data_last_date) if data_last_date else None
+            rows.append(record | {"why": chosen.why, "behind_data": behind, "data_last_date": data_last_date})
     return rows
 
 

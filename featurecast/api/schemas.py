@@ -176,6 +176,11 @@ class HorizonForecastOut(BaseModel):
     )
     ineligible_because: str | None = Field(description="The first condition of the rule it fails; null if none.")
     target_date: date = Field(description="The session the forecast is about.")
+    target_passed: bool = Field(
+        False,
+        description="True when target_date is on or before the newest data: history to evaluate "
+        "(/portfolio/{name}/forecast-evaluation), not a projection.",
+    )
     return_q05: float = Field(description="5th percentile of the log return from as_of to target_date.")
     return_q50: float
     return_q95: float
@@ -187,10 +192,17 @@ class HorizonForecastOut(BaseModel):
 class PortfolioForecastOut(BaseModel):
     portfolio: str
     as_of: date = Field(description="Issue date: the forecast uses data up to this close.")
+    data_last_date: date | None = Field(None, description="The newest data date of the snapshot.")
+    behind_data: str | None = Field(
+        None,
+        description="Why `as_of` is before the data, when it is (a backtest book ends where its signals' labels "
+        "matured); null when the forecast is as of the newest data.",
+    )
     equity_at_issue: float
     equity_last_date: date
     model: str = Field(description="The forecaster asked for, or `champion`: each horizon's champion (the default).")
     model_version: str | None = Field(description="The version, when every horizon has the same one.")
+    model_versions: list[str] = Field(default_factory=list, description="Every horizon's forecaster version.")
     horizons: list[HorizonForecastOut]
 
 

@@ -153,18 +153,38 @@ def test_every_service_is_registered_by_name(full_stack) -> None:
     assert factory.get("DashboardService").signals is factory.get("MLSignalService")
 
 
+def test_a_book_that_ends_before_the_data_says_when_its_forecast_is_from(full_stack) -> None:
+    """signal_strategy holds out-of-fold signals, which end where their labels matured: its newest forecast
+    is older than the data, says so and why, and a target already passed is marked, not projected."""
+    body = client_for(full_stack).get("/portfolio/signal_strategy/forecast").json()
+    assert body["as_of"] < body["data_last_date"] == "2026-10-30"
+    assert body["behind_data"].startswith(f"as of {body['as_of']}, ")
+    assert "out-of-fold signals, which end where their labels have matured" in body["behind_data"]
+    assert body["model_versions"] and all(v for v in body["model_versions"])
+    for h in body["horizons"]:
+        assert h["target_passed"] is (h["target_date"] <= body["data_last_date"])
+    assert any(h["target_passed"] for h in body["horizons"])
+
+
 def test_portfolio_forecast_contract(full_stack) -> None:
     body = client_for(full_stack).get("/portfolio/equal_weight/forecast").json()
     assert set(body) == {
         "portfolio",
         "as_of",
+        "data_last_date",
+        "behind_data",
         "equity_at_issue",
         "equity_last_date",
         "model",
         "model_version",
+        "model_versions",
         "horizons",
     }
     assert body["model"] == "champion" and body["as_of"] == "2026-10-30"
+    # the equal-weight book is as of the newest data: nothing is behind, every target is ahead
+    assert body["data_last_date"] == "2026-10-30" and body["behind_data"] is None
+    assert not any(h["target_passed"] for h in body["horizons"])
+    assert body["model_versions"] == sorted({h["model_version"] for h in body["horizons"]})
     assert [h["horizon_sessions"] for h in body["horizons"]] == [5, 21, 63]
     selection = client_for(full_stack).get("/portfolio/equal_weight/forecast/evaluation").json()["selection"]
     champions = {r["horizon"]: r["model"] for r in selection if r["is_champion"]}

@@ -63,6 +63,19 @@ def test_the_summary_shows_the_forecaster_the_api_serves(served_stack) -> None:
         key = (row["portfolio"], int(row["horizon"]))
         assert row["model"] == champions.get(key, BASELINE)
         assert row["why"].startswith("champion" if key in champions else "baseline")
+    # a book that ends before the data says when its forecast is from, and a passed target is not projected
+    from flows.summary import _forecast_lines
+
+    behind = [r for r in rows if r["behind_data"]]
+    assert behind and {r["portfolio"] for r in behind} == {"signal_strategy"}
+    assert all(r["behind_data"] is None for r in rows if r["portfolio"] == "equal_weight")
+    lines = _forecast_lines(rows)
+    book = [line for line in lines if line.startswith("forecast signal_strategy")]
+    assert book and all("days before the data" in line for line in book)
+    passed = [r for r in behind if r["target_date"] <= str(r["data_last_date"])]
+    assert sum("has passed: scored in the forecast evaluation, not a projection" in line for line in book) == len(
+        passed
+    )
 
 
 @pytest.mark.dbt

@@ -14,6 +14,7 @@ from featurecast.api.services.common import (
     records,
 )
 from featurecast.api.snapshot import Snapshot, SnapshotStore
+from ml.forecasts.as_of import behind_data
 from ml.forecasts.names import BASELINE
 
 log = logging.getLogger(__name__)
@@ -99,13 +100,17 @@ class ForecastService:
         verdicts = selection.set_index(["horizon", "model"])
         first = rows.iloc[0]
         versions = rows["model_version"].unique()
+        as_of = first["issue_date"].date()
         return {
             "portfolio": name,
-            "as_of": first["issue_date"].date(),
+            "as_of": as_of,
+            "data_last_date": snapshot.data_last_date,
+            "behind_data": behind_data(name, as_of, snapshot.data_last_date),
             "equity_at_issue": float(first["equity_at_issue"]),
             "equity_last_date": portfolio["last_date"],
             "model": model or "champion",
             "model_version": versions[0] if len(versions) == 1 else None,
+            "model_versions": sorted(str(v) for v in versions),
             "horizons": [
                 {
                     "horizon_sessions": int(r["horizon"]),
@@ -113,6 +118,8 @@ class ForecastService:
                     "model_version": r["model_version"],
                     **_verdict(verdicts, int(r["horizon"]), r["model"]),
                     "target_date": r["target_date"].date(),
+                    # a target on or before the newest data is history, not a projection
+                    "target_passed": r["target_date"].date() <= snapshot.data_last_date,
                     "return_q05": float(r["q05"]),
                     "return_q50": float(r["q50"]),
                     "return_q95": float(r["q95"]),
