@@ -80,7 +80,7 @@ def publish_snapshot(
         con.execute(
             "create table quality as select rule, action, count(*) as findings, count(*) filter "
             f"(where date >= (select max(date) from {m}.marts.fct_daily_features) - interval 30 day) as findings_30d "
-            f"from {m}.marts.fct_price_quarantine group by all"
+            f"from {m}.marts.fct_price_quarantine group by all order by rule, action"
         )
         if _exists(con, "ml", "forecasts"):
             con.execute(

@@ -200,7 +200,11 @@ def _snapshot_table(path, table: str) -> pd.DataFrame:
         frame = con.execute(f"select * from {table}").df()
     finally:
         con.close()
-    keys = [c for c in ("portfolio", "symbol", "rule", "date", "issue_date", "horizon", "model") if c in frame]
+    # each table's grain: quality is one row per (rule, action) since a rule can record some findings and
+    # exclude others (return_spike), so rule alone leaves its rows in no particular order
+    keys = [
+        c for c in ("portfolio", "symbol", "rule", "action", "date", "issue_date", "horizon", "model") if c in frame
+    ]
     return (
         frame.drop(columns=["feature_values", "contributions"], errors="ignore")
         .sort_values(keys)
