@@ -136,6 +136,10 @@ def test_dashboard_kpi_panel(full_stack) -> None:
     body = client_for(full_stack, today=date(2026, 11, 2)).get("/dashboard/kpis").json()
     assert body["regime"]["regime"] in body["regime"]["probabilities"]
     assert isinstance(body["regime"]["mean_return_z"], float)
+    for figure in ("ic", "icir", "rank_icir", "baseline_ic", "baseline_icir", "baseline_rank_icir"):
+        assert isinstance(body["signals"][figure], float), figure  # Qlib's report, model and baseline
+    low, high = body["signals"]["rank_ic_difference_interval"]
+    assert low <= body["signals"]["rank_ic"] - body["signals"]["baseline_rank_ic"] <= high
     signals = body["signals"]
     assert signals["model_version"].startswith("lightgbm-h5-") and signals["coverage"] == 1.0
     assert signals["symbols_with_signal"] == signals["symbols"] == 10

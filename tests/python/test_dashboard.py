@@ -37,6 +37,9 @@ def test_kpi_panel_and_signal_table(page):
     kpis = dom.split('id="kpis"', 1)[1].split("</div></div></div>", 1)[0]
     for title in ("Market regime", "Signal AUC", "Forecaster 5 sessions: ", "Backtest Sharpe"):
         assert title in kpis, title
+    # the regime's confidence and Qlib's signal report are on the panel
+    assert re.search(r"direction z [+-]\d\.\d\d \((not )?significant at 5 %\)", kpis)
+    assert re.search(r"Qlib: IC [+-]\d\.\d{3}, ICIR [+-]\d+\.\d\d, Rank IC [+-]\d\.\d{3}, Rank ICIR", kpis)
     rows = re.findall(r"<tr><td>SYN\d{3}</td>", dom)
     assert len(rows) == 10  # every symbol of the small universe, with its top contributions
 
