@@ -134,12 +134,10 @@ def _layout(
     try:
         mapped = map_columns(columns, mapping, ignore)
     except SchemaError as exc:
-        if "several columns" in str(exc):
+        if not isinstance(exc, UnknownColumnsError):
             raise SchemaError(f"{where}: {exc}") from None
-        known = {c for c in columns if _synonym(c) or c.strip().lower() in {k.strip().lower() for k in mapping or {}}}
-        unknown = [c for c in columns if c not in known and c.strip().lower() not in {i.lower() for i in ignore}]
         raise SchemaError(
-            f"{where}: found columns {_found(columns)}; unknown column(s) {_found(unknown)}; {LAYOUTS}"
+            f"{where}: found columns {_found(columns)}; unknown column(s) {_found(exc.unknown)}; {LAYOUTS}"
         ) from None
     fields = set(mapped.values())
     if "date" not in fields or not fields & {"close", "adjusted_close"}:
@@ -236,6 +234,17 @@ def _numbers_where_clean(chunk: pd.DataFrame) -> pd.DataFrame:
     return chunk
 
 
+class UnknownColumnsError(SchemaError):
+    """Headers no synonym, mapping or ignore covers; `unknown` names them."""
+
+    def __init__(self, unknown: list[str]) -> None:
+        self.unknown = unknown
+        super().__init__(
+            f"unknown column(s) {', '.join(repr(c) for c in unknown)}; map them with --map 'COLUMN=field' "
+            f"(fields: {', '.join(sorted(set(SYNONYMS.values())))}) or skip them with --ignore COLUMN"
+        )
+
+
 def map_columns(
     columns: Iterable[str], mapping: Mapping[str, str] | None = None, ignore: Iterable[str] = ()
 ) -> dict[str, str]:
@@ -257,10 +266,7 @@ def map_columns(
         else:
             result[str(column)] = target
     if unknown:
-        raise SchemaError(
-            f"unknown column(s) {', '.join(repr(c) for c in unknown)}; map them with --map 'COLUMN=field' "
-            f"(fields: {', '.join(sorted(set(SYNONYMS.values())))}) or skip them with --ignore COLUMN"
-        )
+        raise UnknownColumnsError(unknown)
     targets = list(result.values())
     clashes = sorted({t for t in targets if targets.count(t) > 1})
     if clashes:
