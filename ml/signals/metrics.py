@@ -212,7 +212,7 @@ def paired_comparison(
     # Qlib's figures: the daily IC series of both scorers on the same dates, resampled by whole days
     model_ic = daily_ic(dates, p_model, forward_return, min_names).set_index("date")
     base_ic = daily_ic(dates, p_baseline, forward_return, min_names).set_index("date")
-    days = model_ic.join(base_ic, how="inner", lsuffix="_model", rsuffix="_baseline")
+    days = model_ic.add_suffix("_model").join(base_ic.add_suffix("_baseline"), how="inner")
     if len(days):
         picks = [rng.integers(0, len(days), len(days)) for _ in range(draws)]
         for series in ("ic", "rank_ic"):
