@@ -17,6 +17,7 @@ from typing import Any
 
 import yaml
 
+from dbt_project.project_files import read_yaml
 from featurecast.config import PROJECT_ROOT
 
 CATALOG_PATH = PROJECT_ROOT / "dbt_project" / "feature_catalog.yml"
@@ -75,7 +76,7 @@ class FeatureDeclaration:
 def load_catalog(path: Path = CATALOG_PATH) -> list[FeatureDeclaration]:
     """The catalogue, validated: unique snake_case names, a known mart and model, a family, a positive
     lookback, a description and a contract type for each entry."""
-    document = yaml.safe_load(path.read_text()) or {}
+    document = read_yaml(path) or {}
     declarations, seen = [], set()
     for mart, entries in document.items():
         if mart not in COMPUTED_IN:

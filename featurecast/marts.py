@@ -235,7 +235,7 @@ def _render_profile_parameters(settings: Settings) -> dict[str, str]:
     import jinja2
     import yaml
 
-    from dbt_project.runner import PROFILES_DIR, dbt_env
+    from dbt_project.invoke import PROFILES_DIR, dbt_env
 
     env = {**os.environ, **dbt_env(settings)}
     profile = yaml.safe_load((PROFILES_DIR / "profiles.yml").read_text())["featurecast"]["outputs"]["spark"]

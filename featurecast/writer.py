@@ -11,7 +11,7 @@ data: `featurecast sql` and `get_historical_features` then read the warehouse it
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from featurecast.analyst_copy import publish_analyst_copy, withdraw_analyst_copy
@@ -25,15 +25,19 @@ def _say_waiting(holder: LockHolder | None) -> None:
 
 
 @contextmanager
-def exclusive_writer(settings: Settings, command: str) -> Iterator[None]:
-    """Write the warehouse alone; on success, refresh the analysts' copy (outermost writer only)."""
+def exclusive_writer(
+    settings: Settings, command: str, *, changed: Callable[[], bool] | None = None
+) -> Iterator[None]:
+    """Write the warehouse alone; on success, refresh the analysts' copy (outermost writer only). A writer
+    that knows whether it wrote anything passes `changed`: when it says no, the copy (already the
+    warehouse's state) is left as it is, so a night with nothing new costs no copy."""
     outermost = not holds_lock(settings.warehouse_path)
     with warehouse_lock(
         settings.warehouse_path, timeout=settings.lock_timeout_seconds, command=command, on_wait=_say_waiting
     ):
         yield
         if outermost and settings.warehouse_path.exists():
-            if settings.analyst_copy:
-                publish_analyst_copy(settings.warehouse_path, settings.analyst_copy_path)
-            else:
+            if not settings.analyst_copy:
                 withdraw_analyst_copy(settings.analyst_copy_path)
+            elif changed is None or changed() or not settings.analyst_copy_path.exists():
+                publish_analyst_copy(settings.warehouse_path, settings.analyst_copy_path)

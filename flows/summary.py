@@ -36,6 +36,8 @@ class RunSummary:
     notes: list[str] = field(default_factory=list)  # steps skipped and why
     freshness: list[str] = field(default_factory=list)  # `dbt source freshness`, one line per raw source
     node_status: dict[str, str] = field(default_factory=dict)  # dbt unique_id -> its last status in the run
+    plan: list[str] = field(default_factory=list)  # every step of the night as decided, with why (night_plan)
+    wrote: list[str] = field(default_factory=list)  # the steps that wrote the warehouse tonight
 
     def text(self) -> str:
         landed = (
@@ -47,9 +49,13 @@ class RunSummary:
         out = [
             landed,
             self.warehouse.strip(),
-            "dbt: "
-            + ", ".join(f"{n} {status}" for status, n in sorted(self.dbt.items()))
-            + (f"; warnings: {', '.join(self.warnings)}" if self.warnings else "; no guardrail warnings"),
+            (
+                "dbt: "
+                + ", ".join(f"{n} {status}" for status, n in sorted(self.dbt.items()))
+                + (f"; warnings: {', '.join(self.warnings)}" if self.warnings else "; no guardrail warnings")
+            )
+            if self.dbt
+            else "dbt: nothing built tonight (every stage's sources and the project unchanged, see below)",
         ]
         if self.freshness:
             out.append("source freshness: " + "; ".join(self.freshness))
@@ -75,6 +81,9 @@ class RunSummary:
                 f"{b['improvement']:+.2f} (90% interval {b['ci_low']:+.2f} to {b['ci_high']:+.2f}), "
                 f"after {b['costs_bps']:.0f} bps costs+slippage per trade"
             )
+        if self.plan:
+            out.append("tonight:")
+            out += [f"  {step}" for step in self.plan]
         out.append("stages: " + ", ".join(f"{k} {v:.1f} s" for k, v in self.stage_seconds.items()))
         return "\n".join(out)
 

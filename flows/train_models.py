@@ -22,10 +22,9 @@ from featurecast.writer import exclusive_writer
 
 
 @task(name="train signal models")
-def train_signals(families: list[str]) -> list[dict[str, Any]]:
+def train_signals(settings: Settings, families: list[str]) -> list[dict[str, Any]]:
     from ml.signals.train import train_signal_models
 
-    settings = Settings.from_env()
     trained = train_signal_models(
         settings.warehouse_path,
         settings.models_dir,
@@ -39,10 +38,9 @@ def train_signals(families: list[str]) -> list[dict[str, Any]]:
 
 
 @task(name="promotion decision")
-def decide_promotion(candidates: list[dict[str, Any]]) -> dict[str, Any]:
+def decide_promotion(settings: Settings, candidates: list[dict[str, Any]]) -> dict[str, Any]:
     from ml.signals.train import select_and_promote
 
-    settings = Settings.from_env()
     decision = select_and_promote(
         settings.warehouse_path,
         {c["version"]: c["metrics"]["model"]["auc"] for c in candidates},
@@ -58,11 +56,10 @@ def decide_promotion(candidates: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 @task(name="refit regimes", retries=2, retry_delay_seconds=10)
-def refit_regimes() -> str:
+def refit_regimes(settings: Settings) -> str:
     from ml.regimes.refresh import refresh_regimes
     from ml.regimes.store import open_store
 
-    settings = Settings.from_env()
     store, client = open_store(settings.mongodb_uri, settings.regime_store_dir)
     try:
         report = refresh_regimes(
@@ -76,11 +73,13 @@ def refit_regimes() -> str:
 
 @flow(name="train_models", log_prints=True)
 def train_models(refit_regimes_too: bool = True, families: list[str] | None = None) -> dict[str, Any]:
-    """Retrain the signal models, promote by rule, and refit the regime model (holding the writer lock)."""
-    with exclusive_writer(Settings.from_env(), "the train_models flow"):
-        candidates = train_signals(families or ["lightgbm", "catboost"])
-        decision = decide_promotion(candidates)
-        regime_model = refit_regimes() if refit_regimes_too else None
+    """Retrain the signal models, promote by rule, and refit the regime model (holding the writer lock).
+    The configuration is read once, here, and handed to every task."""
+    settings = Settings.from_env()
+    with exclusive_writer(settings, "the train_models flow"):
+        candidates = train_signals(settings, families or ["lightgbm", "catboost"])
+        decision = decide_promotion(settings, candidates)
+        regime_model = refit_regimes(settings) if refit_regimes_too else None
     lines = ["| model | out-of-fold AUC | momentum baseline AUC | rank IC |", "| --- | --- | --- | --- |"]
     for c in candidates:
         m, b = c["metrics"]["model"], c["metrics"]["baseline"]

@@ -50,7 +50,7 @@ def release(args: argparse.Namespace, settings: Settings) -> int:
 def docs(args: argparse.Namespace, settings: Settings) -> int:
     from dbt_project.feature_catalog import sync
     from dbt_project.feature_spec import write_feature_spec
-    from dbt_project.runner import run_dbt
+    from dbt_project.invoke import run_dbt
 
     for path in sync():  # the YAML the feature catalogue generates, before dbt reads it
         print(f"wrote {path.relative_to(PROJECT_ROOT)} from dbt_project/feature_catalog.yml")

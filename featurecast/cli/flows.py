@@ -63,16 +63,19 @@ def flow(args: argparse.Namespace, settings: Settings) -> int:
         serve_deployments()
         return 0
     settings = _use_engine(args, settings)
-    with exclusive_writer(settings, f"featurecast flow {args.name}"):
+    wrote: list[bool] = []  # whether the flow wrote anything (a night with nothing new leaves the copy)
+    with exclusive_writer(settings, f"featurecast flow {args.name}", changed=lambda: all(wrote)):
         check_warehouse(settings.warehouse_path, writes=True)
-        return _run_flow(args)
+        return _run_flow(args, wrote)
 
 
-def _run_flow(args: argparse.Namespace) -> int:
+def _run_flow(args: argparse.Namespace, wrote: list[bool]) -> int:
     if args.name == "daily-refresh":
         from flows.daily_refresh import daily_refresh
 
-        print(daily_refresh(source=args.source, symbols=args.symbols or None).text())
+        summary = daily_refresh(source=args.source, symbols=args.symbols or None, node_tasks=args.node_tasks)
+        wrote.append(bool(summary.wrote))
+        print(summary.text())
     elif args.name == "train-models":
         from flows.train_models import train_models
 
@@ -90,6 +93,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("name", choices=["daily-refresh", "train-models", "serve"])
     parser.add_argument("--source", choices=["synthetic", "alphavantage", "none"], default="synthetic")
     parser.add_argument("--symbols", nargs="*", type=ticker, help="Alpha Vantage symbols (with --source alphavantage)")
+    parser.add_argument(
+        "--node-tasks",
+        action="store_true",
+        help="daily-refresh: every dbt node its own Prefect task run (slower; by default each stage's "
+        "table artifact lists its nodes)",
+    )
     _target_argument(parser)
 
 

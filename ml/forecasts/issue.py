@@ -29,6 +29,7 @@ import pandas as pd
 
 from featurecast.errors import NotReadyError
 from featurecast.marts import DuckDBMarts, MartReader
+from featurecast.progress import Progress
 from ml.forecasts.engine import HORIZONS, LEVELS, ForecastConfig, Prior, run_forecasts
 from ml.signals.dataset import trading_sessions
 
@@ -176,6 +177,7 @@ def issue_forecasts(
         with duckdb.connect(str(warehouse), read_only=True) as stored:
             conformal, state, through = _stored(stored, config)
     frames, raws, firsts, notes, new_dates = [], [], {}, [], 0
+    progress = Progress("issuing forecasts", total=daily["portfolio"].nunique())
     for portfolio, group in daily.groupby("portfolio"):
         group = group.sort_values("date").reset_index(drop=True)
         prior, reason = (
@@ -198,6 +200,7 @@ def issue_forecasts(
             firsts[portfolio] = group["date"].iloc[start]
         frames.append(run.forecasts.assign(portfolio=portfolio))
         raws.append(run.raw_quantile.assign(portfolio=portfolio, model_version=config.version("lgbm_quantile")))
+        progress.advance(step=f"{portfolio} issued ({max(len(group) - start, 0)} issue dates)")
     forecasts = pd.concat(frames, ignore_index=True)
     forecasts["issued_at"] = datetime.now(UTC).replace(tzinfo=None)
     raw = pd.concat(raws, ignore_index=True)

@@ -64,13 +64,36 @@ class RegimeStore:
 
     def mark_labels_written(self, scope: str, model_version: str, through: str | None) -> None:
         """Record on the current model document that labels changed (readers' caches compare this marker,
-        one small document, instead of scanning the labels)."""
+        one small document, instead of scanning the labels), and that no write is pending."""
         from datetime import UTC, datetime
 
         self.models.update_one(
             {"model_version": model_version, "scope": scope},
-            {"$set": {"labels_through": through, "labels_written_at": datetime.now(UTC).isoformat()}},
+            {
+                "$set": {"labels_through": through, "labels_written_at": datetime.now(UTC).isoformat()},
+                "$unset": {"labels_pending_from": ""},
+            },
         )
+
+    def mark_pending(self, scope: str, model_version: str, first: str) -> None:
+        """Record, before writing labels from `first` on, that a write is under way: a run that dies before
+        `mark_labels_written` leaves the mark, and the next run then checks every key it writes."""
+        self.models.update_one(
+            {"model_version": model_version, "scope": scope}, {"$set": {"labels_pending_from": first}}
+        )
+
+    def insert_history(self, documents: list[dict[str, Any]]) -> int:
+        """Insert labels of days known to have none (after the marker, no write pending): no key lookups,
+        which the embedded store answers by scanning every label."""
+        if documents:
+            self.history_labels.insert_many([dict(d) for d in documents], ordered=True)
+        return len(documents)
+
+    def insert_in_sample(self, documents: list[dict[str, Any]]) -> int:
+        """Like `insert_history`, for the current version's in-sample labels."""
+        if documents:
+            self.in_sample_labels.insert_many([dict(d) for d in documents], ordered=True)
+        return len(documents)
 
     def current_model(self, scope: str) -> dict[str, Any] | None:
         return self.models.find_one({"scope": scope, "is_current": True}, {"_id": 0})

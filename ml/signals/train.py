@@ -31,6 +31,7 @@ import pandas as pd
 
 from featurecast.config import DEFAULT_MIN_UNIVERSE_SYMBOLS
 from featurecast.marts import DuckDBMarts, MartReader
+from featurecast.progress import Progress
 from ml.signals.cv import WalkForward
 from ml.signals.dataset import data_fingerprint, feature_columns, feature_spec_hash, training_frame
 from ml.signals.metrics import (
@@ -60,7 +61,9 @@ def cross_validate(
 ) -> CrossValidation:
     """Walk-forward out-of-fold predictions of `family` and of the momentum baseline."""
     pieces, facts = [], []
-    for fold in cv.split(frame):
+    folds = cv.split(frame)
+    progress = Progress(f"training {family}", total=sum(len(f.train_index) for f in folds))
+    for fold in folds:
         train, test = frame.iloc[fold.train_index], frame.iloc[fold.test_index]
         model = FAMILIES[family](features, params).fit(train, train["label"].to_numpy())
         baseline = MomentumBaseline().fit(train, train["label"].to_numpy())
@@ -86,6 +89,7 @@ def cross_validate(
                 "train_rows": len(fold.train_index),
             }
         )
+        progress.advance(len(fold.train_index), step=f"fold {fold.number} of {len(folds)} trained")
     predictions = pd.concat(pieces, ignore_index=True)
     predictions["p_calibrated"] = np.nan
     for number in sorted(predictions["fold"].unique())[1:]:

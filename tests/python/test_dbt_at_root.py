@@ -14,7 +14,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from dbt_project.runner import PYTHON_SIDE_SCHEMA
+from dbt_project.fingerprints import PYTHON_SIDE_SCHEMA
 from featurecast.config import PROJECT_ROOT
 from featurecast.features import MARKET_MART, SYMBOL_MART
 
@@ -118,3 +118,41 @@ def test_every_mart_the_snapshot_reads_is_declared_by_the_exposure(scratch) -> N
     source = (PROJECT_ROOT / "flows" / "publish.py").read_text()
     read = set(re.findall(r"wh\.marts\.(\w+)", source)) | {SYMBOL_MART.split(".")[1], MARKET_MART.split(".")[1]}
     assert read <= declared, f"declare {sorted(read - declared)} in models/_exposures.yml"
+
+
+@pytest.mark.parametrize(
+    ("bars_days_ago", "batch_days_ago", "expected"),
+    [(0.5, 0.5, ("pass", "pass")), (4, 2, ("warn", "pass")), (12, 5, ("error", "warn"))],
+)
+def test_the_flows_freshness_judges_each_source_as_dbt_source_freshness_does(
+    tmp_path, clean_warehouse, bars_days_ago, batch_days_ago, expected
+) -> None:
+    """The flow judges freshness without starting dbt (dbt_project/freshness.py), by the limits the sources
+    YAML declares (warn after 3 days, error after 10): on one warehouse, aged by hand, it gives dbt's
+    verdict for every source dbt checks."""
+    from datetime import UTC, datetime, timedelta
+
+    from dbt_project.freshness import source_freshness
+
+    data = tmp_path / "data"
+    data.mkdir()
+    warehouse = data / "warehouse.duckdb"
+    shutil.copy(clean_warehouse.path, warehouse)
+    now = datetime.now(UTC).replace(tzinfo=None)
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute("update raw.daily_ohlcv set loaded_at = ?", [now - timedelta(days=bars_days_ago)])
+        con.execute("update raw.load_batches set finished_at = ?", [now - timedelta(days=batch_days_ago)])
+
+    ours = {f.source: f.status for f in source_freshness(warehouse)}
+    assert (ours["market.daily_ohlcv"], ours["market.load_batches"]) == expected
+    assert set(ours) == {"market.daily_ohlcv", "market.load_batches"}  # symbol_properties: freshness null
+
+    scratch = tmp_path / "dbt"
+    scratch.mkdir()
+    dbt = plain_dbt("source", "freshness", data_dir=data, scratch=scratch)
+    theirs = {
+        m.group(2): m.group(1).lower()
+        for m in re.finditer(r"(PASS|WARN|ERROR STALE|ERROR) freshness of (\S+)", dbt.stdout)
+    }
+    theirs = {source: "error" if status.startswith("error") else status for source, status in theirs.items()}
+    assert theirs == ours, dbt.stdout[-2000:]

@@ -14,7 +14,7 @@ from sqlglot import exp
 from sqlglot.errors import ErrorLevel
 
 from dbt_project.feature_spec import build_specs, render
-from dbt_project.runner import run_dbt
+from dbt_project.invoke import run_dbt
 from featurecast.config import PROJECT_ROOT
 from tests.python.conftest import make_settings
 

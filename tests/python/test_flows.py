@@ -13,6 +13,7 @@ from pathlib import Path
 
 import duckdb
 import httpx
+import pandas as pd
 import pytest
 
 from featurecast.marketdata.landing import land
@@ -60,6 +61,24 @@ def task_run_states(flow_run_id, wait_for: str, seconds: float = 30) -> dict[str
             time.sleep(0.5)
 
 
+def dbt_nodes_artifact(flow_run_id, key: str) -> dict[str, tuple[str, int]]:
+    """The table artifact a dbt stage of the flow run published: node -> (status, rows)."""
+    import json
+
+    from prefect import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId, ArtifactFilterKey
+
+    with get_client(sync_client=True) as client:
+        found = client.read_artifacts(
+            artifact_filter=ArtifactFilter(
+                key=ArtifactFilterKey(any_=[key]), flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run_id])
+            )
+        )
+    assert found, f"no {key} artifact"
+    rows = found[0].data if isinstance(found[0].data, list) else json.loads(found[0].data)
+    return {row["node"]: (row["status"], row["rows"]) for row in rows}
+
+
 def test_a_structural_failure_stops_the_flow_before_training_and_names_the_rule(prefect_server, tmp_path, monkeypatch):
     from dbt_project.runner import DbtBuildError
     from flows.daily_refresh import daily_refresh
@@ -77,11 +96,20 @@ def test_a_structural_failure_stops_the_flow_before_training_and_names_the_rule(
     error = state.result(raise_on_failure=False)
     assert isinstance(error, DbtBuildError)
     assert "guardrail_ohlc_consistency" in str(error) and "(2 rows)" in str(error)
-    states = task_run_states(state.state_details.flow_run_id, "test guardrail_ohlc_consistency")
-    assert states["test guardrail_ohlc_consistency"] == "FAILED"  # the dbt node is its own task run
-    assert states.get("model fct_daily_features") != "COMPLETED"  # skipped downstream of the failure
+    states = task_run_states(state.state_details.flow_run_id, "dbt build: features and guardrails")
+    assert states["dbt build: features and guardrails"] == "FAILED"  # the stage is a task run
+    nodes = dbt_nodes_artifact(state.state_details.flow_run_id, "dbt-features")  # every node's status
+    assert nodes["test guardrail_ohlc_consistency"] == ("fail", 2)
+    assert nodes["model fct_daily_features"][0] == "skipped"  # downstream of the failure
     for later in ("train signal models", "score signals", "refresh regimes", "backtest", "publish snapshot"):
         assert not any(name.startswith(later) for name in states), later
+
+    # On request (`featurecast flow daily-refresh --node-tasks`), every dbt node is its own task run.
+    state = daily_refresh(source="none", node_tasks=True, return_state=True)
+    assert state.is_failed()
+    states = task_run_states(state.state_details.flow_run_id, "test guardrail_ohlc_consistency")
+    assert states["test guardrail_ohlc_consistency"] == "FAILED"
+    assert states.get("model fct_daily_features") != "COMPLETED"
     assert not (tmp_path / "models").exists() and not (tmp_path / "serving").exists()
     con = duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True)
     try:
@@ -191,48 +219,116 @@ def warehouse_counts(warehouse: Path) -> dict[str, tuple[int, int]]:
         con.close()
 
 
-def test_daily_refresh_twice_gives_the_same_tables_and_no_duplicates(
+COMPARED_MARTS = {
+    "marts.fct_daily_features": "symbol, date",
+    "marts.fct_market_features": "date",
+    "marts.fct_daily_labels": "symbol, date",
+    "marts.fct_training_set": "symbol, date",
+    "marts.fct_price_quarantine": "symbol, date, rule",
+    "marts.dim_symbols": "symbol",
+    "marts.fct_portfolio_daily": "portfolio, date",
+    "marts.fct_forecast_evaluation": "portfolio, issue_date, horizon, model",
+    "marts.fct_forecast_calibration_by_regime": "portfolio, model_version, horizon, regime",
+}
+
+
+def read_marts(warehouse: Path) -> dict[str, object]:
+    from tests.python.conftest import read_table
+
+    return {table: read_table(warehouse, table, order) for table, order in COMPARED_MARTS.items()}
+
+
+def test_nights_skip_what_is_unchanged_add_the_new_day_and_equal_a_full_rebuild(
     prefect_server, served_stack, tmp_path, monkeypatch
 ):
+    """Night 1 brings a served warehouse up to date; night 2 has nothing new and skips every dbt stage,
+    the scoring, the backtest, the snapshot and the analysts' copy, changing no table; night 3 has one new
+    session and builds it incrementally, scoring only its rows. The marts then equal a full rebuild."""
+    from dbt_project.runner import build
     from flows.daily_refresh import daily_refresh
     from ml.regimes.store import open_store
+    from tests.python.conftest import make_settings
+    from tests.python.test_incremental import assert_same_rows
 
-    shutil.copytree(served_stack.data_dir, tmp_path / "data")
-    use_data_dir(monkeypatch, tmp_path / "data")
+    data = tmp_path / "data"
+    shutil.copytree(served_stack.data_dir, data)
+    use_data_dir(monkeypatch, data)
+    warehouse = data / "warehouse.duckdb"
 
-    first = daily_refresh(node_tasks=False)
-    after_first = warehouse_counts(tmp_path / "data" / "warehouse.duckdb")
-    second = daily_refresh(node_tasks=False)
-    after_second = warehouse_counts(tmp_path / "data" / "warehouse.duckdb")
+    first = daily_refresh(source="none")
+    after_first = warehouse_counts(warehouse)
+    copy = data / "analyst" / "warehouse.duckdb"
+    copied_at, snapshot = copy.stat().st_mtime_ns, (data / "serving" / "CURRENT").read_text()
+    marts_first = read_marts(warehouse)
 
-    assert after_first == after_second
-    for table, (rows, keys) in after_second.items():
-        assert rows == keys, f"duplicate rows in {table}"
-    assert first.ingested["inserted"] == 0 and second.ingested["unchanged"] > 0  # same data, nothing new
+    second = daily_refresh(source="none")
+    assert warehouse_counts(warehouse) == after_first
+    for table, frame in read_marts(warehouse).items():
+        assert_same_rows(frame, marts_first[table], table)
+    plan = "\n".join(second.plan)
+    for step in (
+        "dbt build: features and guardrails: skip (its sources and the project are unchanged since",
+        "dbt build: portfolio books: skip",
+        "dbt build: evaluation: skip",
+        "score signals: skip (the champion's scores are current through",
+        "backtest: skip",
+        "publish snapshot: skip (nothing it serves changed tonight)",
+    ):
+        assert step in plan, plan
+    assert second.wrote == [] and second.dbt == {}
+    assert copy.stat().st_mtime_ns == copied_at and (data / "serving" / "CURRENT").read_text() == snapshot
+    assert "tonight:" in second.text() and "dbt: nothing built tonight" in second.text()
     assert second.backtest["run_id"] == first.backtest["run_id"]
     assert second.signals["model_version"] == first.signals["model_version"]  # no retraining with a champion
-    store, client = open_store(None, tmp_path / "data" / "mongo")
+    for part in ("source freshness: market.daily_ohlcv: pass", "market.load_batches: pass", "regime:"):
+        assert part in second.text(), part
+
+    # Night 3: one new session (each bar of the last day moved by +0.2 %).
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        last = con.sql(
+            "select symbol, date, open, high, low, close, adjusted_close, volume from raw.daily_ohlcv "
+            "qualify date = max(date) over ()"
+        ).df()
+        scored_before = con.sql("select symbol, date, scored_at from ml.signals order by all").df()
+    finally:
+        con.close()
+    new_day = last.assign(date=(pd.Timestamp(last["date"].max()) + pd.offsets.BDay(1)).date())
+    for column in ("open", "high", "low", "close", "adjusted_close"):
+        new_day[column] = (new_day[column] * 1.002).round(4)
+    land(warehouse, new_day, source="synthetic")
+    third = daily_refresh(source="none")
+    plan = "\n".join(third.plan)
+    assert "dbt build: features and guardrails: run (new data in market.daily_ohlcv" in plan, plan
+    assert "score signals: run (" in plan and "publish snapshot: run" in plan
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        scored_after = con.sql("select symbol, date, scored_at from ml.signals order by all").df()
+    finally:
+        con.close()
+    old_rows = scored_after.merge(scored_before, on=["symbol", "date"], suffixes=("", "_before"))
+    assert len(old_rows) == len(scored_before) and (old_rows["scored_at"] == old_rows["scored_at_before"]).all()
+    assert len(scored_after) - len(scored_before) == new_day["symbol"].nunique()  # only the new day scored
+    for table, (rows, keys) in warehouse_counts(warehouse).items():
+        assert rows == keys, f"duplicate rows in {table}"
+
+    (tmp_path / "full").mkdir()
+    full = make_settings(tmp_path / "full")
+    shutil.copy(warehouse, full.warehouse_path)
+    build(full, full_refresh=True, quiet=True)
+    rebuilt = read_marts(full.warehouse_path)
+    for table, frame in read_marts(warehouse).items():
+        assert_same_rows(frame, rebuilt[table], table)
+
+    store, client = open_store(None, data / "mongo")
     try:
         documents = store.count("market")
         version = store.current_model("market")["model_version"]
         current = store.history("market", version, limit=100_000)
     finally:
         client.close()
-    assert documents == after_second["ml.regime_history"][0]
+    assert documents == warehouse_counts(warehouse)["ml.regime_history"][0]
     assert len(current) == len({d["date"] for d in current}) == store.count("market", version)
-    text = second.text()
-    for part in (
-        "marts.fct_daily_features",
-        "dbt:",
-        "signals: champion",
-        "regime:",
-        "forecast equal_weight",
-        "backtest",
-        "source freshness: market.daily_ohlcv: pass",
-        "market.load_batches: pass",
-    ):
-        assert part in text, part
-    assert "source freshness" in second.stage_seconds and "dbt build: evaluation" in second.stage_seconds
 
 
 def _wait_for(url: str, seconds: float) -> None:

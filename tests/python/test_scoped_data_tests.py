@@ -146,11 +146,11 @@ def test_a_bad_bar_on_the_new_day_fails_and_keeps_failing_until_it_is_fixed(nigh
 
 
 def test_a_change_to_the_sql_runs_the_unit_tests_again(nightly, monkeypatch) -> None:
-    from dbt_project import runner
+    from dbt_project import fingerprints
 
     settings = nightly["settings"]
     assert project_checks(build(settings, quiet=True)) == set()
-    monkeypatch.setattr(runner, "sql_fingerprint", lambda: "the SQL changed")
+    monkeypatch.setattr(fingerprints, "sql_fingerprint", lambda: "the SQL changed")
     rerun = build(settings, quiet=True)
     assert rerun.success and project_checks(rerun) == {"unit_test", "sql_test", "seed", "view"}
     # the stage the nightly flow runs, likewise
@@ -171,17 +171,17 @@ def test_a_view_dropped_by_hand_is_recreated_by_the_next_build(nightly) -> None:
 
 def test_the_fingerprint_reads_the_seeds(tmp_path, monkeypatch) -> None:
     """Seeds are part of the project fingerprint: an edited seed file is loaded again on the next build."""
-    from dbt_project import runner
+    from dbt_project import fingerprints
 
-    for name in runner.SQL_FILES:
+    for name in fingerprints.SQL_FILES:
         shutil.copy(PROJECT_ROOT / name, tmp_path / name)
-    for folder in runner.SQL_SOURCES:
+    for folder in fingerprints.SQL_SOURCES:
         shutil.copytree(PROJECT_ROOT / folder, tmp_path / folder)
-    monkeypatch.setattr(runner, "PROJECT_ROOT", tmp_path)
-    before = runner.sql_fingerprint()
+    monkeypatch.setattr(fingerprints, "PROJECT_ROOT", tmp_path)
+    before = fingerprints.sql_fingerprint()
     seed = tmp_path / "seeds" / "market_calendar_exceptions.csv"
     seed.write_text(seed.read_text() + "2030-01-02,false,an exchange closure\n")
-    assert runner.sql_fingerprint() != before
+    assert fingerprints.sql_fingerprint() != before
 
 
 def forecasts_seen(settings) -> int:
