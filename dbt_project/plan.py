@@ -65,6 +65,7 @@ class StageFacts:
     full_refresh_requested: bool = False
     vars_changed: bool = False  # the project variables or feature catalogue differ from the last build's
     code_changed: bool = False  # the project's files (or the Python side's tables) differ from the last SQL-test pass
+    code_change: str = ""  # why, in words
     views_missing: bool = False
     upstream_rebuilt: tuple[str, ...] = ()  # stages rebuilt earlier tonight whose tables this one reads
     # Source tables (as `source.table`) -> state now, and as the stage's last successful build found them
@@ -109,7 +110,8 @@ def plan_stage(facts: StageFacts) -> StagePlan:
             stage, "full", True, "the project variables or the feature catalogue changed since the last build"
         )
     if facts.code_changed:
-        return StagePlan(stage, "incremental", True, "the project's files changed since its SQL tests last passed here")
+        reason = facts.code_change or "the project's files changed since its SQL tests last passed here"
+        return StagePlan(stage, "incremental", True, reason)
     if facts.views_missing:
         return StagePlan(stage, "incremental", True, "a view of the project is missing from the warehouse")
     if facts.upstream_rebuilt:

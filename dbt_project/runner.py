@@ -47,9 +47,23 @@ NIGHTLY_SELECTORS = {
 }
 
 
-def _code(settings: Settings) -> str:
-    """What the SQL tests and the views depend on: the project's files and which Python-side tables exist."""
-    return fingerprints.sql_fingerprint() + " " + ",".join(fingerprints.python_side_tables(settings))
+def _code(settings: Settings, selector: str | None) -> str:
+    """What the stage's SQL tests and views depend on: the project's files and which of the Python side's
+    tables the stage reads exist (a stg_ml__ view selects from its table once it exists)."""
+    reads = {name.removeprefix("ml.") for name in STAGE_SOURCES[selector or ALL] if name.startswith("ml.")}
+    tables = [t for t in fingerprints.python_side_tables(settings) if t in reads]
+    return fingerprints.sql_fingerprint() + " " + ",".join(tables)
+
+
+def _code_change(recorded: str | None, current: str) -> str:
+    """Why the stage's SQL tests run again ("" when they need not)."""
+    if recorded == current:
+        return ""
+    if recorded is None:
+        return "its SQL tests have not passed on this warehouse yet"
+    if recorded.split(" ")[0] != current.split(" ")[0]:
+        return "the project's files changed since its SQL tests last passed here"
+    return "the Python side's tables it reads changed (a view selects from them now)"
 
 
 def stage_facts(
@@ -65,7 +79,8 @@ def stage_facts(
     warehouse = settings.warehouse_path
     exists = warehouse.exists()
     previous_vars = build_state.read_vars(settings)
-    code_changed = build_state.read_unit_tested(settings).get(stage) != _code(settings)
+    code_change = _code_change(build_state.read_unit_tested(settings).get(stage), _code(settings, selector))
+    code_changed = bool(code_change)
     manifest = artifacts_dir(settings, target_path) / "manifest.json"
     record = build_state.read_stage(settings, stage)
     return StageFacts(
@@ -75,6 +90,7 @@ def stage_facts(
         # No record yet on an existing warehouse (built before this check existed): rebuild once, to be safe.
         vars_changed=exists and previous_vars != fingerprints.build_fingerprint(settings),
         code_changed=code_changed,
+        code_change=code_change,
         views_missing=not code_changed and fingerprints.views_missing(settings, manifest),
         upstream_rebuilt=upstream_rebuilt,
         sources_now=fingerprints.source_state(warehouse, list(STAGE_SOURCES[stage])),
@@ -130,7 +146,7 @@ def build(
         if not plan.runs:
             return DbtRunSummary(command=["build", "--selector", selector or ALL], success=True, plan=plan)
     else:
-        code_changed = build_state.read_unit_tested(settings).get(stage) != _code(settings)
+        code_changed = build_state.read_unit_tested(settings).get(stage) != _code(settings, selector)
         tests = bool(select) or full_refresh or code_changed
         # A selection on a warehouse whose variables changed rebuilds what it selects in full.
         vars_changed = (
@@ -158,7 +174,7 @@ def build(
     chosen = selector if plan.sql_tests else NIGHTLY_SELECTORS.get(selector, selector)
     if chosen:
         args += ["--selector", chosen]
-    code = _code(settings)
+    code = _code(settings, selector)
     summary = run_dbt(
         args,
         settings,

@@ -23,11 +23,13 @@ import json
 import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-from statsmodels.tsa.regime_switching.markov_regression import MarkovRegression
+
+if TYPE_CHECKING:
+    from statsmodels.tsa.regime_switching.markov_regression import MarkovRegression
 
 SCALE = 100.0  # model daily returns in percent: better conditioned
 STATE_CANDIDATES = (2, 3)  # numbers of states compared by BIC at every fit
@@ -70,6 +72,10 @@ class RegimeModel:
 
 
 def _markov(returns: np.ndarray, k: int) -> MarkovRegression:
+    # Imported here: statsmodels (with scipy.stats) costs a second to import, and a night with nothing to
+    # fit never needs it.
+    from statsmodels.tsa.regime_switching.markov_regression import MarkovRegression
+
     return MarkovRegression(returns * SCALE, k_regimes=k, trend="c", switching_variance=True)
 
 
