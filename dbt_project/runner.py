@@ -17,6 +17,7 @@ from dbt_project import build_state, fingerprints
 from dbt_project.invoke import DbtBuildError, DbtRunSummary, artifacts_dir, run_dbt
 from dbt_project.plan import (
     ALL,
+    COVERS,
     EVALUATION_SELECTOR,
     FEATURES_SELECTOR,
     PORTFOLIO_BOOKS_SELECTOR,
@@ -64,6 +65,23 @@ def _code_change(recorded: str | None, current: str) -> str:
     if recorded.split(" ")[0] != current.split(" ")[0]:
         return "the project's files changed since its SQL tests last passed here"
     return "the Python side's tables it reads changed (a view selects from them now)"
+
+
+def _cover_sql_tests(settings: Settings, built: str, code: str) -> None:
+    """A stage whose SQL tests just ran recreated the views of the Python-side tables it reads; a stage it
+    covers (plan.COVERS) whose nodes it all built, or that reads no other such table and whose record is
+    of the same project files, is then up to date too (the portfolio books' views are the only ones of
+    the features stage that depend on a Python-side table): without this, the night after the first
+    backtest would run the features stage's SQL tests again."""
+    recorded = build_state.read_unit_tested(settings)
+    for stage in COVERS[built]:
+        if stage in (built, ALL):
+            continue
+        whole = set(STAGE_SOURCES[stage]) <= set(STAGE_SOURCES[built])  # its nodes are all in the build
+        mine = {t for t in STAGE_SOURCES[stage] if t.startswith("ml.")}
+        same_files = (recorded.get(stage) or "").split(" ")[0] == code.split(" ")[0]
+        if whole or (mine <= set(STAGE_SOURCES[built]) and same_files):
+            build_state.write_unit_tested(settings, stage, _code(settings, stage))
 
 
 def stage_facts(
@@ -197,6 +215,8 @@ def build(
         build_state.write_vars(settings, fingerprints.build_fingerprint(settings))
     if plan.sql_tests:
         build_state.write_unit_tested(settings, stage, code)
+        if target is None:
+            _cover_sql_tests(settings, selector or ALL, code)
     if facts is not None:
         build_state.write_stages(settings, facts.stage, facts.sources_now)
     return summary

@@ -105,14 +105,13 @@ def fit(market: pd.DataFrame, k: int = 2) -> RegimeModel:
     data = market.dropna(subset=["mkt_ret_1d"]).sort_values("date")
     if len(data) < 250:
         raise ValueError(f"{len(data)} days of market returns; a regime model needs at least 250")
+    model = _markov(data["mkt_ret_1d"].to_numpy(), k)  # first: importing statsmodels resets its warning filter
     with warnings.catch_warnings():  # statsmodels' optimiser chatter; convergence is recorded below
         warnings.simplefilter("ignore")
         # EM to convergence, no quasi-Newton polish: within about 1 log-likelihood point of the full
         # optimiser on 20 years of S&P 500 returns and about 10x faster for 3 states (14 s -> 1.5 s), which
         # makes the walk-forward backfill affordable. Standard errors from the numerical Hessian.
-        results = _markov(data["mkt_ret_1d"].to_numpy(), k).fit(
-            disp=False, em_iter=EM_ITERATIONS, maxiter=0, cov_type="approx"
-        )
+        results = model.fit(disp=False, em_iter=EM_ITERATIONS, maxiter=0, cov_type="approx")
     names_param = list(results.model.param_names)
     params = np.asarray(results.params, dtype=float)
     const = [names_param.index(f"const[{i}]") for i in range(k)]

@@ -318,7 +318,14 @@ def test_nights_skip_what_is_unchanged_add_the_new_day_and_equal_a_full_rebuild(
     build(full, full_refresh=True, quiet=True)
     rebuilt = read_marts(full.warehouse_path)
     for table, frame in read_marts(warehouse).items():
-        assert_same_rows(frame, rebuilt[table], table)
+        if table.startswith("marts.fct_forecast"):
+            # These round to 10 decimals (dbt unit tests compare exactly), and DuckDB's parallel sums are
+            # not bit-for-bit repeatable: a value on a rounding boundary may move by one unit of the 10th.
+            pd.testing.assert_frame_equal(
+                frame.reset_index(drop=True), rebuilt[table].reset_index(drop=True), rtol=0, atol=1.5e-10, obj=table
+            )
+        else:
+            assert_same_rows(frame, rebuilt[table], table)
 
     store, client = open_store(None, data / "mongo")
     try:

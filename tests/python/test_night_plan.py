@@ -211,3 +211,29 @@ def test_no_task_reads_the_environment_the_flows_hand_settings_in() -> None:
             body = ast.unparse(node)
             assert "from_env(" not in body and "os.environ" not in body, f"{path.name}:{node.name}"
             assert "settings" in [a.arg for a in node.args.args] or "Settings" not in body, node.name
+
+
+@pytest.mark.dbt
+def test_the_night_after_the_first_backtest_skips_the_features_stage(clean_warehouse, tmp_path) -> None:
+    """The first backtest creates ml.portfolio_books: the portfolio books stage recreates its view with
+    the SQL tests, and that covers the features stage too (it reads no other Python-side table), so the
+    next night has nothing to run there."""
+    import shutil
+
+    import duckdb
+
+    from dbt_project.runner import build
+    from tests.python.conftest import make_settings
+
+    settings = make_settings(tmp_path)
+    shutil.copy(clean_warehouse.path, settings.warehouse_path)
+    assert build(settings, selector="features", quiet=True, skip_unchanged=True).plan.runs  # no record yet
+    assert not build(settings, selector="features", quiet=True, skip_unchanged=True).plan.runs
+    from ml.backtest.run import DDL
+
+    with duckdb.connect(str(settings.warehouse_path)) as con:  # the backtest's tables, its first time
+        con.execute(DDL)
+    books = build(settings, selector="portfolio_books", quiet=True, skip_unchanged=True)
+    assert books.plan.sql_tests and "Python side's tables it reads changed" in books.plan.reason
+    again = build(settings, selector="features", quiet=True, skip_unchanged=True)
+    assert not again.plan.runs, again.plan
