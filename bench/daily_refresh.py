@@ -94,10 +94,15 @@ def cli(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str
 
 
 def night(env: dict[str, str], *extra: str) -> tuple[float, dict[str, float]]:
-    """One `featurecast flow daily-refresh --source none` process: its wall time and its stage seconds."""
+    """One `featurecast flow daily-refresh --source none` process: its wall time and its stage seconds.
+    Its output (the run summary, and the progress lines of long work, e.g. each training fold's time) is
+    kept beside the data, as night-<n>.log."""
     started = time.perf_counter()
     done = cli(["flow", "daily-refresh", "--source", "none", *extra], env)
     wall = time.perf_counter() - started
+    logs = Path(env["FEATURECAST_DATA_DIR"]).parent
+    log = logs / f"night-{len(list(logs.glob('night-*.log')))}.log"
+    log.write_text(done.stdout + done.stderr)
     line = next(line for line in done.stdout.splitlines() if line.startswith("stages: "))
     stages = {}
     for part in line.removeprefix("stages: ").split(", "):  # "dbt build: evaluation 2.3 s"
