@@ -395,18 +395,21 @@ def test_a_scheduled_deployment_fires_on_a_local_prefect_server(served_stack, tm
         completed = None
         while time.monotonic() < deadline and completed is None:
             time.sleep(2)
-            finished = {
-                state: httpx.post(
-                    f"{api}/flow_runs/filter",
-                    json={
-                        "deployments": {"name": {"any_": ["daily-refresh"]}},
-                        "flow_runs": {"state": {"type": {"any_": states}}},
-                        "limit": 5,
-                    },
-                    timeout=10,
-                ).json()
-                for state, states in (("completed", ["COMPLETED"]), ("failed", ["FAILED", "CRASHED"]))
-            }
+            try:
+                finished = {
+                    state: httpx.post(
+                        f"{api}/flow_runs/filter",
+                        json={
+                            "deployments": {"name": {"any_": ["daily-refresh"]}},
+                            "flow_runs": {"state": {"type": {"any_": states}}},
+                            "limit": 5,
+                        },
+                        timeout=10,
+                    ).json()
+                    for state, states in (("completed", ["COMPLETED"]), ("failed", ["FAILED", "CRASHED"]))
+                }
+            except httpx.TimeoutException:  # a busy machine's server answers late: ask again until the deadline
+                continue
             assert not finished["failed"], finished["failed"][0]["state"]
             completed = finished["completed"][0] if finished["completed"] else None
         assert completed is not None, "no scheduled run of daily-refresh completed within 240 s"
