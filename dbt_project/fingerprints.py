@@ -16,6 +16,7 @@ from pathlib import Path
 from dbt_project.invoke import dbt_vars
 from dbt_project.project_files import read_yaml
 from featurecast.config import PROJECT_ROOT, Settings
+from featurecast.duckdb_rows import one_row
 
 
 def build_fingerprint(settings: Settings) -> str:
@@ -143,7 +144,7 @@ def source_state(warehouse: Path, sources: list[str]) -> dict[str, str]:
             measure = f'max(cast("{field}" as varchar))' if field else "cast(bit_xor(hash(t)) as varchar)"
             try:
                 query = f'select count(*), {measure} from "{schema}"."{table}" as t'
-                rows, newest = con.execute(query).fetchone() or (0, None)
+                rows, newest = one_row(con, query)
             except duckdb.CatalogException:
                 state[name] = "missing"
                 continue

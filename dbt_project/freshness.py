@@ -17,6 +17,7 @@ from typing import Any
 
 from dbt_project.project_files import read_yaml
 from featurecast.config import PROJECT_ROOT
+from featurecast.duckdb_rows import one_row
 
 SOURCE_FILES = ("models/staging/market/_market__sources.yml",)
 _PERIODS = {"minute": timedelta(minutes=1), "hour": timedelta(hours=1), "day": timedelta(days=1)}
@@ -108,9 +109,9 @@ def source_freshness(warehouse: Path, *, now: datetime | None = None) -> list[So
     try:
         for rule in rules:
             try:
-                (loaded,) = con.execute(
-                    f'select max(cast("{rule.loaded_at_field}" as timestamp)) from "{rule.schema}"."{rule.table}"'
-                ).fetchone() or (None,)
+                (loaded,) = one_row(
+                    con, f'select max(cast("{rule.loaded_at_field}" as timestamp)) from "{rule.schema}"."{rule.table}"'
+                )
             except duckdb.Error:
                 found.append(SourceFreshness(rule.source, "runtime error", None, None))
                 continue

@@ -21,6 +21,7 @@ import duckdb
 
 from dbt_project.plan import StagePlan
 from featurecast.config import Settings
+from featurecast.duckdb_rows import one_row
 
 Action = Literal["run", "skip", "check", "decide later"]
 
@@ -120,10 +121,11 @@ def night_facts(settings: Settings, source: str) -> NightFacts:
             ).fetchone()
             scored_by, scored_through = found if found else (None, None)
         if {"marts.fct_daily_features", "marts.dim_symbols"} <= tables:
-            (features_through,) = con.execute(
+            (features_through,) = one_row(
+                con,
                 "select max(f.date) from marts.fct_daily_features as f join marts.dim_symbols as d using (symbol) "
-                "where d.is_tradable"
-            ).fetchone() or (None,)
+                "where d.is_tradable",
+            )
     finally:
         con.close()
     return NightFacts(source, features, entry.version if entry else None, scored_by, scored_through, features_through)
