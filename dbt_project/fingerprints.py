@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 from dbt_project.invoke import dbt_vars
@@ -46,17 +47,25 @@ PYTHON_SIDE_SOURCES = Path("models") / "staging" / "ml" / "_ml__sources.yml"
 
 def sql_fingerprint() -> str:
     """A digest of the project's SQL, seeds and configuration and the dbt and DuckDB versions: unit
-    tests and SQL tests need to run again, and seeds to be reloaded, only when it changes."""
+    tests and SQL tests need to run again, and seeds to be reloaded, only when it changes. The files are
+    read again only when one of their paths, sizes or modification times differs from the last call's
+    (a night plans several stages in one process)."""
+    files = [PROJECT_ROOT / name for name in SQL_FILES]
+    for folder in SQL_SOURCES:
+        files += sorted(p for p in (PROJECT_ROOT / folder).rglob("*") if p.suffix in SQL_SUFFIXES)
+    states = tuple((path, path.stat().st_mtime_ns, path.stat().st_size) for path in files)
+    return _digest(states)
+
+
+@functools.lru_cache(maxsize=4)  # explicit cache: keyed by every file's path, modification time and size
+def _digest(states: tuple[tuple[Path, int, int], ...]) -> str:
     import hashlib
 
     import dbt.version
     import duckdb
 
     digest = hashlib.sha256(f"dbt {dbt.version.__version__} duckdb {duckdb.__version__}".encode())
-    files = [PROJECT_ROOT / name for name in SQL_FILES]
-    for folder in SQL_SOURCES:
-        files += sorted(p for p in (PROJECT_ROOT / folder).rglob("*") if p.suffix in SQL_SUFFIXES)
-    for path in files:
+    for path, _, _ in states:
         digest.update(path.relative_to(PROJECT_ROOT).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
     return digest.hexdigest()
 

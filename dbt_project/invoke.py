@@ -175,6 +175,8 @@ def run_dbt(
         str(artifacts),
         "--log-path",
         str(settings.data_dir / "dbt_logs"),
+        "--log-level-file",
+        settings.dbt_log_level,
     ]
     with _LOCK:
         saved = {k: os.environ.get(k) for k in dbt_env(settings)}

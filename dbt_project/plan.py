@@ -13,6 +13,10 @@
 | a source table it reads changed since it last built       | incremental | no  |
 | nothing of the above                                      | skip        | no  |
 
+When the features stage's only changed sources are the new bars (`NEW_BARS`), it builds what reads them
+(selector `features_new_bars`): the calendar, the seeds and the models and tests that read only them
+keep what the last build made of the same inputs.
+
 "incremental" rebuilds from the session before the first changed bar (macros/incremental_start_date.sql)
 and runs the data tests on the changed dates; "skip" runs nothing: the stage's tables already are what a
 build would make of the same sources and the same project (tests/python/test_night_plan.py proves a
@@ -43,6 +47,8 @@ STAGE_SOURCES: dict[str, tuple[str, ...]] = {
     EVALUATION_SELECTOR: ("ml.forecasts", "ml.regime_history", "ml.regime_models"),
 }
 STAGE_SOURCES[ALL] = tuple(sorted({s for sources in STAGE_SOURCES.values() for s in sources}))
+# New bars: what an ordinary night lands. What reads neither (the calendar, the seeds) keeps its tables.
+NEW_BARS = ("market.daily_ohlcv", "market.load_batches")
 # The stages a build of each stage brings up to date, for the source tables both read: a build of
 # everything covers each stage; the features stage contains the portfolio books; and the portfolio books'
 # models are the only ones of the features stage that read ml.portfolio_books.
@@ -81,6 +87,13 @@ class StagePlan:
     action: Action
     sql_tests: bool  # unit tests and macro fixture tests run, seeds reload, views are recreated
     reason: str
+    # For an incremental run caused by new data alone: the source tables that changed. A features stage
+    # whose only change is new bars builds just what reads them (selector features_new_bars).
+    changed_sources: tuple[str, ...] = ()
+
+    @property
+    def new_bars_only(self) -> bool:
+        return bool(self.changed_sources) and set(self.changed_sources) <= set(NEW_BARS)
 
     @property
     def runs(self) -> bool:
@@ -120,6 +133,6 @@ def plan_stage(facts: StageFacts) -> StagePlan:
         return StagePlan(stage, "incremental", False, "no record of its last build on this warehouse")
     changed = changed_sources(facts)
     if changed:
-        return StagePlan(stage, "incremental", False, "new data in " + ", ".join(changed))
+        return StagePlan(stage, "incremental", False, "new data in " + ", ".join(changed), tuple(changed))
     since = f" since {facts.built_at}" if facts.built_at else ""
     return StagePlan(stage, "skip", False, f"its sources and the project are unchanged{since}")

@@ -40,6 +40,8 @@ __all__ = [
 
 # Each stage (selector) and the same stage without the SQL tests and project views, as a build whose
 # project files and Python-side tables are unchanged runs it (selectors.yml).
+# The features stage when the only change is new bars: what reads them (selectors.yml).
+NEW_BARS_SELECTOR = "features_new_bars"
 NIGHTLY_SELECTORS = {
     None: "all_nightly",
     FEATURES_SELECTOR: "features_nightly",
@@ -190,6 +192,8 @@ def build(
     if select:
         args += ["--select", select]
     chosen = selector if plan.sql_tests else NIGHTLY_SELECTORS.get(selector, selector)
+    if selector == FEATURES_SELECTOR and plan.action == "incremental" and plan.new_bars_only:
+        chosen = NEW_BARS_SELECTOR  # the calendar and the seeds' models keep what they were
     if chosen:
         args += ["--selector", chosen]
     code = _code(settings, selector)

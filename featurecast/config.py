@@ -34,6 +34,7 @@ Every setting is an environment variable with a default, so the quick start need
 | FEATURECAST_IMPORT_MAX_BYTES | 4294967296 | largest CSV an import reads, decompressed bytes (more: exit 2) |
 | FEATURECAST_IMPORT_MAX_ROWS | 50000000 | most rows one imported CSV may hold (more is refused, exit 2) |
 | FEATURECAST_DUCKDB_MEMORY_LIMIT | 60% of RAM | DuckDB's memory limit in dbt builds (12GB); it spills past it |
+| FEATURECAST_DBT_LOG_LEVEL | info | what dbt writes to <data dir>/dbt_logs/dbt.log: debug (every SQL statement), info |
 
 Derived paths: model artifacts in `$FEATURECAST_DATA_DIR/models`, serving snapshots in
 `$FEATURECAST_DATA_DIR/serving`, the embedded regime store (when MONGODB_URI is unset) in
@@ -78,6 +79,15 @@ def _market_series(value: str) -> str:
 def _engine(value: str) -> str:
     if value.lower() not in ("duckdb", "spark"):
         raise ValueError(f"FEATURECAST_ENGINE must be duckdb or spark, got {value[:40]!r}")
+    return value.lower()
+
+
+DBT_LOG_LEVELS = ("debug", "info", "warn", "error", "none")
+
+
+def _dbt_log_level(value: str) -> str:
+    if value.lower() not in DBT_LOG_LEVELS:
+        raise ValueError(f"FEATURECAST_DBT_LOG_LEVEL must be one of {', '.join(DBT_LOG_LEVELS)}, got {value[:40]!r}")
     return value.lower()
 
 
@@ -203,6 +213,9 @@ class Settings:
     regime_min_history: int = 504
     engine: str = "duckdb"
     duckdb_memory_limit: str = "8GB"
+    # dbt's log file: "info" (each node's outcome); "debug" adds every SQL statement and costs about 0.7 s
+    # of a nightly build's Python time (dbt logs through the GIL its worker threads share).
+    dbt_log_level: str = "info"
     analyst_copy: bool = True
     import_max_bytes: int = 4 * 1024**3
     import_max_rows: int = 50_000_000
@@ -266,6 +279,7 @@ class Settings:
             regime_min_history=_positive_int("FEATURECAST_REGIME_MIN_HISTORY", 504, minimum=252),
             engine=_engine(_env("FEATURECAST_ENGINE", "duckdb")),
             duckdb_memory_limit=_memory_limit("FEATURECAST_DUCKDB_MEMORY_LIMIT"),
+            dbt_log_level=_dbt_log_level(_env("FEATURECAST_DBT_LOG_LEVEL", "info")),
             analyst_copy=_switch("FEATURECAST_ANALYST_COPY", "on"),
         )
 

@@ -238,12 +238,24 @@ def issue_forecasts_task(settings: Settings) -> tuple[str, bool]:
 
 
 @task(name="backtest", task_run_name="backtest")
-def backtest_task(settings: Settings) -> str:
+def backtest_task(settings: Settings) -> tuple[str, bool]:
+    """Replay the champion's out-of-fold book, unless the stored run already is the replay of the same
+    inputs (a new session after the book's window changes none of them). Returns what it did and whether
+    it wrote."""
     from ml.backtest.run import run_backtest
 
-    report = run_backtest(settings.warehouse_path, horizon=settings.signal_horizon, marts=mart_reader(settings))
+    report = run_backtest(
+        settings.warehouse_path, horizon=settings.signal_horizon, marts=mart_reader(settings), unchanged=True
+    )
+    sharpe = f"Sharpe {report.value('strategy', 'sharpe'):.2f}"
+    if report.reused:
+        return (
+            f"{SKIPPED}its inputs are those of run {report.run_id} (the out-of-fold book ends "
+            f"{report.end_date:%Y-%m-%d}; {sharpe})",
+            False,
+        )
     write_back(settings, "backtest")
-    return f"{report.run_id}: Sharpe {report.value('strategy', 'sharpe'):.2f}"
+    return f"{report.run_id}: {sharpe}", True
 
 
 @task(name="publish snapshot", task_run_name="publish snapshot")
@@ -326,10 +338,12 @@ def _daily_refresh(
     if regimes.startswith(SKIPPED):
         notes.append(f"regimes skipped: {regimes.removeprefix(SKIPPED)}")
         logger.warning(notes[-1])
-    books_upstream = rebuilt
-    if scoring:  # the backtest trades the champion's signals; its book becomes a portfolio
-        times.run("backtest", backtest_task, settings)
-        record("backtest", "run", done["backtest"].reason)
+    # The features stage builds the portfolio books' models too (dbt_project.plan.COVERS): the books stage
+    # runs again only when the backtest rewrote ml.portfolio_books after it.
+    books_upstream: tuple[str, ...] = ()
+    if scoring:  # the backtest trades the champion's out-of-fold signals; its book becomes a portfolio
+        replayed, booked = times.run("backtest", backtest_task, settings)
+        record("backtest", "run" if booked else "skip", replayed.removeprefix(SKIPPED))
     elif not has_champion:
         record("backtest", "skip", "no champion signal model")
     if has_champion:

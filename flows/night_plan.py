@@ -8,7 +8,10 @@ wait for, and the run summary prints every step as it was finally decided.
 
 Cost follows the new day: with nothing new, the dbt stages and the steps downstream of new features
 (scoring, the backtest) are skipped; the regime refresh and the forecast issue only look for days they
-have not labelled or issued yet; the snapshot is published only when something it serves changed.
+have not labelled or issued yet; the backtest replays its book only when an input inside the book's
+window changed (the out-of-fold signals end where their labels matured, so a new session usually
+changes none), and the portfolio books' stage runs only when it did; the snapshot is published only when
+something it serves changed.
 """
 
 from __future__ import annotations
@@ -64,7 +67,7 @@ def plan_night(facts: NightFacts) -> list[Step]:
     steps += [
         score,
         Step("refresh regimes", "check", "labels the market days after its last label, if any"),
-        Step("backtest", "run", "new signals to trade")
+        Step("backtest", "check", "replays the champion's out-of-fold book if an input inside its window changed")
         if score.action == "run"
         else Step("backtest", "skip", "no new signals since the last backtest"),
         Step("dbt build: portfolio books", "decide later", "after the backtest: runs when the book changed"),

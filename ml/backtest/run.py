@@ -108,6 +108,7 @@ class BacktestReport:
     seconds: float
     warnings: tuple[str, ...] = ()  # what the comparison cannot show (e.g. a rule that holds the whole universe)
     risk_gate_forecaster: str | None = None  # whose forecasts the risk gate read, when there was one
+    reused: bool = False  # the stored run of the same inputs, returned without replaying it (unchanged=True)
 
     def value(self, book: str, metric: str) -> float:
         row = self.metrics[(self.metrics["book"] == book) & (self.metrics["metric"] == metric)]
@@ -271,16 +272,61 @@ def book_metrics(books: dict[str, pd.DataFrame], *, samples: int = 1000, seed: i
 
 
 def _run_id(config: StrategyConfig, inputs: BacktestInputs) -> str:
+    """The run's identity: the rules, the model and every input inside the book's window (the returns, and
+    what the gates read up to its last session: the market series and the risk gate's forecasts). A new
+    session after the window leaves it unchanged, so the night's backtest can reuse the stored run."""
+    end = inputs.returns.index.max()
+    market = inputs.market.loc[pd.to_datetime(inputs.market["date"]) <= pd.Timestamp(end), "mkt_ret_1d"]
+    gate = inputs.forecast_q05.loc[pd.to_datetime(inputs.forecast_q05.index) <= pd.Timestamp(end)]
     fingerprint = [
         config.as_dict(),
         inputs.model_version,
         str(inputs.returns.index.min()),
-        str(inputs.returns.index.max()),
+        str(end),
         list(inputs.returns.columns),
         float(np.nansum(inputs.returns.to_numpy())),
+        [len(market), round(float(np.nansum(market.to_numpy(dtype=float))), 12)],
+        [len(gate), round(float(np.nansum(gate.to_numpy(dtype=float))), 12)],
     ]
     digest = hashlib.sha256(json.dumps(fingerprint, sort_keys=True, default=str).encode()).hexdigest()
     return f"bt-{digest[:12]}"
+
+
+def _stored_report(warehouse: Path, run_id: str, config: StrategyConfig) -> BacktestReport | None:
+    """The stored run `run_id` as a report, if it is the one whose book `ml.portfolio_books` publishes."""
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        if not (table_exists(con, "ml", "backtest_runs") and table_exists(con, "ml", "portfolio_books")):
+            return None
+        run = con.execute(
+            "select model_version, start_date, end_date, seconds, warnings from ml.backtest_runs where run_id = ?",
+            [run_id],
+        ).fetchone()
+        published = con.execute(
+            "select count(*) filter (where run_id = ?), count(*) from ml.portfolio_books where portfolio = ?",
+            [run_id, STRATEGY_PORTFOLIO],
+        ).fetchone()
+        if run is None or published is None or published[0] == 0 or published[0] != published[1]:
+            return None
+        metrics = con.execute(
+            "select book, metric, value, ci_low, ci_high, run_id from ml.backtest_metrics "
+            "where run_id = ? order by all",
+            [run_id],
+        ).df()
+    finally:
+        con.close()
+    version, start, end, seconds, warnings = run
+    return BacktestReport(
+        run_id,
+        version,
+        pd.Timestamp(start),  # as a replay reports them (the returns' index)
+        pd.Timestamp(end),
+        metrics,
+        seconds,
+        tuple(json.loads(warnings) if warnings else ()),
+        config.risk_gate_forecaster if config.risk_gate_q05 is not None else None,
+        reused=True,
+    )
 
 
 def run_backtest(
@@ -290,17 +336,25 @@ def run_backtest(
     horizon: int = 5,
     samples: int = 1000,
     marts: MartReader | None = None,
+    unchanged: bool = False,
 ) -> BacktestReport:
-    """Backtest the champion's out-of-fold signals and write the run to DuckDB (idempotent by run id)."""
+    """Backtest the champion's out-of-fold signals and write the run to DuckDB (idempotent by run id).
+
+    `unchanged=True` (the nightly flow) returns the stored run when one of the same run id (the same rules,
+    model and inputs inside the book's window) is the published book, without replaying or writing it:
+    a new session after the out-of-fold signals end changes nothing the backtest reads."""
     config = config or StrategyConfig(rebalance_every=horizon)
     started = time.perf_counter()
     inputs = load_inputs(warehouse, horizon, marts, config.risk_gate_forecaster)
     if config.risk_gate_q05 is not None and config.risk_gate_forecaster is None:
         config = replace(config, risk_gate_forecaster=inputs.forecaster)  # stored with the run, named
+    run_id = _run_id(config, inputs)
+    stored = _stored_report(warehouse, run_id, config) if unchanged else None
+    if stored is not None:
+        return stored
     books, trades = run_books(inputs, config)
     warnings = selection_warnings(inputs.probability, config)
     metrics = book_metrics(books, samples=samples)
-    run_id = _run_id(config, inputs)
     daily = []
     for name, frame in books.items():
         equity = (1.0 + frame["net_return"]).cumprod()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import shutil
 from datetime import datetime
 
 import duckdb
@@ -311,3 +312,48 @@ def test_the_strategy_book_is_a_portfolio_with_forecasts(served_stack):
     np.testing.assert_allclose(joined["portfolio_equity"], joined["backtest_equity"], rtol=1e-9)
     body = TestClient(create_app(served_stack)).get("/portfolio/signal_strategy/forecast").json()
     assert body["portfolio"] == "signal_strategy" and len(body["horizons"]) >= 1
+
+
+@pytest.mark.dbt
+def test_the_nightly_backtest_reuses_its_stored_run_until_an_input_inside_the_window_changes(served_stack, tmp_path):
+    """The nightly flow asks for `unchanged=True`: the stored run of the same rules, model and inputs is
+    returned as it is (nothing replayed or written); a changed return inside the book's window replays."""
+    from ml.backtest.run import run_backtest
+
+    warehouse = tmp_path / "warehouse.duckdb"
+    shutil.copy(served_stack.warehouse_path, warehouse)
+    first = run_backtest(warehouse, samples=200)
+
+    def stored(query: str) -> list[tuple]:
+        con = duckdb.connect(str(warehouse), read_only=True)
+        try:
+            return con.execute(query).fetchall()
+        finally:
+            con.close()
+
+    created = stored("select run_id, created_at from ml.backtest_runs order by all")
+    again = run_backtest(warehouse, samples=200, unchanged=True)
+    assert again.reused and not first.reused and again.run_id == first.run_id
+    ordered = ["book", "metric"]
+    pd.testing.assert_frame_equal(
+        again.metrics.sort_values(ordered).reset_index(drop=True),
+        first.metrics.sort_values(ordered).reset_index(drop=True),
+        check_dtype=False,
+    )
+    assert (again.start_date, again.end_date) == (first.start_date, first.end_date)
+    assert stored("select run_id, created_at from ml.backtest_runs order by all") == created  # nothing written
+
+    con = duckdb.connect(str(warehouse))
+    try:  # one return inside the book's window is restated
+        con.execute(
+            "update marts.fct_daily_features set ret_1d = ret_1d + 0.01 where (symbol, date) in ("
+            "select symbol, date from ml.backtest_trades where run_id = ? order by date, symbol limit 1)",
+            [first.run_id],
+        )
+    finally:
+        con.close()
+    replayed = run_backtest(warehouse, samples=200, unchanged=True)
+    assert not replayed.reused and replayed.run_id != first.run_id
+    assert stored("select distinct run_id from ml.portfolio_books where portfolio = 'signal_strategy'") == [
+        (replayed.run_id,)
+    ]

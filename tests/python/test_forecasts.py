@@ -166,3 +166,72 @@ def test_a_nightly_issue_computes_only_the_new_dates_and_equals_a_full_reissue(l
     after_change = _stored_forecasts(warehouse)
     issue_forecasts(warehouse, full=True)
     pd.testing.assert_frame_equal(after_change, _stored_forecasts(warehouse), check_exact=True)
+
+
+@pytest.mark.dbt
+def test_a_nightly_evaluation_writes_only_new_or_changed_forecasts_and_equals_a_full_rebuild(
+    clean_warehouse, tmp_path
+) -> None:
+    """fct_forecast_evaluation is incremental: a build adds the forecasts that matured or were issued since
+    the last one, re-scores a re-issued forecast and drops a withdrawn one; every other row is left as it
+    was (a sentinel written into them survives). The table then equals a full rebuild."""
+    (tmp_path / "nightly").mkdir()
+    (tmp_path / "full").mkdir()
+    settings = make_settings(tmp_path / "nightly")
+    for sidecar in ("", ".dbt_vars.json"):  # the warehouse and the fingerprint of the build that made it
+        shutil.copy(f"{clean_warehouse.path}{sidecar}", f"{settings.warehouse_path}{sidecar}")
+    issue_forecasts(settings.warehouse_path)
+    key = ["portfolio", "issue_date", "horizon", "model_version"]
+
+    def sql(query: str) -> pd.DataFrame:
+        con = duckdb.connect(str(settings.warehouse_path))
+        try:
+            return con.execute(query).df()
+        finally:
+            con.close()
+
+    matured = "target_date <= (select max(date) from marts.fct_portfolio_daily)"
+    newest = f"issue_date = (select max(issue_date) from ml.forecasts where {matured})"
+    sql(f"create table ml.held as select * from ml.forecasts where {newest}; delete from ml.forecasts where {newest}")
+    build(settings, selector=EVALUATION_SELECTOR, quiet=True)
+    first = sql("select count(*) as n from marts.fct_forecast_evaluation")["n"].iloc[0]
+
+    selected = ", ".join(key)
+    reissued = sql(f"select {selected} from ml.forecasts where {matured} order by issue_date, model limit 3")
+    withdrawn = sql(f"select {selected} from ml.forecasts where {matured} order by issue_date desc, model limit 1")
+
+    def in_keys(frame: pd.DataFrame) -> str:
+        return " or ".join(
+            f"(portfolio = '{r.portfolio}' and issue_date = date '{r.issue_date:%Y-%m-%d}' "
+            f"and horizon = {r.horizon} and model_version = '{r.model_version}')"
+            for r in frame.itertuples()
+        )
+
+    sql(
+        "insert into ml.forecasts select * from ml.held; drop table ml.held; "
+        f"update ml.forecasts set q05 = q05 - 0.001 where {in_keys(reissued)}; "
+        f"delete from ml.forecasts where {in_keys(withdrawn)}; "
+        "update marts.fct_forecast_evaluation set winkler_score = -1"  # a sentinel in every stored row
+    )
+    plan = build(settings, selector=EVALUATION_SELECTOR, quiet=True).plan
+    assert plan is not None and plan.action == "incremental", plan
+    nightly = sql("select * from marts.fct_forecast_evaluation order by all")
+
+    full = make_settings(tmp_path / "full")
+    shutil.copy(settings.warehouse_path, full.warehouse_path)
+    build(full, selector=EVALUATION_SELECTOR, full_refresh=True, quiet=True)
+    con = duckdb.connect(str(full.warehouse_path), read_only=True)
+    try:
+        rebuilt = con.execute("select * from marts.fct_forecast_evaluation order by all").df()
+    finally:
+        con.close()
+
+    rewritten = nightly[nightly["winkler_score"] != -1]
+    held_matured = len(rebuilt) - (first - 1)  # the full table has the held forecasts that matured, less the withdrawn
+    assert held_matured > 0 and len(rewritten) == held_matured + len(reissued)
+    assert set(map(tuple, reissued.astype(str).to_numpy())) <= set(map(tuple, rewritten[key].astype(str).to_numpy()))
+    assert not set(map(tuple, withdrawn.astype(str).to_numpy())) & set(map(tuple, nightly[key].astype(str).to_numpy()))
+    columns = [c for c in rebuilt.columns if c != "winkler_score"]
+    pd.testing.assert_frame_equal(nightly[columns].reset_index(drop=True), rebuilt[columns].reset_index(drop=True))
+    merged = rewritten.merge(rebuilt, on=key, suffixes=("", "_full"))
+    assert len(merged) == len(rewritten) and (merged["winkler_score"] == merged["winkler_score_full"]).all()

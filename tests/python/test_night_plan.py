@@ -67,6 +67,18 @@ def test_a_stage_looks_only_at_the_sources_it_reads() -> None:
     assert plan_stage(facts(sources_now=missing)).reason == "new data in market.quarantine_releases"
 
 
+def test_a_night_of_new_bars_alone_builds_only_what_reads_them() -> None:
+    """New bars (and their load batch) alone: the features stage builds what reads them (runner picks the
+    `features_new_bars` selector); a released quarantine finding or a new book builds the whole stage."""
+    bars = SOURCES | {"market.daily_ohlcv": "11 rows", "market.load_batches": "2 rows"}
+    assert plan_stage(facts(sources_now=bars)).new_bars_only
+    assert plan_stage(facts(sources_now=SOURCES | {"market.daily_ohlcv": "11 rows"})).new_bars_only
+    release = bars | {"market.quarantine_releases": "1 row"}
+    assert plan_stage(facts(sources_now=release)).runs and not plan_stage(facts(sources_now=release)).new_bars_only
+    for other in ({"upstream_rebuilt": ("features",)}, {"code_changed": True}, {"sources_built": None}):
+        assert not plan_stage(facts(sources_now=bars, **other)).new_bars_only, other
+
+
 def night(features: StagePlan, **kwargs) -> dict[str, tuple[str, str]]:
     base = {
         "source": "none",
@@ -105,7 +117,7 @@ def test_a_night_with_nothing_new_skips_what_new_data_would_drive() -> None:
     ]
 
 
-def test_a_new_day_a_new_champion_or_missing_scores_run_scoring_and_the_backtest() -> None:
+def test_a_new_day_a_new_champion_or_missing_scores_run_scoring_and_check_the_backtest() -> None:
     assert night(NEW_DAY, source="synthetic")["ingest"][0] == "run"
     for steps in (
         night(NEW_DAY),
@@ -113,7 +125,8 @@ def test_a_new_day_a_new_champion_or_missing_scores_run_scoring_and_the_backtest
         night(SKIP, scored_through=date(2024, 5, 30)),
         night(SKIP, scored_by=None, scored_through=None),
     ):
-        assert steps["score signals"][0] == steps["backtest"][0] == "run", steps["score signals"]
+        assert steps["score signals"][0] == "run", steps["score signals"]
+        assert steps["backtest"][0] == "check", steps["backtest"]  # replays the book if its window changed
     assert "not the champion's (lgbm-0)" in night(SKIP, scored_by="lgbm-0")["score signals"][1]
     first = night(NEW_DAY, champion=None, scored_by=None, scored_through=None)
     assert first["train models"] == ("run", "no champion signal model yet")
@@ -163,6 +176,42 @@ def test_each_stage_declares_the_sources_dbt_says_its_models_read(clean_warehous
                 if dep.startswith("source.")
             }
             assert read == set(STAGE_SOURCES[stage]), stage
+
+
+@pytest.mark.dbt
+def test_the_new_bars_selector_holds_every_node_that_reads_new_bars_and_no_other(clean_warehouse) -> None:
+    """`features_new_bars` (a night of new bars alone) must hold every model and test of the features
+    stage that reads market.daily_ohlcv or market.load_batches, directly or downstream; what it leaves out
+    (the calendar, the seeds' tests) reads neither, so its tables are what a build of the same inputs made."""
+    from dbt.cli.main import dbtRunner
+
+    from dbt_project.invoke import PROFILES_DIR, dbt_env
+    from dbt_project.plan import NEW_BARS
+    from featurecast.config import PROJECT_ROOT
+
+    target = clean_warehouse.settings.data_dir / "dbt_target"
+    parents = json.loads((target / "manifest.json").read_text())["parent_map"]
+
+    def reads_new_bars(node: str, seen: set[str]) -> bool:
+        if node in seen:
+            return False
+        seen.add(node)
+        return any(p.removeprefix("source.featurecast.") in NEW_BARS or reads_new_bars(p, seen) for p in parents[node])
+
+    def listed(selector: str) -> set[str]:
+        args = ["ls", "--selector", selector, "--resource-type", "model", "--resource-type", "test"]
+        args += ["--output", "json", "--output-keys", "unique_id", "--project-dir", str(PROJECT_ROOT)]
+        args += ["--profiles-dir", str(PROFILES_DIR), "--target-path", str(target), "-q"]
+        return {json.loads(line)["unique_id"] for line in dbtRunner().invoke(args).result}
+
+    with pytest.MonkeyPatch.context() as patch:
+        for key, value in dbt_env(clean_warehouse.settings).items():
+            patch.setenv(key, value)
+        nightly, new_bars = listed("features_nightly"), listed("features_new_bars")
+    assert new_bars < nightly and "model.featurecast.dim_trading_calendar" in nightly - new_bars
+    assert "model.featurecast.fct_daily_features" in new_bars
+    assert all(reads_new_bars(node, set()) for node in new_bars)
+    assert not any(reads_new_bars(node, set()) for node in nightly - new_bars)
 
 
 def test_a_build_records_its_sources_for_every_stage_it_brings_up_to_date(tmp_path) -> None:

@@ -193,6 +193,7 @@ def test_an_unexpected_error_is_one_line_and_its_traceback_goes_to_the_log(env, 
         ("FEATURECAST_SYNTHETIC_YEARS", "lots", "FEATURECAST_SYNTHETIC_YEARS must be a number"),
         ("FEATURECAST_DUCKDB_MEMORY_LIMIT", "80%", "FEATURECAST_DUCKDB_MEMORY_LIMIT must be an amount of memory"),
         ("FEATURECAST_ANALYST_COPY", "maybe", "FEATURECAST_ANALYST_COPY must be on or off"),
+        ("FEATURECAST_DBT_LOG_LEVEL", "verbose", "FEATURECAST_DBT_LOG_LEVEL must be one of debug, info"),
     ],
 )
 def test_a_bad_environment_variable_is_a_configuration_error(env, capsys, monkeypatch, name, value, message) -> None:

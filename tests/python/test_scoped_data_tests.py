@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+from dataclasses import replace
 
 import duckdb
 import pandas as pd
@@ -78,7 +79,8 @@ def insert_raw(settings, sql: str) -> None:
 @pytest.fixture(scope="module")
 def nightly(tmp_path_factory):
     """Six symbols x 2 years: all but the last three sessions, built; then the nights after."""
-    settings = make_settings(tmp_path_factory.mktemp("scoped"))
+    # dbt's debug log: some tests read the SQL statements a build ran (last_build_log)
+    settings = replace(make_settings(tmp_path_factory.mktemp("scoped")), dbt_log_level="debug")
     prices = generate(SyntheticSpec(n_symbols=6, years=2.0, seed=5)).prices
     sessions = sorted(prices["date"].unique())
     land(settings.warehouse_path, prices[prices["date"] < sessions[-3]], source="synthetic")
