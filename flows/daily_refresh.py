@@ -13,6 +13,8 @@ bench/daily_refresh.py). With no champion signal model yet, the flow runs `train
 Cost follows the new day: the night's plan (flows/night_plan.py, logged first and printed in the run
 summary) skips a dbt stage whose sources and project are unchanged since its last build, scoring and
 the backtest when no features were rebuilt, and the snapshot and the analysts' copy when nothing changed.
+The backtest reuses its stored run when nothing inside its book's window changed, and the portfolio books
+stage then skips.
 
 Every step is idempotent, so re-running a failed day is running the flow again (docs/runbook.md).
 Run it with `featurecast flow daily-refresh` (no server needed) or from its deployment

@@ -23,6 +23,7 @@ from typing import Any
 import duckdb
 
 from featurecast.duckdb_rows import one_row, table_exists
+from featurecast.errors import NotReadyError
 from ml.signals.models import FAMILIES, PlattCalibrator, SignalModel
 
 DDL = """
@@ -184,9 +185,18 @@ def champion(warehouse: Path, horizon: int) -> RegisteredModel | None:
         con.close()
     if row is None:
         return None
+    path = artifact_dir(warehouse, Path(row[5]))
     return RegisteredModel(
-        row[0], row[1], row[2], list(row[3]), json.loads(row[4]), Path(row[5]), json.loads(row[6]), row[7], row[8]
+        row[0], row[1], row[2], list(row[3]), json.loads(row[4]), path, json.loads(row[6]), row[7], row[8]
     )
+
+
+def artifact_dir(warehouse: Path, recorded: Path) -> Path:
+    """Where a version's artifacts are: the directory of the same name under the `models` folder beside
+    the warehouse (the data dir's own, also when the data dir was copied, moved or restored elsewhere: the
+    registry records absolute paths), else the recorded directory (a warehouse kept outside its data dir)."""
+    beside = Path(warehouse).parent / "models" / recorded.name
+    return beside if beside.is_dir() else recorded
 
 
 class UnknownModelVersionError(ValueError):
@@ -221,6 +231,11 @@ def promote(warehouse: Path, version: str) -> None:
 
 
 def load_model(entry: RegisteredModel) -> tuple[SignalModel, PlattCalibrator]:
+    if not (entry.path / "calibrator.json").is_file():
+        raise NotReadyError(
+            f"the artifacts of model {entry.version} are missing ({entry.path}, nor in the models folder beside "
+            "the warehouse): restore the data dir's models folder, or retrain (`featurecast signals train --promote`)"
+        )
     model = FAMILIES[entry.family].load(entry.path, entry.features, entry.params)
     calibrator = PlattCalibrator.from_json((entry.path / "calibrator.json").read_text())
     return model, calibrator

@@ -302,6 +302,36 @@ def test_promotion_is_explicit(trained_warehouse) -> None:
 
 
 @pytest.mark.dbt
+def test_a_copied_data_dir_scores_with_its_own_models_and_a_missing_one_is_a_clear_error(
+    trained_warehouse, tmp_path
+) -> None:
+    """The registry records absolute artifact paths; a data dir copied (or moved, or restored) elsewhere
+    loads the champion from its own models folder, and still does once the original is gone. Without its
+    models folder, loading says what is missing and how to get it back, instead of a LightGBM error."""
+    import dataclasses
+    import shutil
+
+    from featurecast.errors import NotReadyError
+    from ml.signals.registry import load_model
+
+    settings, _, _ = trained_warehouse
+    original = tmp_path / "original"
+    shutil.copytree(settings.data_dir, original, ignore=shutil.ignore_patterns("*.lock"))
+    copy = tmp_path / "copy"
+    shutil.copytree(original, copy)
+    shutil.rmtree(original)
+    entry = champion(copy / "warehouse.duckdb", 5)
+    assert entry is not None and entry.path == copy / "models" / entry.version
+    model, calibrator = load_model(entry)
+    assert model is not None and calibrator is not None
+
+    shutil.rmtree(copy / "models")  # (the recorded directory, the fixture's, still exists: not asked here)
+    gone = dataclasses.replace(entry, path=copy / "models" / entry.version)
+    with pytest.raises(NotReadyError, match=f"artifacts of model {entry.version} are missing.*retrain"):
+        load_model(gone)
+
+
+@pytest.mark.dbt
 def test_promotion_rule_compares_with_the_champion_on_the_same_out_of_fold_rows(served_stack, tmp_path):
     import shutil
 
