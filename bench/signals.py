@@ -34,6 +34,20 @@ from ml.signals.score import score_latest
 from ml.signals.train import train_signal_models
 
 
+def where_the_time_went(model_dir: Path, total: float) -> str:
+    """Each walk-forward fold's fit (with its training rows) and the final fit, from the model's metadata;
+    the rest of `total` is reading the training set, calibration, metrics and writing the results."""
+    import json
+
+    metadata = json.loads((model_dir / "metadata.json").read_text())
+    folds = [(f["fold"], int(f["train_rows"]), float(f["seconds"])) for f in metadata["folds"]]
+    final = float(metadata["final_fit_seconds"])
+    rest = total - sum(seconds for _, _, seconds in folds) - final
+    parts = [f"fold {n} {seconds:.1f} s ({rows / 1e6:.2f} M rows)" for n, rows, seconds in folds]
+    rows = int(metadata["training_window"]["rows"])
+    return "; ".join(parts) + f"; final fit {final:.1f} s ({rows / 1e6:.2f} M rows); the rest {rest:.1f} s"
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -113,6 +127,7 @@ def main() -> None:
             f"AUC {m['auc']:.3f} vs momentum {b['auc']:.3f}, rank IC {m['rank_ic']:+.4f} vs {b['rank_ic']:+.4f}, "
             f"log loss {m['log_loss']:.4f} vs {b['log_loss']:.4f}, ECE {m['ece']:.3f}"
         )
+        print("    " + where_the_time_went(trained.path, seconds))
     started = time.perf_counter()
     report = score_latest(settings.warehouse_path, last_dates=63)
     print(f"  score {report.rows:,} symbol-days with contributions: {time.perf_counter() - started:.2f} s")

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 from sklearn.metrics import accuracy_score, brier_score_loss, log_loss, roc_auc_score
 
 from featurecast.config import DEFAULT_MIN_UNIVERSE_SYMBOLS
@@ -40,19 +39,31 @@ def daily_ic(
     is noise, not skill). Qlib's report is the mean of these series and the mean over their standard
     deviation (ICIR, Rank ICIR)."""
     frame = pd.DataFrame({"date": dates, "score": score, "ret": forward_return}).dropna()
-    rows = []
-    for date, group in frame.groupby("date"):
-        if len(group) < max(3, min_names) or group["score"].nunique() < 2 or group["ret"].nunique() < 2:
-            continue
-        rows.append(
-            {
-                "date": date,
-                "names": len(group),
-                "ic": float(np.corrcoef(group["score"], group["ret"])[0, 1]),
-                "rank_ic": float(stats.spearmanr(group["score"], group["ret"]).statistic),
-            }
-        )
-    return pd.DataFrame(rows, columns=["date", "names", "ic", "rank_ic"])
+    # All dates at once (a loop over dates cost 17 s at 500 symbols x 10 years): a date counts with enough
+    # names and some spread in both columns; Spearman's rho is Pearson's on the ranks (ties averaged).
+    by_date = frame.groupby("date", sort=True)
+    counts = by_date.agg(names=("score", "size"), scores=("score", "nunique"), returns=("ret", "nunique"))
+    kept = counts.index[(counts["names"] >= max(3, min_names)) & (counts["scores"] >= 2) & (counts["returns"] >= 2)]
+    frame = frame[frame["date"].isin(kept)]
+    if frame.empty:
+        return pd.DataFrame(columns=["date", "names", "ic", "rank_ic"])
+    ranked = frame.groupby("date")[["score", "ret"]].rank(method="average")
+    out = pd.DataFrame(
+        {
+            "names": frame.groupby("date").size(),
+            "ic": _grouped_correlation(frame["date"], frame["score"], frame["ret"]),
+            "rank_ic": _grouped_correlation(frame["date"], ranked["score"], ranked["ret"]),
+        }
+    )
+    return out.rename_axis("date").reset_index()[["date", "names", "ic", "rank_ic"]]
+
+
+def _grouped_correlation(by: pd.Series, x: pd.Series, y: pd.Series) -> pd.Series:
+    """Pearson's correlation of x and y within each group of `by` (two-pass: centred on the group means)."""
+    dx = x - x.groupby(by).transform("mean")
+    dy = y - y.groupby(by).transform("mean")
+    products = pd.DataFrame({"xy": dx * dy, "xx": dx * dx, "yy": dy * dy}).groupby(by).sum()
+    return products["xy"] / np.sqrt(products["xx"] * products["yy"])
 
 
 def information_ratio_of(series: pd.Series | np.ndarray) -> float:
@@ -115,9 +126,11 @@ def resolution_null(y: np.ndarray, p: np.ndarray, bins: int = 10, draws: int = 2
     counts = np.bincount(which, minlength=bins).astype(float)
     used = counts > 0
     base_rate = y.mean()
-    shuffled = np.stack([rng.permutation(y) for _ in range(draws)])  # draws x rows
-    observed = np.stack([np.bincount(which, weights=row, minlength=bins) for row in shuffled])[:, used] / counts[used]
-    values = ((counts[used] / counts.sum()) * (observed - base_rate) ** 2).sum(axis=1)
+    shares = counts[used] / counts.sum()
+    values = np.empty(draws)
+    for k in range(draws):  # one shuffle at a time (all at once would hold draws x rows)
+        observed = np.bincount(which, weights=rng.permutation(y), minlength=bins)[used] / counts[used]
+        values[k] = (shares * (observed - base_rate) ** 2).sum()
     return float(np.quantile(values, 0.95))
 
 
@@ -150,14 +163,17 @@ def _row_log_loss(y: np.ndarray, p: np.ndarray) -> np.ndarray:
     return -(y * np.log(p) + (1 - y) * np.log(1 - p))
 
 
-def _weighted_auc(y: np.ndarray, score: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """AUC (Mann-Whitney, ties counted half) of `score` for each row of row-weights `weights` (draws x rows):
-    the AUC of a resample in which row i appears weights[k, i] times."""
+def _weighted_auc(y: np.ndarray, score: np.ndarray, counts: np.ndarray, codes: np.ndarray) -> np.ndarray:
+    """AUC (Mann-Whitney, ties counted half) of `score` for each draw of date counts `counts` (draws x
+    dates; `codes` gives each row's date): the AUC of a resample in which row i appears counts[k, codes[i]]
+    times. Each draw's row weights are made when it is scored (all at once would be draws x rows)."""
     order = np.argsort(score, kind="mergesort")
     _, group = np.unique(score[order], return_inverse=True)
     positive = y[order].astype(float)
-    out = np.empty(len(weights))
-    for k, row in enumerate(weights[:, order]):
+    ordered_codes = codes[order]
+    out = np.empty(len(counts))
+    for k, draw in enumerate(counts):
+        row = draw[ordered_codes].astype(float)
         pos_w, neg_w = row * positive, row * (1 - positive)
         neg_by_group = np.bincount(group, weights=neg_w)
         below = np.cumsum(neg_by_group) - neg_by_group  # negatives scored strictly lower
@@ -198,15 +214,19 @@ def paired_comparison(
             float(log_loss(y, np.clip(p_baseline, *clip), labels=[0, 1])),
         )
         point["brier"] = (float(brier_score_loss(y, p_model)), float(brier_score_loss(y, p_baseline)))
-        # Resampling whole dates is a weight per date: each draw's counts, applied to the rows.
-        weights = rng.multinomial(len(uniques), np.full(len(uniques), 1 / len(uniques)), size=draws)[:, codes]
+        # Resampling whole dates is a weight per date: each draw's counts of every date. A draw's mean row
+        # loss is its counts times each date's summed losses over its counts times each date's rows.
+        counts = rng.multinomial(len(uniques), np.full(len(uniques), 1 / len(uniques)), size=draws)
+        rows_per_date = np.bincount(codes, minlength=len(uniques)).astype(float)
         per_row = {
             "log_loss": _row_log_loss(y, p_model) - _row_log_loss(y, p_baseline),
             "brier": (p_model - y) ** 2 - (p_baseline - y) ** 2,
         }
         for name, losses in per_row.items():
-            draws_by_metric[name] = list((weights @ losses) / weights.sum(axis=1))
-        model_auc, baseline_auc = _weighted_auc(y, p_model, weights), _weighted_auc(y, p_baseline, weights)
+            per_date = np.bincount(codes, weights=losses, minlength=len(uniques))
+            draws_by_metric[name] = list((counts @ per_date) / (counts @ rows_per_date))
+        model_auc = _weighted_auc(y, p_model, counts, codes)
+        baseline_auc = _weighted_auc(y, p_baseline, counts, codes)
         draws_by_metric["auc"] = list(model_auc - baseline_auc)
 
     # Qlib's figures: the daily IC series of both scorers on the same dates, resampled by whole days

@@ -22,6 +22,7 @@ import json
 import logging
 import platform
 import shutil
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -64,6 +65,7 @@ def cross_validate(
     folds = cv.split(frame)
     progress = Progress(f"training {family}", total=sum(len(f.train_index) for f in folds))
     for fold in folds:
+        started = time.perf_counter()
         train, test = frame.iloc[fold.train_index], frame.iloc[fold.test_index]
         model = FAMILIES[family](features, params).fit(train, train["label"].to_numpy())
         baseline = MomentumBaseline().fit(train, train["label"].to_numpy())
@@ -87,6 +89,7 @@ def cross_validate(
                 "test_end": fold.test_end,
                 "train_end": fold.train_end,
                 "train_rows": len(fold.train_index),
+                "seconds": round(time.perf_counter() - started, 2),  # fit and predict, model and baseline
             }
         )
         progress.advance(len(fold.train_index), step=f"fold {fold.number} of {len(folds)} trained")
@@ -262,7 +265,9 @@ def train_family(
     reliability.insert(0, "model_version", version)
 
     log.info("fitting the final %s model on %d rows", family, len(frame))
+    started = time.perf_counter()
     model = FAMILIES[family](features, params).fit(frame, frame["label"].to_numpy())
+    final_fit_seconds = round(time.perf_counter() - started, 2)
     calibrator = PlattCalibrator().fit(
         cv_result.predictions["p_raw"].to_numpy(), cv_result.predictions["label"].to_numpy()
     )
@@ -290,6 +295,7 @@ def train_family(
         "libraries": _library_versions(),
         "metrics": summary,
         "folds": [{k: str(v) for k, v in f.items()} for f in cv_result.folds],
+        "final_fit_seconds": final_fit_seconds,
         "top_features": importance.sort_values(ascending=False).head(15).round(6).to_dict(),
     }
     (staging / "metadata.json").write_text(json.dumps(metadata, indent=2, default=str))

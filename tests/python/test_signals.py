@@ -361,3 +361,40 @@ def test_promotion_rule_compares_with_the_champion_on_the_same_out_of_fold_rows(
     assert not worse.promote and worse.candidate_auc == 0.0 and "worse than" in worse.reason
     unrelated = promotion_decision(warehouse, "never-trained", 5)
     assert not unrelated.promote and "no out-of-fold rows in common" in unrelated.reason
+
+
+def test_the_daily_ic_equals_a_correlation_computed_date_by_date() -> None:
+    """daily_ic works on all dates at once; each date's IC and Rank IC must equal numpy's and scipy's on that
+    date alone, with ties, missing values, dates with too few names and dates without spread left out."""
+    from scipy import stats
+
+    from ml.signals.metrics import daily_ic
+
+    rng = np.random.default_rng(3)
+    dates = np.repeat(pd.date_range("2024-01-01", periods=60).to_numpy(), 25)
+    score = rng.normal(size=len(dates)).round(1)  # rounded: ties within a date
+    ret = rng.normal(size=len(dates))
+    score[rng.random(len(dates)) < 0.1] = np.nan
+    ret[:25] = 0.01  # the first date: no spread in the returns
+    score[25:50] = 0.5  # the second: no spread in the scores
+    keep = np.ones(len(dates), bool)
+    keep[50:70] = False  # the third date keeps 5 names: fewer than min_names
+    got = daily_ic(dates[keep], score[keep], ret[keep], min_names=10).set_index("date")
+
+    frame = pd.DataFrame({"date": dates[keep], "score": score[keep], "ret": ret[keep]}).dropna()
+    expected = {}
+    for date, group in frame.groupby("date"):
+        if len(group) >= 10 and group["score"].nunique() > 1 and group["ret"].nunique() > 1:
+            expected[date] = (
+                len(group),
+                np.corrcoef(group["score"], group["ret"])[0, 1],
+                stats.spearmanr(group["score"], group["ret"]).statistic,
+            )
+    assert len(expected) == 57 and sorted(got.index) == sorted(expected)
+    for date, (names, ic, rank_ic) in expected.items():
+        row = got.loc[date]
+        assert row["names"] == names
+        assert row["ic"] == pytest.approx(ic, rel=1e-12, abs=1e-14)
+        assert row["rank_ic"] == pytest.approx(rank_ic, rel=1e-12, abs=1e-14)
+    empty = daily_ic(dates[:25], score[:25], ret[:25], min_names=10)
+    assert empty.empty and list(empty.columns) == ["date", "names", "ic", "rank_ic"]
