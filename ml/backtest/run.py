@@ -273,11 +273,14 @@ def book_metrics(books: dict[str, pd.DataFrame], *, samples: int = 1000, seed: i
 
 def _run_id(config: StrategyConfig, inputs: BacktestInputs) -> str:
     """The run's identity: the rules, the model and every input inside the book's window (the returns, and
-    what the gates read up to its last session: the market series and the risk gate's forecasts). A new
-    session after the window leaves it unchanged, so the night's backtest can reuse the stored run."""
+    what a gate the rules turn on reads up to its last session: the market series for the regime gate, the
+    forecasts for the risk gate). A new session after the window leaves it unchanged, so the night's
+    backtest can reuse the stored run."""
     end = inputs.returns.index.max()
     market = inputs.market.loc[pd.to_datetime(inputs.market["date"]) <= pd.Timestamp(end), "mkt_ret_1d"]
     gate = inputs.forecast_q05.loc[pd.to_datetime(inputs.forecast_q05.index) <= pd.Timestamp(end)]
+    market = market if config.regime_gate else market.iloc[:0]
+    gate = gate if config.risk_gate_q05 is not None else gate.iloc[:0]
     fingerprint = [
         config.as_dict(),
         inputs.model_version,

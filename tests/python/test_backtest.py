@@ -344,6 +344,13 @@ def test_the_nightly_backtest_reuses_its_stored_run_until_an_input_inside_the_wi
     assert stored("select run_id, created_at from ml.backtest_runs order by all") == created  # nothing written
 
     con = duckdb.connect(str(warehouse))
+    try:  # forecasts inside the window move: the default rules have no risk gate, so nothing they read did
+        con.execute("update ml.forecasts set q05 = q05 - 0.05")
+    finally:
+        con.close()
+    assert run_backtest(warehouse, samples=200, unchanged=True).reused
+
+    con = duckdb.connect(str(warehouse))
     try:  # one return inside the book's window is restated
         con.execute(
             "update marts.fct_daily_features set ret_1d = ret_1d + 0.01 where (symbol, date) in ("
