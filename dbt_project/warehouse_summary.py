@@ -28,9 +28,8 @@ def summarize(warehouse: MartReader | Path) -> str:
     either engine: a path is the DuckDB warehouse)."""
     con = reader_for(warehouse)
     lines = ["", "marts:"]
-    # one query for every count (each query is a connection of its own on DuckDB)
-    counts = one_row(con, "select " + ", ".join(f"(select count(*) from marts.{mart})" for mart in MARTS))
-    for mart, rows in zip(MARTS, counts, strict=True):
+    for mart in MARTS:
+        (rows,) = one_row(con, f"select count(*) from marts.{mart}")
         lines.append(f"  marts.{mart:<22} {rows:>10,} rows")
     first, last, symbols = one_row(
         con, "select min(date), max(date), count(distinct symbol) from marts.fct_daily_features"

@@ -46,7 +46,7 @@ def use_data_dir(monkeypatch: pytest.MonkeyPatch, data_dir: Path) -> None:
         monkeypatch.setenv(key, value)
 
 
-def task_run_states(flow_run_id, wait_for: str, seconds: float = 30) -> dict[str, str]:
+def task_run_states(flow_run_id, wait_for: str, seconds: float = 90) -> dict[str, str]:
     """Task run name -> state of a flow run, once `wait_for` is recorded (task states reach the API as events)."""
     from prefect import get_client
     from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
